@@ -1,0 +1,1 @@
+"""Accounts: users (e-mail login), subscription tier, budgets, API tokens, broker connections."""

@@ -1,0 +1,59 @@
+"""Account forms: log-in by e-mail, sign-up, profile and budgets, API token names."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+
+from accounts.models import User
+
+
+class LoginForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    password = forms.CharField(
+        label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class SignupForm(forms.Form):
+    full_name = forms.CharField(label="Full name", max_length=255, required=False)
+    email = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = forms.CharField(
+        label="Password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters; not a common or all-numeric password.",
+    )
+    password_again = forms.CharField(
+        label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        return cleaned
+
+
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name]
+
+
+class ProfileForm(forms.ModelForm):
+    timezone = forms.ChoiceField(choices=_timezone_choices, label="Time zone")
+
+    class Meta:
+        model = User
+        fields = ["full_name", "timezone", "budget_limit_daily", "budget_limit_monthly"]
+
+
+class APITokenForm(forms.Form):
+    name = forms.CharField(
+        label="Token name",
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. TradingView webhook"}),
+    )

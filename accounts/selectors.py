@@ -1,0 +1,27 @@
+"""Account reads: API tokens of a user, the user behind a raw token."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import APIToken, User
+
+
+def api_tokens_for_user(*, user: User) -> QuerySet[APIToken]:
+    return APIToken.objects.active().filter(user=user)
+
+
+def api_token_get(*, user: User, token_id: int) -> APIToken:
+    """One of the user's own active tokens; another user's token is DoesNotExist (404)."""
+    return api_tokens_for_user(user=user).get(pk=token_id)
+
+
+def api_token_lookup(*, raw_token: str) -> APIToken | None:
+    if not raw_token.startswith(APIToken.PREFIX):
+        return None
+    return (
+        APIToken.objects.active()
+        .select_related("user")
+        .filter(token_hash=APIToken.hash_token(raw_token), user__is_active=True)
+        .first()
+    )

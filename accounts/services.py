@@ -1,0 +1,189 @@
+"""Account writes: sign-up, profile changes, log-in with lockout, API tokens."""
+
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import APIToken, User
+
+_UNSET = object()
+
+
+class InvalidCredentials(Exception):
+    """E-mail and password do not match an active account."""
+
+
+class InvalidRefreshToken(Exception):
+    """A refresh token that is malformed, expired, already used or for an inactive account."""
+
+
+class AccountLockedOut(Exception):
+    """Too many failed log-ins for this account; it is locked for the cool-off period."""
+
+    def __init__(self, cooloff: timedelta):
+        minutes = max(1, int(cooloff.total_seconds() // 60))
+        super().__init__(
+            f"This account is locked after too many failed log-in attempts. "
+            f"Try again in {minutes} minutes."
+        )
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str, full_name: str = "", **fields) -> User:
+    email = (email or "").strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": "An account with this e-mail address already exists."})
+    candidate = User(email=email, full_name=full_name.strip(), **fields)
+    candidate.full_clean(exclude=["password"])
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+    candidate.set_password(password)
+    candidate.save()
+    return candidate
+
+
+def _validate_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError({"timezone": f"{name!r} is not an IANA time zone."}) from None
+    return name
+
+
+def _validate_budget(field: str, value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    if not value.is_finite() or value < 0:
+        raise ValidationError({field: "A budget is a positive amount in USD, or empty for none."})
+    return value.quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def user_update_profile(
+    *,
+    user: User,
+    full_name: str | object = _UNSET,
+    timezone_name: str | object = _UNSET,
+    budget_limit_daily: Decimal | object | None = _UNSET,
+    budget_limit_monthly: Decimal | object | None = _UNSET,
+) -> User:
+    changed: list[str] = []
+    if full_name is not _UNSET:
+        user.full_name = str(full_name).strip()[:255]
+        changed.append("full_name")
+    if timezone_name is not _UNSET:
+        user.timezone = _validate_timezone(str(timezone_name))
+        changed.append("timezone")
+    if budget_limit_daily is not _UNSET:
+        user.budget_limit_daily = _validate_budget("budget_limit_daily", budget_limit_daily)
+        changed.append("budget_limit_daily")
+    if budget_limit_monthly is not _UNSET:
+        user.budget_limit_monthly = _validate_budget("budget_limit_monthly", budget_limit_monthly)
+        changed.append("budget_limit_monthly")
+    if (
+        user.budget_limit_daily is not None
+        and user.budget_limit_monthly is not None
+        and user.budget_limit_daily > user.budget_limit_monthly
+    ):
+        raise ValidationError(
+            {"budget_limit_daily": "The daily budget cannot exceed the monthly budget."}
+        )
+    if changed:
+        user.save(update_fields=[*changed, "updated_at"])
+    return user
+
+
+def user_authenticate(*, request: HttpRequest, email: str, password: str) -> User:
+    """Check credentials through django-axes, which counts failures and locks the account."""
+    from django.conf import settings
+
+    user = authenticate(request, email=(email or "").strip().lower(), password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise AccountLockedOut(settings.AXES_COOLOFF_TIME)
+    if user is None or not user.is_active:
+        raise InvalidCredentials("No active account matches this e-mail address and password.")
+    return user
+
+
+def api_token_create(*, user: User, name: str) -> tuple[APIToken, str]:
+    """Create a token; the raw value is returned once and never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the token a name, e.g. 'TradingView webhook'."})
+    if len(name) > 100:
+        raise ValidationError({"name": "At most 100 characters."})
+    raw_token = APIToken.PREFIX + secrets.token_urlsafe(32)
+    token = APIToken.objects.create(
+        user=user,
+        name=name,
+        token_hash=APIToken.hash_token(raw_token),
+        display_prefix=raw_token[:10],
+    )
+    return token, raw_token
+
+
+def api_token_revoke(*, token: APIToken) -> APIToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def api_token_touch(*, token: APIToken) -> None:
+    """Record use, at most once a minute, so a busy script does not write on every request."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
+
+
+def jwt_refresh_rotate(*, raw_refresh: str) -> tuple[str, str]:
+    """Trade a refresh token for a new access token and a new refresh token, once.
+
+    The old refresh token is blacklisted in the same transaction; a second use of it (a replay,
+    or two tabs refreshing at once) fails on the blacklist's unique constraint.
+    """
+    from django.db import IntegrityError
+    from ninja_jwt.exceptions import TokenError
+    from ninja_jwt.settings import api_settings as jwt_settings
+    from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+    from ninja_jwt.tokens import RefreshToken
+    from ninja_jwt.utils import datetime_from_epoch
+
+    try:
+        refresh = RefreshToken(raw_refresh)
+    except TokenError:
+        raise InvalidRefreshToken(
+            "The refresh token is invalid, expired or already used."
+        ) from None
+    user = User.objects.filter(pk=refresh.payload.get(jwt_settings.USER_ID_CLAIM)).first()
+    if user is None or not user.is_active:
+        raise InvalidRefreshToken("The account behind this token is no longer active.")
+    try:
+        with transaction.atomic():
+            outstanding, _ = OutstandingToken.objects.get_or_create(
+                jti=refresh.payload[jwt_settings.JTI_CLAIM],
+                defaults={
+                    "user": user,
+                    "token": raw_refresh,
+                    "expires_at": datetime_from_epoch(refresh.payload["exp"]),
+                },
+            )
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError:
+        raise InvalidRefreshToken(
+            "The refresh token is invalid, expired or already used."
+        ) from None
+    new_refresh = RefreshToken.for_user(user)
+    return str(new_refresh.access_token), str(new_refresh)

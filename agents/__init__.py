@@ -1,0 +1,1 @@
+"""Agents: BaseAgent, metadata and config schemas, the registry, PipelineState, built-in agents."""

@@ -1,0 +1,8 @@
+"""Django app configuration for agents."""
+
+from django.apps import AppConfig
+
+
+class AgentsConfig(AppConfig):
+    name = "agents"
+    verbose_name = "Agents"

@@ -1,0 +1,1 @@
+"""Analytics: read-only views over the ledger — dashboard, performance, breakdowns, exports."""

@@ -1,0 +1,1 @@
+"""Billing: the cost ledger, cost estimates, budgets, subscription tiers and limits, Stripe."""

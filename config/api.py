@@ -1,0 +1,138 @@
+"""The REST API root (/api/v1/): authentication, throttling, error shapes, and each app's router."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI, Schema, Status
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.throttling import AnonRateThrottle, AuthRateThrottle
+
+from accounts.api import auth_router, me_router
+from accounts.auth import api_auth
+from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefreshToken
+from config import health
+from config.errors import Conflict
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Tradecrew API",
+    version="1",
+    description=(
+        "Compose pipelines of trading agents and run them on simulated, paper or live accounts. "
+        "Authenticate with the browser session, or send `Authorization: Bearer <token>` with a "
+        "JWT access token (`/api/v1/auth/token/pair`) or a personal API token."
+    ),
+    urls_namespace="api",
+    auth=api_auth,
+    throttle=[
+        AnonRateThrottle(settings.API_THROTTLE_RATE),
+        AuthRateThrottle(settings.API_THROTTLE_RATE),
+    ],
+)
+
+
+def _field_errors(error: ValidationError) -> list[dict]:
+    if hasattr(error, "error_dict"):
+        return [
+            {
+                "loc": ["body", field],
+                "msg": " ".join(message for e in errors for message in e.messages),
+            }
+            for field, errors in error.error_dict.items()
+        ]
+    return [{"loc": ["body"], "msg": message} for message in error.messages]
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, error: ValidationError):
+    return api.create_response(request, {"detail": _field_errors(error)}, status=422)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_ninja_validation_error(request: HttpRequest, error: NinjaValidationError):
+    return api.create_response(request, {"detail": error.errors}, status=422)
+
+
+@api.exception_handler(ObjectDoesNotExist)
+def on_not_found(request: HttpRequest, error: ObjectDoesNotExist):
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+@api.exception_handler(Http404)
+def on_http404(request: HttpRequest, error: Http404):
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request: HttpRequest, error: PermissionDenied):
+    return api.create_response(
+        request, {"detail": str(error) or "You may not do this."}, status=403
+    )
+
+
+@api.exception_handler(Conflict)
+def on_conflict(request: HttpRequest, error: Conflict):
+    return api.create_response(request, {"detail": str(error)}, status=409)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, error: AuthenticationError):
+    return api.create_response(
+        request, {"detail": "Authentication required: log in, or send a Bearer token."}, status=401
+    )
+
+
+@api.exception_handler(InvalidCredentials)
+def on_invalid_credentials(request: HttpRequest, error: InvalidCredentials):
+    return api.create_response(request, {"detail": str(error)}, status=401)
+
+
+@api.exception_handler(InvalidRefreshToken)
+def on_invalid_refresh(request: HttpRequest, error: InvalidRefreshToken):
+    return api.create_response(request, {"detail": str(error)}, status=401)
+
+
+@api.exception_handler(AccountLockedOut)
+def on_locked_out(request: HttpRequest, error: AccountLockedOut):
+    return api.create_response(request, {"detail": str(error)}, status=403)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, error: HttpError):
+    return api.create_response(request, {"detail": str(error)}, status=error.status_code)
+
+
+class CheckOut(Schema):
+    ok: bool
+    detail: str
+    latency_ms: float
+
+
+class HealthOut(Schema):
+    status: str
+    checks: dict[str, CheckOut]
+
+
+@api.get(
+    "/health",
+    auth=None,
+    throttle=[],
+    response={200: HealthOut, 503: HealthOut},
+    tags=["system"],
+    summary="Database, Redis and Celery health (503 when any is down)",
+)
+def health_view(request: HttpRequest):
+    checks = health.system_health()
+    healthy = all(check.ok for check in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    return Status(200 if healthy else 503, body)
+
+
+api.add_router("/auth", auth_router)
+api.add_router("/me", me_router)

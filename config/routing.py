@@ -1,0 +1,3 @@
+"""Websocket routes, gathered from the apps that push live updates."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Pipelines: the graph, executions and steps, the execution engine, schedules, live events."""

@@ -1,0 +1,8 @@
+"""Django app configuration for pipelines."""
+
+from django.apps import AppConfig
+
+
+class PipelinesConfig(AppConfig):
+    name = "pipelines"
+    verbose_name = "Pipelines"

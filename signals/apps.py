@@ -1,0 +1,8 @@
+"""Django app configuration for signals."""
+
+from django.apps import AppConfig
+
+
+class SignalsConfig(AppConfig):
+    name = "signals"
+    verbose_name = "Signals"

@@ -1,0 +1,8 @@
+"""Django app configuration for trading."""
+
+from django.apps import AppConfig
+
+
+class TradingConfig(AppConfig):
+    name = "trading"
+    verbose_name = "Trading"
