@@ -29,6 +29,7 @@ migrate: services-up
 run: export DJANGO_DEBUG ?= true
 run: migrate
 	$(UV) run --no-sync python manage.py seed_demo
+	$(UV) run --no-sync python manage.py sync_beat_schedule
 	exec $(UV) run --no-sync honcho start -f Procfile
 
 lint: setup

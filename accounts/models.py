@@ -9,6 +9,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone as django_timezone
 
+from accounts.crypto import EncryptedTextField
+
 
 class SubscriptionTier(models.TextChoices):
     FREE = "FREE", "Free"
@@ -144,3 +146,51 @@ class APIToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class BrokerAccountType(models.TextChoices):
+    PAPER = "paper", "Paper"
+    LIVE = "live", "Live"
+
+
+class BrokerStatus(models.TextChoices):
+    UNVERIFIED = "unverified", "Not verified yet"
+    VERIFIED = "verified", "Verified"
+    FAILED = "failed", "Verification failed"
+
+
+class BrokerConnection(models.Model):
+    """A user's brokerage API credentials. The key and secret are encrypted at rest and never
+    shown again after entry — only their last four characters."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="broker_connections")
+    broker = models.CharField(max_length=20, default="alpaca", choices=[("alpaca", "Alpaca")])
+    account_type = models.CharField(max_length=10, choices=BrokerAccountType.choices)
+    label = models.CharField(max_length=100, blank=True)
+    api_key = EncryptedTextField()
+    api_secret = EncryptedTextField()
+    key_last4 = models.CharField(max_length=4)
+    status = models.CharField(
+        max_length=12, choices=BrokerStatus.choices, default=BrokerStatus.UNVERIFIED
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    account_number = models.CharField(max_length=64, blank=True)
+    account_equity = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account_type", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "broker", "account_type"], name="one_connection_per_broker_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_broker_display()} {self.get_account_type_display()} (…{self.key_last4})"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == BrokerStatus.VERIFIED

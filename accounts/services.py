@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import APIToken, User
+from accounts.models import APIToken, BrokerConnection, BrokerStatus, User
 
 _UNSET = object()
 
@@ -187,3 +187,93 @@ def jwt_refresh_rotate(*, raw_refresh: str) -> tuple[str, str]:
         ) from None
     new_refresh = RefreshToken.for_user(user)
     return str(new_refresh.access_token), str(new_refresh)
+
+
+@transaction.atomic
+def broker_connection_create(
+    *, owner: User, account_type: str, api_key: str, api_secret: str, label: str = ""
+) -> BrokerConnection:
+    api_key, api_secret = (api_key or "").strip(), (api_secret or "").strip()
+    errors = {}
+    if account_type not in ("paper", "live"):
+        errors["account_type"] = "paper or live."
+    if len(api_key) < 8:
+        errors["api_key"] = "Paste the API key ID from your Alpaca dashboard."
+    if len(api_secret) < 8:
+        errors["api_secret"] = "Paste the API secret key from your Alpaca dashboard."  # noqa: S105
+    if errors:
+        raise ValidationError(errors)
+    if BrokerConnection.objects.filter(
+        owner=owner, broker="alpaca", account_type=account_type
+    ).exists():
+        raise ValidationError(
+            {
+                "account_type": (
+                    f"You already have an Alpaca {account_type} connection; remove it first."
+                )
+            }
+        )
+    return BrokerConnection.objects.create(
+        owner=owner,
+        broker="alpaca",
+        account_type=account_type,
+        label=label.strip()[:100],
+        api_key=api_key,
+        api_secret=api_secret,
+        key_last4=api_key[-4:],
+    )
+
+
+def broker_connection_verify(*, connection: BrokerConnection) -> BrokerConnection:
+    """Ask the broker for the account; record whether the keys work."""
+    from accounts.brokers import BrokerRejected, alpaca_account
+
+    try:
+        info = alpaca_account(
+            api_key=connection.api_key,
+            api_secret=connection.api_secret,
+            account_type=connection.account_type,
+        )
+    except BrokerRejected as error:
+        connection.status = BrokerStatus.FAILED
+        connection.last_error = str(error)
+    else:
+        connection.status = BrokerStatus.VERIFIED
+        connection.verified_at = timezone.now()
+        connection.last_error = ""
+        connection.account_number = info.account_number
+        connection.account_equity = info.equity
+    connection.save(
+        update_fields=[
+            "status",
+            "verified_at",
+            "last_error",
+            "account_number",
+            "account_equity",
+            "updated_at",
+        ]
+    )
+    return connection
+
+
+def broker_connection_delete(*, connection: BrokerConnection) -> None:
+    connection.delete()
+
+
+def broker_secrets_rotate() -> int:
+    """Re-encrypt every stored broker secret under the first FIELD_ENCRYPTION_KEYS key."""
+    from django.db import connection as db
+
+    from accounts.crypto import rotate
+
+    table = BrokerConnection._meta.db_table
+    count = 0
+    with transaction.atomic(), db.cursor() as cursor:
+        cursor.execute(f"SELECT id, api_key, api_secret FROM {table} FOR UPDATE")  # noqa: S608
+        for row_id, api_key, api_secret in cursor.fetchall():
+            cursor.execute(
+                f"UPDATE {table} SET api_key = %s, api_secret = %s WHERE id = %s",  # noqa: S608
+                [rotate(api_key), rotate(api_secret), row_id],
+            )
+            count += 1
+    return count

@@ -35,5 +35,18 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def write_readme(path: Path = ROOT / "README.md") -> None:
+    """Replace the table between the README's env-table markers."""
+    text = path.read_text()
+    head, rest = text.split("<!-- env-table:start -->", 1)
+    _, tail = rest.split("<!-- env-table:end -->", 1)
+    path.write_text(f"{head}<!-- env-table:start -->\n{table()}\n<!-- env-table:end -->{tail}")
+
+
 if __name__ == "__main__":
-    print(table())
+    import sys
+
+    if "--write" in sys.argv:
+        write_readme()
+    else:
+        print(table())

@@ -15,8 +15,12 @@ from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 from accounts.api import auth_router, me_router
 from accounts.auth import api_auth
 from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefreshToken
+from agents.api import router as agents_router
 from config import health
 from config.errors import Conflict
+from pipelines.api import executions_router
+from pipelines.api import router as pipelines_router
+from pipelines.graph import InvalidGraph
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,13 @@ def on_validation_error(request: HttpRequest, error: ValidationError):
 @api.exception_handler(NinjaValidationError)
 def on_ninja_validation_error(request: HttpRequest, error: NinjaValidationError):
     return api.create_response(request, {"detail": error.errors}, status=422)
+
+
+@api.exception_handler(InvalidGraph)
+def on_invalid_graph(request: HttpRequest, error: InvalidGraph):
+    return api.create_response(
+        request, {"detail": [issue.as_dict() for issue in error.errors]}, status=422
+    )
 
 
 @api.exception_handler(ObjectDoesNotExist)
@@ -136,3 +147,6 @@ def health_view(request: HttpRequest):
 
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
+api.add_router("/agents", agents_router)
+api.add_router("/pipelines", pipelines_router)
+api.add_router("/executions", executions_router)

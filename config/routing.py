@@ -1,3 +1,5 @@
 """Websocket routes, gathered from the apps that push live updates."""
 
-websocket_urlpatterns: list = []
+from pipelines.routing import websocket_urlpatterns as pipeline_routes
+
+websocket_urlpatterns = [*pipeline_routes]

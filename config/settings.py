@@ -201,8 +201,8 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [redis_url(2)], "capacity": 1000, "expiry": 30},
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [redis_url(2)]},
     }
 }
 
@@ -223,6 +223,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Queues per concern, so each can get its own workers when the system grows.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "pipelines.execution_run": {"queue": "executions"},
+    "pipelines.*": {"queue": "default"},
+    "trading.*": {"queue": "monitoring"},
+    "signals.*": {"queue": "signals"},
+}
 CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -297,6 +305,29 @@ SECURE_CSP = {
 }
 
 METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
+
+
+def _field_encryption_keys() -> list[str]:
+    keys = env_list("FIELD_ENCRYPTION_KEYS")
+    if keys:
+        return keys
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must be set when DJANGO_DEBUG=false: it encrypts broker keys"
+        )
+    # Development only: a Fernet key kept under var/ so stored broker keys survive a restart.
+    from cryptography.fernet import Fernet
+
+    key_file = VAR_DIR / "dev-field-encryption-key"
+    if not key_file.exists():
+        key_file.write_text(Fernet.generate_key().decode())
+        key_file.chmod(0o600)
+    return [key_file.read_text().strip()]
+
+
+# Fernet keys for secrets stored in the database (broker API keys). The first encrypts, all
+# decrypt: put a new key first, run `manage.py rotate_encryption_keys`, then drop the old one.
+FIELD_ENCRYPTION_KEYS = _field_encryption_keys()
 
 # --- Static files -------------------------------------------------------------------------------
 
@@ -381,6 +412,25 @@ DEFAULT_SUBSCRIPTION_TIER = env_choice(
 DEFAULT_DAILY_BUDGET = env_decimal("DEFAULT_DAILY_BUDGET", Decimal("10.00"))
 DEFAULT_MONTHLY_BUDGET = env_decimal("DEFAULT_MONTHLY_BUDGET", Decimal("200.00"))
 HEALTH_CELERY_TIMEOUT = float(env_str("HEALTH_CELERY_TIMEOUT", "1.0"))
+# --- Market data ---------------------------------------------------------------------------------
+
+MARKET_DATA_PROVIDER = env_choice(
+    "MARKET_DATA_PROVIDER", "synthetic", ["synthetic", "csv", "alpaca", "finnhub"]
+)
+MARKET_DATA_SEED = env_int("MARKET_DATA_SEED", 42)
+MARKET_DATA_CSV_DIR = env_str("MARKET_DATA_CSV_DIR", "")
+ALPACA_DATA_API_KEY = env_str("ALPACA_DATA_API_KEY", "")
+ALPACA_DATA_SECRET_KEY = env_str("ALPACA_DATA_SECRET_KEY", "")
+ALPACA_DATA_URL = env_str("ALPACA_DATA_URL", "")
+ALPACA_DATA_FEED = env_str("ALPACA_DATA_FEED", "iex")
+FINNHUB_API_KEY = env_str("FINNHUB_API_KEY", "")
+FINNHUB_BASE_URL = env_str("FINNHUB_BASE_URL", "")
+# Trading API base URLs (None = Alpaca's own); set for a self-hosted proxy or the test fake.
+ALPACA_PAPER_URL = env_str("ALPACA_PAPER_URL")
+ALPACA_LIVE_URL = env_str("ALPACA_LIVE_URL")
+
+# Extra modules that register agents (plugins); imported with the built-in agents.
+AGENT_PLUGINS = env_list("AGENT_PLUGINS")
 
 # Production refuses to start without the settings it needs; the message names each one.
 if not DEBUG:

@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class PipelinesConfig(AppConfig):
     name = "pipelines"
     verbose_name = "Pipelines"
+
+    def ready(self):
+        from accounts.demo import demo_seeded
+        from pipelines.receivers import demo_pipelines_on_seed
+
+        demo_seeded.connect(demo_pipelines_on_seed, dispatch_uid="pipelines.demo_pipelines")

@@ -26,4 +26,4 @@ def test_every_documented_variable_has_an_explanation():
 def test_the_readme_table_is_generated_from_env_example():
     readme = (ROOT / "README.md").read_text()
     between = readme.split("<!-- env-table:start -->")[1].split("<!-- env-table:end -->")[0]
-    assert between.strip() == table().strip(), "run `python bin/env_table.py` and paste the table"
+    assert between.strip() == table().strip(), "run `python bin/env_table.py --write`"

@@ -81,6 +81,7 @@ def test_check_deploy_is_clean_with_production_settings():
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="x" * 20 + "-production-secret-key-for-the-deploy-check-0123456789",
         DJANGO_ALLOWED_HOSTS="trade.example.com",
+        FIELD_ENCRYPTION_KEYS="mWYYfPzIfvr1XEfk1ciHBoKO2Z7a0a3rRVNqJ3H8Chs=",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

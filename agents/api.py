@@ -1,0 +1,33 @@
+"""Agents API: the registry's metadata and JSON-Schema configs, for the builder and scripts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from agents.registry import all_metadata
+
+router = Router(tags=["agents"])
+
+
+class AgentOut(Schema):
+    agent_type: str
+    name: str
+    description: str
+    category: str
+    version: str
+    icon: str
+    pricing_rate: Decimal
+    is_free: bool
+    requires_timeframes: list[str]
+    engines: list[str]
+    has_side_effects: bool
+    config_schema: dict[str, Any]
+
+
+@router.get("", response=list[AgentOut], summary="Every agent you can put in a pipeline")
+def agents_list(request: HttpRequest):
+    return [metadata.model_dump() for metadata in all_metadata()]

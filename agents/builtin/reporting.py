@@ -1,0 +1,337 @@
+"""Reporting agent: the reasoning chain per symbol and an executive summary of the whole run."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from agents.base import AgentMetadata, BaseAgent
+from agents.builtin.common import engine_properties, pick_engine, timeframe_sort_key
+from agents.context import AgentContext
+from agents.registry import register
+from agents.state import PipelineState, StateMessage
+
+SUMMARY_KEY = "_summary"
+# Indicator values shown in the market snapshot (when the market data agent computed them).
+SNAPSHOT_INDICATORS = ("rsi_14", "sma_20", "sma_50", "sma_200", "macd_hist", "atr_14", "vwap")
+
+
+def _price(value: Any) -> str:
+    return f"{Decimal(str(value)):.2f}"
+
+
+def _messages(messages: list[StateMessage], symbol: str | None) -> list[str]:
+    return [m.message for m in messages if m.symbol == symbol]
+
+
+def _reason(message: str, symbol: str) -> str:
+    """A warning about `symbol` without its leading 'AAPL: ' or 'AAPL dropped: ', as a sentence."""
+    for prefix in (f"{symbol} dropped: ", f"{symbol}: "):
+        message = message.removeprefix(prefix)
+    return message if message.endswith(".") else f"{message}."
+
+
+class _SymbolStory:
+    """What happened to one symbol: its reasoning chain, outcome and a one-line summary."""
+
+    def __init__(self, state: PipelineState, symbol: str, *, snapshot: bool, detailed: bool):
+        self.state = state
+        self.symbol = symbol
+        self.snapshot = snapshot
+        self.detailed = detailed
+
+    def outcome(self) -> str:
+        state, symbol = self.state, self.symbol
+        order = state.intended_orders.get(symbol)
+        if order is not None and symbol not in state.symbols:
+            return "order_failed"  # the trade manager drops a symbol whose order failed
+        if order is not None:
+            return "order_sent" if order.submitted else "order_validated"
+        risk = state.risk_approvals.get(symbol)
+        if risk is not None:
+            return "approved_not_ordered" if risk.approved else "rejected_by_risk"
+        if symbol in state.strategy_signals:
+            return "planned"
+        bias = state.bias_results.get(symbol)
+        if bias is not None:
+            return "no_trade" if symbol not in state.symbols else "analysed"
+        return "data_only"
+
+    def chain(self) -> list[dict[str, Any]]:
+        state, symbol = self.state, self.symbol
+        steps: list[dict[str, Any]] = []
+        if state.trigger is not None:
+            per_symbol = state.trigger.details.get("symbols", {}).get(symbol)
+            steps.append(
+                {
+                    "step": "trigger",
+                    "summary": f"{state.trigger.agent_type}: {state.trigger.condition}",
+                    "data": {
+                        "condition": state.trigger.condition,
+                        "checked_at": state.trigger.checked_at.isoformat(),
+                        **({"evaluation": per_symbol} if per_symbol is not None else {}),
+                    },
+                }
+            )
+        market = state.market_data.get(symbol)
+        if market is not None and self.snapshot:
+            frames = {}
+            for timeframe in sorted(market.timeframes, key=timeframe_sort_key):
+                data = market.timeframes[timeframe]
+                frames[timeframe] = {
+                    "close": data.ohlcv.get("close"),
+                    **{
+                        key: data.indicators[key]
+                        for key in SNAPSHOT_INDICATORS
+                        if data.indicators.get(key) is not None
+                    },
+                }
+            steps.append(
+                {
+                    "step": "market_snapshot",
+                    "summary": f"{symbol} at {market.current_price:.2f} "
+                    f"(bid {market.bid:.2f} / ask {market.ask:.2f})",
+                    "data": {
+                        "price": market.current_price,
+                        "bid": market.bid,
+                        "ask": market.ask,
+                        "volume": market.volume,
+                        "timestamp": market.timestamp.isoformat(),
+                        "timeframes": frames,
+                    },
+                }
+            )
+        bias = state.bias_results.get(symbol)
+        if bias is not None:
+            steps.append(
+                {
+                    "step": "bias",
+                    "summary": f"{bias.bias.value} ({bias.confidence:.0f}% confidence, "
+                    f"score {bias.bias_score:.2f})",
+                    "data": bias.model_dump(mode="json", exclude={"symbol"}),
+                }
+            )
+        signal = state.strategy_signals.get(symbol)
+        if signal is not None:
+            steps.append(
+                {
+                    "step": "strategy",
+                    "summary": f"{signal.action.value} at {signal.entry_price:.2f}, stop "
+                    f"{signal.stop_loss:.2f}, targets {signal.target_1:.2f} / "
+                    f"{signal.target_2:.2f} ({signal.risk_reward_ratio:g}R)",
+                    "data": signal.model_dump(mode="json", exclude={"symbol"}),
+                }
+            )
+        risk = state.risk_approvals.get(symbol)
+        if risk is not None:
+            verdict = (
+                f"approved {risk.position_size} shares (${risk.position_value:,.2f})"
+                if risk.approved
+                else f"rejected: {risk.rejection_reason}"
+            )
+            steps.append(
+                {
+                    "step": "risk",
+                    "summary": verdict,
+                    "data": risk.model_dump(mode="json", exclude={"symbol"}),
+                }
+            )
+        order = state.intended_orders.get(symbol)
+        if order is not None:
+            trades = [
+                trade.model_dump(mode="json") for trade in state.trades if trade.symbol == symbol
+            ]
+            steps.append(
+                {
+                    "step": "order",
+                    "summary": f"{order.side.value} {order.quantity} {order.order_type} "
+                    f"({order.trading_mode}, {'sent' if order.submitted else 'not sent'})",
+                    "data": {**order.model_dump(mode="json", exclude={"symbol"}), "trades": trades},
+                }
+            )
+        return steps
+
+    def line(self) -> str:
+        """The executive-summary line, e.g. 'AAPL: bullish bias (78%), buy 66 @ 150.50, …'."""
+        state, symbol = self.state, self.symbol
+        parts = []
+        bias = state.bias_results.get(symbol)
+        if bias is not None:
+            parts.append(f"{bias.bias.value} bias ({bias.confidence:.0f}%)")
+        signal = state.strategy_signals.get(symbol)
+        risk = state.risk_approvals.get(symbol)
+        order = state.intended_orders.get(symbol)
+        outcome = self.outcome()
+        if signal is not None:
+            quantity = order.quantity if order else (risk.position_size if risk else None)
+            size = f" {quantity}" if quantity else ""
+            parts.append(
+                f"{signal.action.value}{size} @ {_price(signal.entry_price)}, stop "
+                f"{_price(signal.stop_loss)}, targets {_price(signal.target_1)} / "
+                f"{_price(signal.target_2)}"
+            )
+        text = f"{symbol}: " + ", ".join(parts) if parts else f"{symbol}: market data only"
+        ending = self._ending(outcome)
+        line = f"{text} — {ending}"
+        if self.detailed:
+            extra = []
+            if bias is not None:
+                extra.append(bias.reasoning)
+            if signal is not None:
+                extra.append(signal.level_reasoning.get("stop_loss", ""))
+            if risk is not None and risk.adjustments_made:
+                extra.append(risk.adjustments_made + ".")
+            line = " ".join([line, *[sentence for sentence in extra if sentence]])
+        return line
+
+    def _ending(self, outcome: str) -> str:
+        state, symbol = self.state, self.symbol
+        order = state.intended_orders.get(symbol)
+        risk = state.risk_approvals.get(symbol)
+        if outcome == "order_validated":
+            return "validation only, nothing sent."
+        if outcome == "order_sent" and order is not None:
+            return f"order sent ({order.trading_mode})."
+        if outcome == "order_failed" and order is not None:
+            return f"order not placed ({order.note})."
+        if outcome == "rejected_by_risk" and risk is not None:
+            return f"rejected by risk: {risk.rejection_reason}"
+        if outcome == "no_trade":
+            reasons = _messages(state.warnings, symbol)
+            return f"no trade: {_reason(reasons[-1], symbol)}" if reasons else "no trade."
+        return {
+            "approved_not_ordered": "approved, no order placed.",
+            "planned": "planned, not sized.",
+            "analysed": "analysed.",
+        }.get(outcome, "no analysis.")
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "outcome": self.outcome(),
+            "summary": self.line(),
+            "chain": self.chain(),
+            "warnings": _messages(self.state.warnings, self.symbol),
+            "errors": _messages(self.state.errors, self.symbol),
+        }
+
+
+def reported_symbols(state: PipelineState) -> list[str]:
+    """Every symbol that reached an analysis step, in the order it first appeared."""
+    picked = (state.stock_picker_output or {}).get("symbols_selected") or []
+    analysed = [*state.market_data, *state.bias_results]
+    ordered = [symbol for symbol in picked if symbol in analysed] + analysed
+    return list(dict.fromkeys(ordered))
+
+
+@register
+class ReportingAgent(BaseAgent):
+    metadata = AgentMetadata(
+        agent_type="reporting_agent",
+        name="Reporting Agent",
+        description=(
+            "Writes the run's report: for each symbol the chain from trigger to order with the "
+            "reasoning at every step, and an executive summary with the warnings and errors."
+        ),
+        category="reporting",
+        icon="description",
+        pricing_rate=Decimal("0"),
+        is_free=True,
+        engines=["rules", "llm"],
+        config_schema={
+            "type": "object",
+            "title": "Reporting agent",
+            "description": "What the report contains.",
+            "properties": {
+                "include_market_snapshot": {
+                    "type": "boolean",
+                    "title": "Include market snapshot",
+                    "description": "Add prices and key indicators per timeframe to each report.",
+                    "default": True,
+                },
+                "summary_style": {
+                    "type": "string",
+                    "title": "Summary style",
+                    "description": "brief: one line per symbol; detailed: with the reasoning.",
+                    "enum": ["brief", "detailed"],
+                    "default": "brief",
+                },
+                **engine_properties("writes the summary from templates"),
+            },
+            "required": [],
+            "additionalProperties": False,
+        },
+    )
+
+    def process(self, state: PipelineState, ctx: AgentContext) -> PipelineState:
+        # Reporting runs even when no symbol is left: the summary says why nothing traded.
+        engine = pick_engine(self.config, state, ctx, self.agent_id, self.metadata.name)
+        stories = [
+            _SymbolStory(
+                state,
+                symbol,
+                snapshot=self.config["include_market_snapshot"],
+                detailed=self.config["summary_style"] == "detailed",
+            )
+            for symbol in reported_symbols(state)
+        ]
+        for story in stories:
+            state.reports[story.symbol] = story.report()
+        state.reports[SUMMARY_KEY] = self._summary(state, ctx, stories, engine)
+        return state
+
+    def _summary(
+        self, state: PipelineState, ctx: AgentContext, stories: list[_SymbolStory], engine: str
+    ) -> dict[str, Any]:
+        outcomes = [story.outcome() for story in stories]
+        sent = outcomes.count("order_sent")
+        validated = outcomes.count("order_validated")
+        if sent:
+            outcome = "orders_sent"
+        elif validated:
+            outcome = "orders_validated"
+        elif stories:
+            outcome = "no_trade"
+        else:
+            outcome = "nothing_analysed"
+        orders = sent + validated
+        title = f"{ctx.pipeline.name or 'Pipeline'} ({state.trading_mode.lower()}): " + (
+            f"{orders} order{'s' if orders != 1 else ''} from {len(stories)} "
+            f"symbol{'s' if len(stories) != 1 else ''}"
+            if stories
+            else "no symbols analysed"
+        )
+        lines = [story.line() for story in stories]
+        if not stories:
+            picked = state.stock_picker_output
+            if picked is not None and not picked.get("symbols_selected"):
+                lines.append("The stock picker selected no symbols.")
+            else:
+                lines.append("No symbol reached the analysis steps.")
+        general_warnings = [m.message for m in state.warnings if m.symbol is None]
+        general_errors = [m.message for m in state.errors if m.symbol is None]
+        if state.errors or state.warnings:
+            lines.append(
+                f"{len(state.errors)} error{'s' if len(state.errors) != 1 else ''} and "
+                f"{len(state.warnings)} warning{'s' if len(state.warnings) != 1 else ''}."
+                + (f" Errors: {'; '.join(general_errors)}." if general_errors else "")
+                + (f" Warnings: {'; '.join(general_warnings)}" if general_warnings else "")
+            )
+        return {
+            "title": title,
+            "summary": "\n".join(lines),
+            "symbols": [story.symbol for story in stories],
+            "outcome": outcome,
+            "trading_mode": state.trading_mode,
+            "orders": orders,
+            "errors": [m.model_dump(mode="json") for m in state.errors],
+            "warnings": [m.model_dump(mode="json") for m in state.warnings],
+            "engine": engine,
+            "generated_at": ctx.clock.now().isoformat(),
+        }
+
+    def summarize(self, state: PipelineState) -> str:
+        summary = state.reports.get(SUMMARY_KEY)
+        if summary is None:
+            return "No report"
+        return summary["title"]

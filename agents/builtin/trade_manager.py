@@ -1,0 +1,265 @@
+"""Trade manager: turns approved risk decisions into bracket orders placed through the executor."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from decimal import Decimal
+
+from agents.base import AgentMetadata, BaseAgent
+from agents.builtin.common import money, no_symbols, to_cents
+from agents.context import AgentContext
+from agents.errors import AgentError
+from agents.registry import register
+from agents.state import (
+    IntendedOrder,
+    PipelineState,
+    RiskDecision,
+    StrategySignal,
+    TradeExecution,
+    TradeSide,
+)
+from trading.executors.base import BracketOrderRequest, ExecutionError, OrderResult
+
+# Alpaca rejects a client_order_id longer than 48 characters.
+MAX_CLIENT_ORDER_ID = 48
+FILLED_STATUSES = frozenset({"accepted", "filled", "partially_filled"})
+
+
+def client_order_id(execution_id: str, agent_id: str, symbol: str, leg: str) -> str:
+    """A deterministic id for one order leg, so a retried step finds its order instead of
+    placing a second one (the broker refuses a duplicate client_order_id)."""
+    execution = re.sub(r"[^0-9a-zA-Z]", "", execution_id)[:12] or "run"
+    node = re.sub(r"[^0-9A-Za-z_]", "_", agent_id)
+    ticker = re.sub(r"[^0-9A-Za-z.]", "", symbol)
+    candidate = f"tc-{execution}-{node}-{ticker}-{leg}"
+    if len(candidate) <= MAX_CLIENT_ORDER_ID:
+        return candidate
+    # Long node ids are replaced by a short digest; the result stays deterministic.
+    digest = hashlib.sha256(f"{agent_id}|{symbol}".encode()).hexdigest()[:10]
+    return f"tc-{execution}-{digest}-{ticker[:10]}-{leg}"[:MAX_CLIENT_ORDER_ID]
+
+
+def exit_quantities(quantity: int, split: list[int]) -> tuple[int, int]:
+    """Shares to sell at target 1 and target 2; target 1 takes the rounding."""
+    at_target_1 = min(quantity, (quantity * split[0] + 50) // 100)  # half up
+    if split[1] > 0 and quantity > 1 and at_target_1 == quantity:
+        at_target_1 = quantity - 1
+    return at_target_1, quantity - at_target_1
+
+
+@register
+class TradeManagerAgent(BaseAgent):
+    metadata = AgentMetadata(
+        agent_type="trade_manager_agent",
+        name="Trade Manager",
+        description=(
+            "Places each approved trade as a bracket order (entry, stop loss, two targets) "
+            "through the pipeline's trading mode; in validation mode it records the order and "
+            "sends nothing."
+        ),
+        category="execution",
+        icon="swap_horiz",
+        pricing_rate=Decimal("0"),
+        is_free=True,
+        has_side_effects=True,
+        config_schema={
+            "type": "object",
+            "title": "Trade manager",
+            "description": "How approved trades are placed and managed.",
+            "properties": {
+                "allow_pyramiding": {
+                    "type": "boolean",
+                    "title": "Allow pyramiding",
+                    "description": "Add to a symbol that already has an open position.",
+                    "default": False,
+                },
+                "partial_exit_split": {
+                    "type": "array",
+                    "title": "Exit split at target 1 / target 2 (%)",
+                    "description": "Share of the position closed at each target; adds up to 100.",
+                    "items": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "default": [50, 50],
+                },
+                "move_stop_to_breakeven": {
+                    "type": "boolean",
+                    "title": "Move stop to breakeven",
+                    "description": "After target 1 fills, move the stop to the entry price.",
+                    "default": True,
+                },
+                "monitoring_enabled": {
+                    "type": "boolean",
+                    "title": "Monitor positions",
+                    "description": "Watch open positions for stop and target hits.",
+                    "default": True,
+                },
+                "order_type": {
+                    "type": "string",
+                    "title": "Entry order type",
+                    "description": "market: enter now; limit: enter at the strategy's entry price.",
+                    "enum": ["market", "limit"],
+                    "default": "market",
+                },
+            },
+            "required": [],
+            "additionalProperties": False,
+        },
+    )
+
+    def process(self, state: PipelineState, ctx: AgentContext) -> PipelineState:
+        if no_symbols(state):
+            return state
+        split = self.config["partial_exit_split"]
+        if sum(split) != 100:
+            raise AgentError(
+                f"Trade manager: the exit split must add up to 100% "
+                f"(it is {split[0]} + {split[1]} = {sum(split)})."
+            )
+        held = {position.symbol for position in ctx.executor.positions()}
+        execution_id = state.execution_id or ctx.pipeline.execution_id
+        sent = failed = 0
+        for symbol in list(state.symbols):
+            decision = state.risk_approvals.get(symbol)
+            signal = state.strategy_signals.get(symbol)
+            if decision is None or signal is None or not decision.approved:
+                state.add_warning(
+                    self.agent_id, f"{symbol}: no approved risk decision, so no order.", symbol
+                )
+                state.drop_symbol(symbol)
+                continue
+            if symbol in held and not self.config["allow_pyramiding"]:
+                state.add_warning(
+                    self.agent_id,
+                    f"{symbol}: a position is already open and pyramiding is off, so no order.",
+                    symbol,
+                )
+                state.drop_symbol(symbol)
+                continue
+            order = self._intended_order(state, execution_id, signal, decision)
+            previous = state.intended_orders.get(symbol)
+            if previous is not None and previous.client_order_id == order.client_order_id:
+                # A resumed run: this order already went to the executor; never send it twice.
+                continue
+            state.intended_orders[symbol] = order
+            try:
+                result = ctx.executor.submit_bracket(self._request(order))
+            except ExecutionError as error:
+                failed += 1
+                order.note = f"Not placed: {error}"
+                state.add_error(self.agent_id, f"{symbol}: order failed: {error}", symbol)
+                state.drop_symbol(symbol)
+                continue
+            if result.status == "rejected":
+                failed += 1
+                order.note = f"Rejected: {result.message}"
+                state.add_error(
+                    self.agent_id, f"{symbol}: order rejected: {result.message}", symbol
+                )
+                state.drop_symbol(symbol)
+                continue
+            sent += 1
+            self._record_result(state, ctx, order, result)
+        if failed and not sent:
+            raise AgentError(
+                "Trade manager: no order could be placed; see the errors for each symbol."
+            )
+        return state
+
+    def _intended_order(
+        self,
+        state: PipelineState,
+        execution_id: str,
+        signal: StrategySignal,
+        decision: RiskDecision,
+    ) -> IntendedOrder:
+        at_target_1, at_target_2 = exit_quantities(
+            decision.position_size, self.config["partial_exit_split"]
+        )
+        plan = [f"Exit {at_target_1} at target 1 and {at_target_2} at target 2"]
+        if self.config["move_stop_to_breakeven"]:
+            plan.append("stop to breakeven after target 1")
+        if not self.config["monitoring_enabled"]:
+            plan.append("not monitored")
+        state.metadata.setdefault("exit_plans", {})[signal.symbol] = {
+            "target_1_quantity": at_target_1,
+            "target_2_quantity": at_target_2,
+            "move_stop_to_breakeven": self.config["move_stop_to_breakeven"],
+            "monitoring_enabled": self.config["monitoring_enabled"],
+        }
+        return IntendedOrder(
+            symbol=signal.symbol,
+            side=signal.action,
+            quantity=decision.position_size,
+            order_type=self.config["order_type"],
+            entry_price=to_cents(signal.entry_price),
+            stop_loss=to_cents(signal.stop_loss),
+            target_1=to_cents(signal.target_1),
+            target_2=to_cents(signal.target_2),
+            client_order_id=client_order_id(execution_id, self.agent_id, signal.symbol, "entry"),
+            trading_mode=state.trading_mode,
+            submitted=False,
+            note="; ".join(plan) + ".",
+        )
+
+    @staticmethod
+    def _request(order: IntendedOrder) -> BracketOrderRequest:
+        return BracketOrderRequest(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side.value,
+            quantity=order.quantity,
+            entry_price=order.entry_price,
+            stop_loss=order.stop_loss,
+            target_1=order.target_1,
+            target_2=order.target_2,
+            order_type=order.order_type,
+            limit_price=order.entry_price if order.order_type == "limit" else None,
+            time_in_force=order.time_in_force,
+        )
+
+    def _record_result(
+        self, state: PipelineState, ctx: AgentContext, order: IntendedOrder, result: OrderResult
+    ) -> None:
+        order.submitted = ctx.executor.sends_orders
+        if not ctx.executor.sends_orders:
+            order.note = f"{order.note} {result.message or 'Recorded only; nothing was sent.'}"
+            return
+        if result.status not in FILLED_STATUSES:
+            return
+        filled_price = result.filled_price
+        slippage = result.slippage
+        if filled_price is not None and not slippage:
+            direction = 1 if order.side == TradeSide.BUY else -1
+            slippage = to_cents((filled_price - order.entry_price) * direction)
+        state.trades.append(
+            TradeExecution(
+                client_order_id=order.client_order_id,
+                broker_order_id=result.broker_order_id,
+                symbol=order.symbol,
+                action=order.side,
+                quantity=order.quantity,
+                requested_price=order.entry_price,
+                filled_price=filled_price,
+                filled_quantity=result.filled_quantity,
+                slippage=slippage,
+                commission=result.commission,
+                status=result.status,
+                trading_mode=order.trading_mode,
+                timestamp=ctx.clock.now(),
+            )
+        )
+
+    def summarize(self, state: PipelineState) -> str:
+        orders = list(state.intended_orders.values())
+        if not orders:
+            return "No symbols left to trade"
+        parts = []
+        for order in orders:
+            verb = "sent" if order.submitted else "recorded"
+            parts.append(
+                f"{order.side.value} {order.quantity} {order.symbol} @ {money(order.entry_price)} "
+                f"({verb})"
+            )
+        return "; ".join(parts)

@@ -1,0 +1,66 @@
+"""AgentContext: what an agent may use besides the state — clock, data, executor, meters."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from agents.metering import CostMeter
+from trading.clock import Clock
+from trading.executors.base import TradeExecutor
+from trading.marketdata.base import MarketDataProvider, NewsProvider
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """Spend so far against the limits that apply to one pipeline run (None = no limit)."""
+
+    user_daily_limit: Decimal | None
+    user_monthly_limit: Decimal | None
+    pipeline_daily_limit: Decimal | None
+    spent_today: Decimal
+    spent_this_month: Decimal
+    pipeline_spent_today: Decimal
+
+
+class BudgetGate(Protocol):
+    def status(self) -> BudgetStatus: ...
+
+    def estimate_execution_cost(self, *, symbol_count: int = 1) -> Decimal: ...
+
+
+class SymbolSource(Protocol):
+    def scanner_tickers(self, scanner_id: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    pipeline_id: str
+    name: str
+    owner_id: str
+    trading_mode: str
+    mode_config: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    symbols: tuple[str, ...] = ()
+    # Union of the timeframes every node of the graph reads (the market data agent fetches them).
+    required_timeframes: frozenset[str] = frozenset()
+    execution_id: str = ""
+
+
+@dataclass
+class AgentContext:
+    clock: Clock
+    market_data: MarketDataProvider
+    news: NewsProvider
+    executor: TradeExecutor
+    pipeline: PipelineInfo
+    meter: CostMeter = field(default_factory=CostMeter)
+    budget: BudgetGate | None = None
+    symbol_source: SymbolSource | None = None
+    llm: Any = None
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("agents"))
+
+    def now(self):
+        return self.clock.now()

@@ -1,0 +1,225 @@
+"""Trade manager: approved trades become bracket orders with deterministic ids, sent or recorded."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from agents.builtin.trade_manager import MAX_CLIENT_ORDER_ID, client_order_id, exit_quantities
+from agents.errors import AgentError
+from agents.registry import validate_node_config
+from agents.state import RiskDecision, StrategySignal, TradeSide
+from agents.tests.factories import EXECUTION_ID, build_agent, make_context, make_state
+from agents.tests.providers import FillingBroker, PaperAccount
+from trading.executors.base import BracketOrderRequest, PositionSnapshot
+from trading.executors.validation import ValidationExecutor
+
+
+def approved_state(*symbols, quantity=66, approved=True):
+    state = make_state(list(symbols))
+    for symbol in symbols:
+        state.strategy_signals[symbol] = StrategySignal(
+            symbol=symbol,
+            action=TradeSide.BUY,
+            conviction=80,
+            entry_price=150.50,
+            stop_loss=148.00,
+            target_1=154.25,
+            target_2=158.00,
+            risk_reward_ratio=1.5,
+            reasoning="Plan.",
+        )
+        state.risk_approvals[symbol] = RiskDecision(
+            symbol=symbol, approved=approved, position_size=quantity if approved else 0
+        )
+    return state
+
+
+def trade(state, config=None, executor=None, node_id="trade"):
+    executor = executor or ValidationExecutor()
+    agent = build_agent("trade_manager_agent", config, node_id=node_id)
+    return agent.process(state, make_context(executor=executor)), executor, agent
+
+
+def test_validation_records_the_bracket_order_and_sends_nothing():
+    state, executor, agent = trade(approved_state("AAPL"))
+
+    order = state.intended_orders["AAPL"]
+    assert order.client_order_id == "tc-7c1f3a529b0d-trade-AAPL-entry"
+    assert order.side == TradeSide.BUY
+    assert order.quantity == 66
+    assert (order.entry_price, order.stop_loss, order.target_1, order.target_2) == (
+        Decimal("150.50"),
+        Decimal("148.00"),
+        Decimal("154.25"),
+        Decimal("158.00"),
+    )
+    assert order.trading_mode == "VALIDATION"
+    assert order.submitted is False
+    assert order.note == (
+        "Exit 33 at target 1 and 33 at target 2; stop to breakeven after target 1. "
+        "Validation mode: the order was recorded, not sent."
+    )
+    assert executor.recorded == [
+        BracketOrderRequest(
+            client_order_id="tc-7c1f3a529b0d-trade-AAPL-entry",
+            symbol="AAPL",
+            side="buy",
+            quantity=66,
+            entry_price=Decimal("150.50"),
+            stop_loss=Decimal("148.00"),
+            target_1=Decimal("154.25"),
+            target_2=Decimal("158.00"),
+        )
+    ]
+    assert state.trades == []
+    assert state.metadata["exit_plans"]["AAPL"] == {
+        "target_1_quantity": 33,
+        "target_2_quantity": 33,
+        "move_stop_to_breakeven": True,
+        "monitoring_enabled": True,
+    }
+    assert agent.summarize(state) == "buy 66 AAPL @ $150.50 (recorded)"
+
+
+def test_the_same_run_gives_the_same_order_id():
+    first, _, _ = trade(approved_state("AAPL"))
+    second, _, _ = trade(approved_state("AAPL"))
+
+    assert (
+        first.intended_orders["AAPL"].client_order_id
+        == second.intended_orders["AAPL"].client_order_id
+    )
+
+
+def test_order_ids_stay_within_alpacas_limit():
+    long_id = client_order_id(
+        EXECUTION_ID, "trade-manager-for-the-afternoon-session", "BRK.B", "entry"
+    )
+
+    assert len(long_id) <= MAX_CLIENT_ORDER_ID
+    assert long_id.startswith("tc-7c1f3a529b0d-")
+    assert long_id.endswith("-BRK.B-entry")
+    assert long_id == client_order_id(
+        EXECUTION_ID, "trade-manager-for-the-afternoon-session", "BRK.B", "entry"
+    )
+
+
+def test_an_open_position_is_skipped_unless_pyramiding():
+    held = [PositionSnapshot("AAPL", "long", 10, Decimal("140"))]
+
+    skipped, executor, _ = trade(
+        approved_state("AAPL", "MSFT"), executor=PaperAccount(positions=held)
+    )
+    pyramided, _, _ = trade(
+        approved_state("AAPL"),
+        {"allow_pyramiding": True},
+        executor=PaperAccount(positions=held),
+    )
+
+    assert list(skipped.intended_orders) == ["MSFT"]
+    assert skipped.symbols == ["MSFT"]
+    assert [r.symbol for r in executor.recorded] == ["MSFT"]
+    assert skipped.warnings[0].message == (
+        "AAPL: a position is already open and pyramiding is off, so no order."
+    )
+    assert list(pyramided.intended_orders) == ["AAPL"]
+
+
+def test_a_limit_entry_carries_its_limit_price():
+    _, executor, _ = trade(approved_state("AAPL"), {"order_type": "limit"})
+
+    assert executor.recorded[0].order_type == "limit"
+    assert executor.recorded[0].limit_price == Decimal("150.50")
+
+
+def test_the_exit_split_must_add_up_to_100():
+    with pytest.raises(AgentError, match=r"must add up to 100% \(it is 60 \+ 30 = 90\)"):
+        trade(approved_state("AAPL"), {"partial_exit_split": [60, 30]})
+
+
+@pytest.mark.parametrize(
+    ("quantity", "split", "expected"),
+    [
+        (66, [50, 50], (33, 33)),
+        (7, [50, 50], (4, 3)),
+        (1, [50, 50], (1, 0)),
+        (10, [100, 0], (10, 0)),
+    ],
+)
+def test_exit_quantities_split_the_position(quantity, split, expected):
+    assert exit_quantities(quantity, split) == expected
+
+
+def test_a_sending_executor_fills_and_the_trade_is_recorded():
+    broker = FillingBroker()
+    paper = approved_state("AAPL")
+    paper.trading_mode = "PAPER"
+
+    state, _, agent = trade(paper, executor=broker)
+
+    order = state.intended_orders["AAPL"]
+    assert order.submitted is True
+    assert order.trading_mode == "PAPER"
+    [execution] = state.trades
+    assert execution.client_order_id == order.client_order_id
+    assert execution.broker_order_id == "broker-1"
+    assert execution.filled_price == Decimal("150.52")
+    assert execution.slippage == Decimal("0.02")
+    assert execution.commission == Decimal("1.00")
+    assert execution.status == "filled"
+    assert agent.summarize(state) == "buy 66 AAPL @ $150.50 (sent)"
+
+
+def test_a_rejected_order_is_an_error_and_the_symbol_drops():
+    broker = FillingBroker(reject={"MSFT"})
+
+    state, _, _ = trade(approved_state("AAPL", "MSFT"), executor=broker)
+
+    assert state.symbols == ["AAPL"]
+    assert state.errors[0].symbol == "MSFT"
+    assert state.errors[0].message == "MSFT: order rejected: Not tradable"
+    assert state.intended_orders["MSFT"].submitted is False
+
+
+def test_it_fails_when_no_order_could_be_placed():
+    with pytest.raises(AgentError, match="no order could be placed"):
+        trade(approved_state("AAPL"), executor=FillingBroker(reject={"AAPL"}))
+
+
+def test_a_resumed_step_does_not_send_an_order_twice():
+    state, executor, _ = trade(approved_state("AAPL"))
+
+    again, _, _ = trade(state, executor=executor)
+
+    assert len(executor.recorded) == 1
+    assert list(again.intended_orders) == ["AAPL"]
+
+
+def test_unapproved_symbols_get_no_order():
+    state, executor, _ = trade(approved_state("AAPL", approved=False))
+
+    assert executor.recorded == []
+    assert state.symbols == []
+
+
+def test_it_is_marked_as_acting_outside_the_process():
+    agent = build_agent("trade_manager_agent")
+
+    assert agent.metadata.has_side_effects is True
+
+
+def test_its_schema_fills_defaults():
+    config, errors = validate_node_config("trade_manager_agent", {})
+    _, bad = validate_node_config("trade_manager_agent", {"partial_exit_split": [100]})
+
+    assert errors == []
+    assert config == {
+        "allow_pyramiding": False,
+        "partial_exit_split": [50, 50],
+        "move_stop_to_breakeven": True,
+        "monitoring_enabled": True,
+        "order_type": "market",
+    }
+    assert [error.field for error in bad] == ["partial_exit_split"]

@@ -1,0 +1,72 @@
+"""Shared set-up for benchmarks: Django on the configured (embedded) services, a bench user."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "true")
+    # Benchmarks use their own Redis databases, away from a running system and the tests.
+    os.environ.setdefault("REDIS_DB_BASE", "4")
+    import django
+
+    django.setup()
+
+
+def bench_user(email: str = "bench@tradecrew.local"):
+    from accounts.models import User, UserStatus
+
+    user, _ = User.objects.get_or_create(email=email, defaults={"full_name": "Bench"})
+    user.status = UserStatus.ACTIVE
+    user.budget_limit_daily = None
+    user.budget_limit_monthly = None
+    user.save()
+    return user
+
+
+def fresh_tables() -> None:
+    """Start from clean tables: drop the bench user's old rows and vacuum, so one run's dead
+    tuples (and the autovacuum they trigger) do not slow the next run's measurements."""
+    from django.db import connection
+
+    from billing.models import CostEntry, DailyCost
+
+    user = bench_user()
+    CostEntry.objects.filter(owner=user).delete()
+    DailyCost.objects.filter(owner=user).delete()
+    with connection.cursor() as cursor:
+        for table in [
+            "pipelines_pipelineexecution",
+            "pipelines_steprun",
+            "pipelines_report",
+            "billing_costentry",
+            "billing_dailycost",
+        ]:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def summary(values_ms: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(values_ms):.2f} ms, p95 {percentile(values_ms, 95):.2f} ms, "
+        f"p99 {percentile(values_ms, 99):.2f} ms, max {max(values_ms):.2f} ms"
+    )

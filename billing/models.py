@@ -1,0 +1,67 @@
+"""The cost ledger (one row per charge) and its daily roll-up used by budgets."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class CostType(models.TextChoices):
+    AGENT_RENTAL = "agent_rental", "Agent runtime"
+    LLM_TOKENS = "llm_tokens", "LLM tokens"
+    API_CALL = "api_call", "API call"
+
+
+class CostEntry(models.Model):
+    """One charge. Executions and pipelines are referenced by id, not foreign key: the ledger
+    is an audit record and outlives whatever it charged for."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cost_entries"
+    )
+    pipeline_id = models.UUIDField(null=True, blank=True)
+    execution_id = models.UUIDField(null=True, blank=True)
+    agent_id = models.CharField(max_length=100, blank=True)
+    agent_type = models.CharField(max_length=100)
+    cost_type = models.CharField(max_length=20, choices=CostType.choices)
+    # Seconds of runtime for agent_rental, tokens for llm_tokens, calls for api_call.
+    quantity = models.DecimalField(max_digits=16, decimal_places=6)
+    unit_cost = models.DecimalField(max_digits=16, decimal_places=10)
+    total_cost = models.DecimalField(max_digits=14, decimal_places=8)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["execution_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_type} {self.cost_type} ${self.total_cost}"
+
+
+class DailyCost(models.Model):
+    """Spend per owner × pipeline × day (the owner's local day), kept in step with CostEntry so
+    a budget check reads a handful of rows instead of summing the whole ledger."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="daily_costs"
+    )
+    pipeline_id = models.UUIDField(null=True, blank=True)
+    day = models.DateField()
+    total_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "pipeline_id", "day"],
+                name="daily_cost_per_owner_pipeline_day",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.day} ${self.total_cost}"

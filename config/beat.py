@@ -1,0 +1,8 @@
+"""Periodic tasks, defined in code and synced into django-celery-beat by `sync_beat_schedule`."""
+
+# name → (task name, every N seconds). Waits longer than a few minutes live in the database and
+# these sweeps pick them up; nothing relies on long countdowns.
+BEAT_SCHEDULE: dict[str, tuple[str, float]] = {
+    "pipelines: resume executions whose trigger is due": ("pipelines.executions_resume_due", 10.0),
+    "pipelines: reap executions whose worker vanished": ("pipelines.executions_reap_stale", 60.0),
+}

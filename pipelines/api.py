@@ -1,0 +1,326 @@
+"""Pipelines API: CRUD, validate, clone, templates; executions: start, stop, list, detail."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from pipelines import blueprints, selectors, services
+from pipelines.graph import validate_graph
+from pipelines.models import ExecutionStatus, TriggerSource
+
+router = Router(tags=["pipelines"])
+executions_router = Router(tags=["executions"])
+
+Timeframe = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
+RunModeName = Literal["run_once", "run_continuous", "run_scheduled", "run_on_signal"]
+TestMode = Literal["PAPER", "SIMULATION", "VALIDATION"]
+
+
+class GraphIssueOut(Schema):
+    node_id: str | None
+    field: str | None
+    msg: str
+
+
+class PipelineIn(Schema):
+    name: str = Field(..., min_length=1, max_length=255)
+    description: str = Field("", max_length=5000)
+    graph: dict[str, Any]
+    symbols: list[str] = Field(default_factory=list, max_length=100)
+    primary_timeframe: Timeframe = "5m"
+    run_mode: RunModeName = "run_once"
+    trading_mode: TestMode = "SIMULATION"
+    mode_config: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    schedule: dict[str, Any] | None = None
+    signal_subscriptions: list[dict[str, Any]] = Field(default_factory=list)
+    daily_budget: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
+
+
+class PipelinePatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = Field(None, max_length=5000)
+    graph: dict[str, Any] | None = None
+    symbols: list[str] | None = Field(None, max_length=100)
+    primary_timeframe: Timeframe | None = None
+    run_mode: RunModeName | None = None
+    mode_config: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    schedule: dict[str, Any] | None = None
+    signal_subscriptions: list[dict[str, Any]] | None = None
+    daily_budget: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
+
+
+class PipelineOut(Schema):
+    id: UUID
+    name: str
+    description: str
+    graph: dict[str, Any]
+    symbols: list[str]
+    primary_timeframe: str
+    run_mode: str
+    trading_mode: str
+    mode_config: dict[str, Any]
+    settings: dict[str, Any]
+    schedule: dict[str, Any] | None
+    signal_subscriptions: list[dict[str, Any]]
+    status: str
+    daily_budget: Decimal | None
+    template_key: str
+    created_at: datetime
+    updated_at: datetime
+    last_execution_at: datetime | None = None
+
+    @staticmethod
+    def resolve_last_execution_at(obj):
+        if hasattr(obj, "last_execution_at"):  # annotated by pipelines_for_user
+            return obj.last_execution_at
+        latest = obj.executions.order_by("-created_at").values_list("created_at", flat=True)
+        return latest.first()
+
+
+class PipelineSavedOut(PipelineOut):
+    warnings: list[GraphIssueOut] = Field(default_factory=list)
+
+
+class ValidateIn(Schema):
+    graph: dict[str, Any]
+
+
+class ValidateOut(Schema):
+    ok: bool
+    errors: list[GraphIssueOut]
+    warnings: list[GraphIssueOut]
+    order: list[str]
+
+
+class CloneIn(Schema):
+    name: str | None = Field(None, min_length=1, max_length=255)
+
+
+class FromTemplateIn(Schema):
+    template_key: str = Field(..., max_length=50)
+    name: str | None = Field(None, min_length=1, max_length=255)
+    symbols: list[str] | None = Field(None, max_length=100)
+
+
+class TemplateOut(Schema):
+    key: str
+    name: str
+    description: str
+    primary_timeframe: str
+    symbols: list[str]
+    graph: dict[str, Any]
+
+
+class StartIn(Schema):
+    symbols: list[str] | None = Field(
+        None, max_length=100, description="Run on these symbols instead of the pipeline's."
+    )
+
+
+class ExecutionOut(Schema):
+    id: UUID
+    pipeline_id: UUID
+    pipeline_name: str = Field(..., alias="pipeline.name")
+    status: str
+    trigger_source: str
+    trading_mode: str
+    current_node: str
+    next_check_at: datetime | None
+    total_cost: Decimal
+    error: str
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+
+
+class StepOut(Schema):
+    node_id: str
+    agent_type: str
+    position: int
+    status: str
+    engine: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+    attempts: int
+    tokens_in: int
+    tokens_out: int
+    agent_cost: Decimal
+    token_cost: Decimal
+    output_summary: str
+    error: str
+
+
+class ExecutionDetailOut(ExecutionOut):
+    steps: list[StepOut]
+    state: dict[str, Any]
+    report_id: UUID | None
+
+    @staticmethod
+    def resolve_state(obj):
+        return obj.full_state
+
+    @staticmethod
+    def resolve_steps(obj):
+        return list(obj.steps.all())
+
+    @staticmethod
+    def resolve_report_id(obj):
+        reports = list(obj.reports.all())
+        return reports[0].pk if reports else None
+
+
+def _issues(issues) -> list[dict[str, Any]]:
+    return [{"node_id": i.node_id, "field": i.field, "msg": i.message} for i in issues]
+
+
+def _saved(pipeline, check) -> dict[str, Any]:
+    data = PipelineOut.from_orm(pipeline).dict()
+    data["warnings"] = _issues(check.warnings) if check else []
+    return data
+
+
+@router.get("", response=list[PipelineOut], summary="Your pipelines")
+@paginate(LimitOffsetPagination)
+def pipelines_list(request: HttpRequest, status: str | None = None):
+    pipelines = selectors.pipelines_for_user(user=request.auth)
+    return pipelines.filter(status=status) if status else pipelines
+
+
+@router.post("", response={201: PipelineSavedOut}, summary="Create a pipeline")
+def pipelines_create(request: HttpRequest, payload: PipelineIn):
+    data = payload.dict()
+    pipeline, check = services.pipeline_create(owner=request.auth, **data)
+    return Status(201, _saved(pipeline, check))
+
+
+@router.post(
+    "/validate",
+    response=ValidateOut,
+    summary="Check a graph without saving it (errors name the node and the field)",
+)
+def pipelines_validate(request: HttpRequest, payload: ValidateIn):
+    check = validate_graph(payload.graph)
+    return {
+        "ok": check.ok,
+        "errors": _issues(check.errors),
+        "warnings": _issues(check.warnings),
+        "order": check.order,
+    }
+
+
+@router.get("/templates", response=list[TemplateOut], summary="Ready-made pipelines")
+def pipelines_templates(request: HttpRequest):
+    return [blueprint.as_dict() for blueprint in blueprints.all_blueprints()]
+
+
+@router.post(
+    "/from-template", response={201: PipelineSavedOut}, summary="Create a pipeline from a template"
+)
+def pipelines_from_template(request: HttpRequest, payload: FromTemplateIn):
+    pipeline, check = blueprints.pipeline_create_from_blueprint(
+        owner=request.auth,
+        key=payload.template_key,
+        name=payload.name,
+        symbols=payload.symbols,
+    )
+    return Status(201, _saved(pipeline, check))
+
+
+@router.get("/{pipeline_id}", response=PipelineOut, summary="One pipeline")
+def pipelines_get(request: HttpRequest, pipeline_id: UUID):
+    return selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+
+
+@router.patch("/{pipeline_id}", response=PipelineSavedOut, summary="Change a pipeline")
+def pipelines_update(request: HttpRequest, pipeline_id: UUID, payload: PipelinePatch):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    pipeline, check = services.pipeline_update(
+        pipeline=pipeline, **payload.dict(exclude_unset=True)
+    )
+    return _saved(pipeline, check)
+
+
+@router.put("/{pipeline_id}", response=PipelineSavedOut, summary="Replace a pipeline")
+def pipelines_replace(request: HttpRequest, pipeline_id: UUID, payload: PipelineIn):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    data = payload.dict()
+    if data["trading_mode"] == pipeline.trading_mode:
+        del data["trading_mode"]  # a different mode stays in and is refused by the service
+    pipeline, check = services.pipeline_update(pipeline=pipeline, **data)
+    return _saved(pipeline, check)
+
+
+@router.delete("/{pipeline_id}", response={204: None}, summary="Delete a pipeline")
+def pipelines_delete(request: HttpRequest, pipeline_id: UUID):
+    services.pipeline_delete(
+        pipeline=selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    )
+    return Status(204, None)
+
+
+@router.post("/{pipeline_id}/clone", response={201: PipelineOut}, summary="Copy a pipeline")
+def pipelines_clone(request: HttpRequest, pipeline_id: UUID, payload: CloneIn | None = None):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    return Status(201, services.pipeline_clone(pipeline=pipeline, name=payload and payload.name))
+
+
+@router.post(
+    "/{pipeline_id}/executions",
+    response={202: ExecutionOut},
+    summary="Start a run (409 if one is already pending, waiting or running)",
+)
+def pipelines_start(request: HttpRequest, pipeline_id: UUID, payload: StartIn | None = None):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    detail = {}
+    if payload and payload.symbols:
+        detail["symbols"] = services.normalize_symbols(payload.symbols)
+    source = TriggerSource.API if getattr(request, "api_token", None) else TriggerSource.MANUAL
+    execution = services.execution_start(pipeline=pipeline, source=source, detail=detail)
+    execution.pipeline = pipeline
+    return Status(202, execution)
+
+
+@router.get("/{pipeline_id}/executions", response=list[ExecutionOut], summary="A pipeline's runs")
+@paginate(LimitOffsetPagination)
+def pipelines_executions(request: HttpRequest, pipeline_id: UUID):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    return selectors.executions_for_user(user=request.auth, pipeline_id=pipeline.pk)
+
+
+class ExecutionFilters(Schema):
+    pipeline_id: UUID | None = None
+    status: ExecutionStatus | None = None
+
+
+@executions_router.get("", response=list[ExecutionOut], summary="Your runs, newest first")
+@paginate(LimitOffsetPagination)
+def executions_list(request: HttpRequest, filters: Query[ExecutionFilters]):
+    return selectors.executions_for_user(
+        user=request.auth, pipeline_id=filters.pipeline_id, status=filters.status
+    )
+
+
+@executions_router.get(
+    "/{execution_id}", response=ExecutionDetailOut, summary="A run with its steps and state"
+)
+def executions_get(request: HttpRequest, execution_id: UUID):
+    return selectors.execution_get(user=request.auth, execution_id=execution_id)
+
+
+@executions_router.post(
+    "/{execution_id}/stop", response=ExecutionOut, summary="Stop a pending, waiting or running run"
+)
+def executions_stop(request: HttpRequest, execution_id: UUID):
+    execution = selectors.execution_get(user=request.auth, execution_id=execution_id)
+    services.execution_stop(execution=execution)
+    return selectors.execution_get(user=request.auth, execution_id=execution_id)

@@ -1,0 +1,643 @@
+"""The execution engine: runs one PipelineExecution step by step, durably (ARCHITECTURE §4).
+
+Every step writes its StepRun when it starts and when it ends, and the state is saved after every
+step, so a redelivered task resumes after the last finished step. The execution is held under a
+lease (owner = the Celery task id): a redelivery of the same task, or anyone after the lease has
+expired, may take it over; nobody else can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+
+from agents.builtin.pipeline_manager import PIPELINE_MANAGER_TYPE
+from agents.context import AgentContext, PipelineInfo
+from agents.errors import AgentError, TriggerNotMet
+from agents.metering import CostMeter
+from agents.registry import agent_class, create_agent
+from agents.state import AgentCost, PipelineState
+from billing.budget import PipelineBudgetGate
+from billing.services import agent_rental_cost, cost_record_step
+from config.events import event_build, event_emit, events_send
+from pipelines import hooks
+from pipelines.graph import required_timeframes, topological_order
+from pipelines.models import (
+    ExecutionStatus,
+    PipelineExecution,
+    StepRun,
+    StepStatus,
+)
+from trading.clock import Clock, SystemClock
+from trading.executors.validation import ValidationExecutor
+from trading.marketdata.base import MarketDataError
+from trading.marketdata.registry import market_data_provider, news_provider
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+PIPELINE_MANAGER_NODE = "pipeline-manager"
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    node_id: str
+    agent_type: str
+    config: dict[str, Any]
+
+
+def execution_plan(graph: dict[str, Any]) -> list[PlannedStep]:
+    """The pipeline manager first, then the graph's nodes in topological order."""
+    nodes = {node["id"]: node for node in graph.get("nodes", [])}
+    edges = [(edge["from"], edge["to"]) for edge in graph.get("edges", [])]
+    order = topological_order(list(nodes), edges)
+    if order is None:
+        raise AgentError("The pipeline graph has a cycle; edit the pipeline and save it again.")
+    steps = [PlannedStep(PIPELINE_MANAGER_NODE, PIPELINE_MANAGER_TYPE, {})]
+    steps += [
+        PlannedStep(node_id, nodes[node_id]["agent_type"], nodes[node_id].get("config") or {})
+        for node_id in order
+    ]
+    return steps
+
+
+def executor_for(execution: PipelineExecution):
+    mode_config = execution.pipeline.mode_config or {}
+    return ValidationExecutor(
+        initial_balance=Decimal(str(mode_config.get("initial_balance", "100000")))
+    )
+
+
+def build_context(execution: PipelineExecution, *, clock: Clock) -> AgentContext:
+    pipeline = execution.pipeline
+    nodes = execution.graph.get("nodes", [])
+    settings_ = pipeline.settings or {}
+    max_cost = settings_.get("max_cost_per_run")
+    return AgentContext(
+        clock=clock,
+        market_data=market_data_provider(),
+        news=news_provider(),
+        executor=executor_for(execution),
+        pipeline=PipelineInfo(
+            pipeline_id=str(pipeline.pk),
+            name=pipeline.name,
+            owner_id=str(execution.owner_id),
+            trading_mode=execution.trading_mode,
+            mode_config=pipeline.mode_config or {},
+            settings=settings_,
+            symbols=tuple(pipeline.symbols or ()),
+            required_timeframes=frozenset(required_timeframes(nodes)),
+            execution_id=str(execution.pk),
+        ),
+        meter=CostMeter(
+            max_tokens_per_run=settings_.get("max_tokens_per_run"),
+            max_cost_per_run=Decimal(str(max_cost)) if max_cost is not None else None,
+        ),
+        budget=PipelineBudgetGate(
+            owner=execution.owner,
+            pipeline_id=pipeline.pk,
+            pipeline_daily_limit=pipeline.daily_budget,
+            graph=execution.graph,
+        ),
+        symbol_source=hooks.symbol_source_for(owner=execution.owner),
+    )
+
+
+def initial_state(execution: PipelineExecution) -> PipelineState:
+    pipeline = execution.pipeline
+    symbols = execution.trigger_detail.get("symbols") or pipeline.symbols or []
+    return PipelineState(
+        pipeline_id=str(pipeline.pk),
+        execution_id=str(execution.pk),
+        user_id=str(execution.owner_id),
+        trading_mode=execution.trading_mode,
+        primary_timeframe=pipeline.primary_timeframe,
+        symbols=[str(symbol).upper() for symbol in symbols],
+        metadata={"trigger_source": execution.trigger_source, **execution.trigger_detail},
+    )
+
+
+def _claim(execution_id, task_id: str, now: datetime) -> bool:
+    claimable = Q(status=ExecutionStatus.PENDING) | Q(
+        Q(status=ExecutionStatus.RUNNING) & (Q(lease_owner=task_id) | Q(lease_expires_at__lt=now))
+    )
+    claimed = PipelineExecution.objects.filter(claimable, pk=execution_id).update(
+        status=ExecutionStatus.RUNNING,
+        lease_owner=task_id,
+        lease_expires_at=now + LEASE,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce("started_at", now),
+        next_check_at=None,
+        updated_at=now,
+    )
+    return claimed == 1
+
+
+class _LeaseLost(Exception):
+    """The execution was cancelled or taken over; stop without touching it."""
+
+
+@dataclass(frozen=True)
+class _StepRef:
+    pk: int
+    attempts: int
+
+
+# One statement per step boundary (ARCHITECTURE §4: a StepRun row when a step starts and when
+# it ends, the state after every step): it renews the lease while saving the state, marks the
+# previous step completed and starts (or, on a redelivery, restarts) the next one — all only if
+# this task still holds the execution. Written as SQL because the engine's speed is dominated
+# by round trips: this is one instead of six.
+_STEP_BOUNDARY_SQL = """
+WITH lease AS (
+    UPDATE pipelines_pipelineexecution
+       SET state = %(state)s::jsonb,
+           market_data = COALESCE(%(market_data)s::jsonb, market_data),
+           total_cost = %(total_cost)s,
+           current_node = %(node_id)s,
+           lease_expires_at = %(lease_expires_at)s,
+           updated_at = %(now)s
+     WHERE id = %(execution_id)s AND status = 'running' AND lease_owner = %(task_id)s
+ RETURNING id
+), finished AS (
+    UPDATE pipelines_steprun
+       SET status = 'completed', finished_at = %(now)s, duration_ms = %(duration_ms)s,
+           tokens_in = %(tokens_in)s, tokens_out = %(tokens_out)s,
+           agent_cost = %(agent_cost)s, token_cost = %(token_cost)s,
+           output_summary = %(summary)s
+     WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
+)
+INSERT INTO pipelines_steprun (
+    execution_id, node_id, agent_type, position, status, engine, started_at, attempts,
+    tokens_in, tokens_out, agent_cost, token_cost, output_summary, error
+)
+SELECT id, %(node_id)s, %(agent_type)s, %(position)s, 'running', %(engine)s, %(now)s, 1,
+       0, 0, 0, 0, '', ''
+  FROM lease
+ON CONFLICT (execution_id, node_id) DO UPDATE
+   SET status = 'running', started_at = EXCLUDED.started_at,
+       attempts = pipelines_steprun.attempts + 1, error = ''
+RETURNING id, attempts
+"""
+
+
+# The end of a successful run in one statement: the final state, the last step completed and
+# the report — again only if this task still holds the execution.
+_COMPLETION_SQL = """
+WITH lease AS (
+    UPDATE pipelines_pipelineexecution
+       SET state = %(state)s::jsonb,
+           market_data = COALESCE(%(market_data)s::jsonb, market_data),
+           total_cost = %(total_cost)s,
+           status = 'completed', finished_at = %(now)s, current_node = '',
+           lease_owner = '', lease_expires_at = NULL, updated_at = %(now)s
+     WHERE id = %(execution_id)s AND status = 'running' AND lease_owner = %(task_id)s
+ RETURNING id
+), finished AS (
+    UPDATE pipelines_steprun
+       SET status = 'completed', finished_at = %(now)s, duration_ms = %(duration_ms)s,
+           tokens_in = %(tokens_in)s, tokens_out = %(tokens_out)s,
+           agent_cost = %(agent_cost)s, token_cost = %(token_cost)s,
+           output_summary = %(summary)s
+     WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
+), report AS (
+    INSERT INTO pipelines_report (
+        id, execution_id, pipeline_id, owner_id, report_type, title, summary, full_report,
+        created_at
+    )
+    SELECT %(report_id)s, id, %(pipeline_id)s, %(owner_id)s, 'execution', %(report_title)s,
+           %(report_summary)s, %(report)s::jsonb, %(now)s
+      FROM lease
+     WHERE %(report)s IS NOT NULL
+)
+SELECT id FROM lease
+"""
+
+
+@dataclass
+class _FinishedStep:
+    """A step whose work is done; it is written together with the next step's start."""
+
+    step_ref: _StepRef
+
+    step: PlannedStep
+    pricing_rate: Decimal
+    runtime: float
+    summary: str
+    agent_cost: Decimal
+    usage: Any
+    llm_calls: list
+
+
+class ExecutionRunner:
+    """Runs the plan. Persistence is batched per step boundary: one transaction records that
+    step N finished (StepRun, state, costs) and that step N+1 started, then the events for both
+    go out — the StepRun rows are still written when each step starts and ends."""
+
+    def __init__(self, execution: PipelineExecution, *, task_id: str, clock: Clock):
+        self.execution = execution
+        self.task_id = task_id
+        self.clock = clock
+        self.ctx = build_context(execution, clock=clock)
+        # A first attempt has no steps yet; a resumed one reads which are done.
+        self.steps = (
+            {step.node_id: step for step in StepRun.objects.filter(execution=execution)}
+            if execution.attempts > 1 or execution.state
+            else {}
+        )
+        # Which MarketData objects were last written (agents replace, never mutate, them).
+        self._saved_market_data: tuple | None = None
+        self._finished: _FinishedStep | None = None
+        self._pending_fingerprint: tuple | None = None
+
+    # --- persistence helpers ---------------------------------------------------------------
+
+    def _owned(self):
+        return PipelineExecution.objects.filter(
+            pk=self.execution.pk, status=ExecutionStatus.RUNNING, lease_owner=self.task_id
+        )
+
+    def _emit(self, event: str, **fields) -> None:
+        event_emit(
+            event=event, owner_id=self.execution.owner_id, execution_id=self.execution.pk, **fields
+        )
+
+    def _event(self, event: str, **fields):
+        return event_build(
+            event=event, owner_id=self.execution.owner_id, execution_id=self.execution.pk, **fields
+        )
+
+    def _save_state(self, state: PipelineState, **fields) -> None:
+        """Write the state (and whatever else changes on the execution) if we still hold it."""
+        now = self.clock.now()
+        state.updated_at = now
+        fingerprint = tuple((symbol, id(data)) for symbol, data in state.market_data.items())
+        if fingerprint != self._saved_market_data:
+            fields["market_data"] = {
+                symbol: data.model_dump(mode="json") for symbol, data in state.market_data.items()
+            }
+        updated = self._owned().update(
+            state=state.model_dump(mode="json", exclude={"market_data"}),
+            updated_at=now,
+            lease_expires_at=fields.pop("lease_expires_at", now + LEASE),
+            **fields,
+        )
+        if not updated:
+            raise _LeaseLost
+        self._saved_market_data = fingerprint
+
+    def _begin_step(
+        self, position: int, step: PlannedStep, engine: str, state: PipelineState
+    ) -> _StepRef:
+        """Record, at once, that the previous step finished and that `step` starts."""
+        now = self.clock.now()
+        finished, self._finished = self._finished, None
+        token_cost = _token_cost(finished)
+        params = {
+            **self._state_params(state, now),
+            **_finished_params(finished, token_cost, now),
+            "node_id": step.node_id,
+            "lease_expires_at": now + LEASE,
+            "agent_type": step.agent_type,
+            "position": position,
+            "engine": engine,
+        }
+        charge = finished is not None and (finished.agent_cost > 0 or finished.llm_calls)
+        # Without a charge the boundary is that one statement, atomic on its own; with one, the
+        # ledger rows join it in a transaction.
+        with transaction.atomic() if charge else contextlib.nullcontext():
+            # psycopg's own cursor (not Django's client-side-binding one): parameters are sent
+            # separately and, executed on every step, the statement is prepared once per
+            # connection, which halves its cost.
+            connection.ensure_connection()
+            with connection.connection.cursor() as cursor:
+                cursor.execute(_STEP_BOUNDARY_SQL, params)
+                row = cursor.fetchone()
+            if row is None:
+                raise _LeaseLost
+            if charge:
+                self._charge(finished, now)
+            step_ref = _StepRef(pk=row[0], attempts=row[1])
+            events = [self._completed_event(finished, token_cost)] if finished else []
+            events.append(
+                self._event(
+                    "agent_started",
+                    agent_id=step.node_id,
+                    agent_type=step.agent_type,
+                    position=position,
+                    attempt=step_ref.attempts,
+                )
+            )
+            events_send(events)
+        self._saved_market_data = self._pending_fingerprint
+        return step_ref
+
+    def _state_params(self, state: PipelineState, now: datetime) -> dict[str, Any]:
+        state.updated_at = now
+        fingerprint = tuple((symbol, id(data)) for symbol, data in state.market_data.items())
+        market_data = None
+        if fingerprint != self._saved_market_data:
+            market_data = json.dumps(
+                {symbol: data.model_dump(mode="json") for symbol, data in state.market_data.items()}
+            )
+        self._pending_fingerprint = fingerprint
+        return {
+            "state": state.model_dump_json(exclude={"market_data"}),
+            "market_data": market_data,
+            "total_cost": state.total_cost,
+            "now": now,
+            "execution_id": self.execution.pk,
+            "task_id": self.task_id,
+        }
+
+    def _charge(self, finished: _FinishedStep, now: datetime) -> None:
+        cost_record_step(
+            owner=self.execution.owner,
+            pipeline_id=self.execution.pipeline_id,
+            execution_id=self.execution.pk,
+            agent_id=finished.step.node_id,
+            agent_type=finished.step.agent_type,
+            pricing_rate=finished.pricing_rate,
+            runtime_seconds=finished.runtime,
+            llm_calls=finished.llm_calls,
+            at=now,
+        )
+
+    def _write_finished(self, state: PipelineState) -> None:
+        """Record the pending finished step at the end of a run (inside the caller's
+        transaction); between steps `_begin_step` records it."""
+        finished, self._finished = self._finished, None
+        if finished is None:
+            return
+        now = self.clock.now()
+        usage = finished.usage
+        _, token_cost = cost_record_step(
+            owner=self.execution.owner,
+            pipeline_id=self.execution.pipeline_id,
+            execution_id=self.execution.pk,
+            agent_id=finished.step.node_id,
+            agent_type=finished.step.agent_type,
+            pricing_rate=finished.pricing_rate,
+            runtime_seconds=finished.runtime,
+            llm_calls=finished.llm_calls,
+            at=now,
+        )
+        StepRun.objects.filter(pk=finished.step_ref.pk).update(
+            status=StepStatus.COMPLETED,
+            finished_at=now,
+            duration_ms=round(finished.runtime * 1000, 3),
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+            agent_cost=finished.agent_cost,
+            token_cost=token_cost,
+            output_summary=finished.summary,
+        )
+        events_send([self._completed_event(finished, token_cost)])
+
+    def _completed_event(self, finished: _FinishedStep, token_cost: Decimal):
+        return self._event(
+            "agent_completed",
+            agent_id=finished.step.node_id,
+            agent_type=finished.step.agent_type,
+            output_summary=finished.summary,
+            duration_ms=round(finished.runtime * 1000, 3),
+            cost_increment=finished.agent_cost + token_cost,
+            tokens=finished.usage.tokens_in + finished.usage.tokens_out,
+        )
+
+    # --- the run -----------------------------------------------------------------------------
+
+    def run(self) -> str:
+        execution = self.execution
+        state = (
+            PipelineState.model_validate(execution.full_state)
+            if execution.state
+            else initial_state(execution)
+        )
+        self._saved_market_data = tuple((s, id(d)) for s, d in state.market_data.items())
+        plan = execution_plan(execution.graph)
+        done = {
+            node_id for node_id, step in self.steps.items() if step.status == StepStatus.COMPLETED
+        }
+        try:
+            for position, step in enumerate(plan):
+                if step.node_id in done:
+                    continue
+                state = self._run_step(position, step, state)
+                if state is None:
+                    return self._reload_status()
+            return self._complete(state)
+        except _LeaseLost:
+            return self._reload_status()
+
+    def _reload_status(self) -> str:
+        return PipelineExecution.objects.values_list("status", flat=True).get(pk=self.execution.pk)
+
+    def _run_step(self, position: int, step: PlannedStep, state: PipelineState):
+        cls = agent_class(step.agent_type)
+        if cls is None:
+            self._fail(None, step, f"Unknown agent type {step.agent_type!r}.", state)
+            return None
+        engine = step.config.get("engine", "rules") if isinstance(step.config, dict) else "rules"
+        step_run = self._begin_step(position, step, engine, state)
+        self.ctx.meter.begin_step()
+        started = time.perf_counter()
+        try:
+            agent = create_agent(step.node_id, step.agent_type, step.config)
+            state = agent.process(state, self.ctx)
+        except TriggerNotMet as waiting:
+            self._wait(step_run, step, state, waiting)
+            return None
+        except (AgentError, MarketDataError, ValueError) as error:
+            self._fail(step_run, step, str(error), state)
+            return None
+        except Exception as error:
+            logger.exception("agent %s (%s) crashed", step.node_id, step.agent_type)
+            self._fail(
+                step_run,
+                step,
+                f"{cls.metadata.name} failed unexpectedly ({type(error).__name__}: {error}).",
+                state,
+            )
+            return None
+        runtime = time.perf_counter() - started
+        usage = self.ctx.meter.step_usage()
+        llm_calls = (
+            self.ctx.meter.calls[len(self.ctx.meter.calls) - usage.calls :] if usage.calls else []
+        )
+        agent_cost = agent_rental_cost(
+            pricing_rate=cls.metadata.pricing_rate, runtime_seconds=runtime
+        )
+        token_cost = sum((call.cost for call in llm_calls), Decimal("0"))
+        state.agent_costs.append(
+            AgentCost(
+                agent_id=step.node_id,
+                agent_type=step.agent_type,
+                runtime_seconds=round(runtime, 6),
+                agent_cost=agent_cost,
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+                token_cost=token_cost,
+            )
+        )
+        state.total_cost += agent_cost + token_cost
+        self._finished = _FinishedStep(
+            step_ref=step_run,
+            step=step,
+            pricing_rate=cls.metadata.pricing_rate,
+            runtime=runtime,
+            summary=agent.summarize(state)[:1000],
+            agent_cost=agent_cost,
+            usage=usage,
+            llm_calls=llm_calls,
+        )
+        return state
+
+    def _wait(self, step_run, step, state: PipelineState, waiting: TriggerNotMet) -> None:
+        now = self.clock.now()
+        next_check = max(waiting.next_check_at, now + timedelta(seconds=1))
+        summary = f"Waiting: {waiting.reason}"[:1000]
+        with transaction.atomic():
+            self._save_state(
+                state,
+                status=ExecutionStatus.WAITING_TRIGGER,
+                next_check_at=next_check,
+                total_cost=state.total_cost,
+                lease_owner="",
+                lease_expires_at=None,
+            )
+            StepRun.objects.filter(pk=step_run.pk).update(
+                status=StepStatus.WAITING, finished_at=now, output_summary=summary
+            )
+            self._emit(
+                "execution_waiting",
+                agent_id=step.node_id,
+                reason=waiting.reason,
+                next_check_at=next_check,
+            )
+
+    def _fail(self, step_run, step, message: str, state: PipelineState) -> None:
+        now = self.clock.now()
+        state.add_error(step.node_id, message)
+        with transaction.atomic():
+            self._save_state(
+                state,
+                status=ExecutionStatus.FAILED,
+                error=message,
+                finished_at=now,
+                total_cost=state.total_cost,
+                lease_owner="",
+                lease_expires_at=None,
+            )
+            self._write_finished(state)
+            if step_run is not None:
+                StepRun.objects.filter(pk=step_run.pk).update(
+                    status=StepStatus.FAILED,
+                    finished_at=now,
+                    error=message,
+                    output_summary=message[:1000],
+                )
+            self._emit("error", agent_id=step.node_id, error_message=message)
+            self._emit(
+                "execution_completed",
+                status=ExecutionStatus.FAILED,
+                total_cost=state.total_cost,
+                error_message=message,
+            )
+            transaction.on_commit(
+                lambda: hooks.execution_finished.send(
+                    sender=PipelineExecution, execution_id=self.execution.pk
+                )
+            )
+
+    def _complete(self, state: PipelineState) -> str:
+        now = self.clock.now()
+        finished, self._finished = self._finished, None
+        token_cost = _token_cost(finished)
+        summary = state.reports.get("_summary", {}) if state.reports else {}
+        report_id = uuid.uuid4() if state.reports else None
+        params = {
+            **self._state_params(state, now),
+            **_finished_params(finished, token_cost, now),
+            "report_id": report_id,
+            "pipeline_id": self.execution.pipeline_id,
+            "owner_id": self.execution.owner_id,
+            "report_title": str(
+                summary.get("title") or f"{self.execution.pipeline.name} — run report"
+            )[:255],
+            "report_summary": str(summary.get("summary") or ""),
+            "report": json.dumps(state.reports, cls=DjangoJSONEncoder) if state.reports else None,
+        }
+        charge = finished is not None and (finished.agent_cost > 0 or finished.llm_calls)
+        with transaction.atomic() if charge else contextlib.nullcontext():
+            connection.ensure_connection()
+            with connection.connection.cursor() as cursor:
+                cursor.execute(_COMPLETION_SQL, params)
+                if cursor.fetchone() is None:
+                    raise _LeaseLost
+            if charge:
+                self._charge(finished, now)
+            events = [self._completed_event(finished, token_cost)] if finished else []
+            events.append(
+                self._event(
+                    "execution_completed",
+                    status=ExecutionStatus.COMPLETED,
+                    total_cost=state.total_cost,
+                    report_id=str(report_id) if report_id else None,
+                )
+            )
+            events_send(events)
+            transaction.on_commit(
+                lambda: hooks.execution_finished.send(
+                    sender=PipelineExecution, execution_id=self.execution.pk
+                )
+            )
+        return ExecutionStatus.COMPLETED
+
+
+def _token_cost(finished: _FinishedStep | None) -> Decimal:
+    if finished is None:
+        return Decimal(0)
+    return sum((call.cost for call in finished.llm_calls), Decimal("0"))
+
+
+def _finished_params(finished: _FinishedStep | None, token_cost: Decimal, now) -> dict[str, Any]:
+    return {
+        "finished_id": finished.step_ref.pk if finished else None,
+        "duration_ms": round(finished.runtime * 1000, 3) if finished else None,
+        "tokens_in": finished.usage.tokens_in if finished else 0,
+        "tokens_out": finished.usage.tokens_out if finished else 0,
+        "agent_cost": finished.agent_cost if finished else Decimal(0),
+        "token_cost": token_cost,
+        "summary": finished.summary if finished else "",
+    }
+
+
+def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> str | None:
+    """Run (or resume) an execution; returns its status, or None when it was not ours to run."""
+    clock = clock or SystemClock()
+    now = clock.now()
+    if not _claim(execution_id, task_id, now):
+        return None
+    execution = PipelineExecution.objects.select_related("pipeline", "owner").get(pk=execution_id)
+    if execution.attempts == 1:
+        event_emit(
+            event="execution_started",
+            owner_id=execution.owner_id,
+            execution_id=execution.pk,
+            pipeline_id=str(execution.pipeline_id),
+            trigger_source=execution.trigger_source,
+        )
+    return ExecutionRunner(execution, task_id=task_id, clock=clock).run()

@@ -1,0 +1,24 @@
+"""Django signals through which apps above `pipelines` (run modes, signals) plug into runs.
+
+Imports point one way (… ← pipelines ← signals), so pipelines announces and asks through
+signals instead of importing the apps that answer.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent after an execution finished (completed, failed or cancelled) and its row committed.
+# kwargs: execution_id. Run-mode handling (continuous restarts, limits) listens here.
+execution_finished = Signal()
+
+# Asked when a run needs to resolve scanner tickers for an owner; a receiver answers with an
+# object that has `scanner_tickers(scanner_id) -> list[str]`. kwargs: owner.
+symbol_source_requested = Signal()
+
+
+def symbol_source_for(*, owner):
+    for _receiver, source in symbol_source_requested.send(sender=None, owner=owner):
+        if source is not None:
+            return source
+    return None

@@ -1,0 +1,239 @@
+"""Pipeline (the agent graph and how it runs), PipelineExecution, StepRun and Report."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class TradingMode(models.TextChoices):
+    LIVE = "LIVE", "Live"
+    PAPER = "PAPER", "Paper"
+    SIMULATION = "SIMULATION", "Simulation"
+    VALIDATION = "VALIDATION", "Validation"
+
+
+class RunMode(models.TextChoices):
+    RUN_ONCE = "run_once", "Run once"
+    RUN_CONTINUOUS = "run_continuous", "Run continuously"
+    RUN_SCHEDULED = "run_scheduled", "Run on a schedule"
+    RUN_ON_SIGNAL = "run_on_signal", "Run on signal (one position at a time)"
+
+
+class PipelineStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    STOPPED = "stopped", "Stopped"
+    ARCHIVED = "archived", "Archived"
+
+
+class Pipeline(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pipelines"
+    )
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    # The §5.1 graph: {"nodes": [{id, agent_type, position, config}], "edges": [{from, to}]}.
+    graph = models.JSONField(default=dict)
+    # §5.1 "settings": max_retries, retry_delay, per-run token/cost caps, replay cache …
+    settings = models.JSONField(default=dict, blank=True)
+    symbols = models.JSONField(default=list, blank=True)
+    primary_timeframe = models.CharField(max_length=4, default="5m")
+    run_mode = models.CharField(max_length=20, choices=RunMode.choices, default=RunMode.RUN_ONCE)
+    trading_mode = models.CharField(
+        max_length=12, choices=TradingMode.choices, default=TradingMode.SIMULATION
+    )
+    # Mode-specific parameters (§12.4): slippage_pct, commission_per_share, initial_balance …
+    mode_config = models.JSONField(default=dict, blank=True)
+    schedule = models.JSONField(null=True, blank=True)
+    signal_subscriptions = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=10, choices=PipelineStatus.choices, default=PipelineStatus.DRAFT
+    )
+    # The pipeline's own budget allocation, on top of the owner's budgets (None = no cap).
+    daily_budget = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    template_key = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    WAITING_TRIGGER = "waiting_trigger", "Waiting for trigger"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_EXECUTION_STATUSES = [
+    ExecutionStatus.PENDING,
+    ExecutionStatus.WAITING_TRIGGER,
+    ExecutionStatus.RUNNING,
+]
+FINISHED_EXECUTION_STATUSES = [
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+]
+
+
+class TriggerSource(models.TextChoices):
+    MANUAL = "manual", "Started by hand"
+    SCHEDULE = "schedule", "Schedule"
+    SIGNAL = "signal", "Signal"
+    RESTART = "restart", "Continuous restart"
+    API = "api", "API"
+
+
+class PipelineExecution(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="executions")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="executions"
+    )
+    status = models.CharField(
+        max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
+    )
+    trigger_source = models.CharField(
+        max_length=10, choices=TriggerSource.choices, default=TriggerSource.MANUAL
+    )
+    trigger_detail = models.JSONField(default=dict, blank=True)
+    trading_mode = models.CharField(max_length=12, choices=TradingMode.choices)
+    # The graph as it was when the run started: editing the pipeline never changes a run.
+    graph = models.JSONField(default=dict)
+    # The PipelineState, saved after every step. Its market data (the bulk of it: candles and
+    # indicators per symbol and timeframe) lives in its own column and is rewritten only when
+    # it changes, so the per-step save stays small.
+    state = models.JSONField(default=dict)
+    market_data = models.JSONField(default=dict)
+    current_node = models.CharField(max_length=100, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    # Lease: which task runs it and until when; a redelivered task or the reaper takes over an
+    # execution only when the lease is its own or has expired.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    total_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["pipeline", "-created_at"]),
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(
+                fields=["next_check_at"],
+                name="waiting_trigger_due",
+                condition=Q(status="waiting_trigger"),
+            ),
+        ]
+        constraints = [
+            # One execution at a time per pipeline, enforced by the database, not by a check.
+            models.UniqueConstraint(
+                fields=["pipeline"],
+                condition=Q(status__in=["pending", "waiting_trigger", "running"]),
+                name="one_active_execution_per_pipeline",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline_id} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_EXECUTION_STATUSES
+
+    @property
+    def full_state(self) -> dict:
+        if not self.state:
+            return {}
+        return {**self.state, "market_data": self.market_data or {}}
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or self.updated_at
+        return max(0.0, (end - self.started_at).total_seconds())
+
+
+class StepStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    WAITING = "waiting", "Waiting"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class StepRun(models.Model):
+    """One agent's work in one execution (one row per node, updated on retry)."""
+
+    execution = models.ForeignKey(PipelineExecution, on_delete=models.CASCADE, related_name="steps")
+    node_id = models.CharField(max_length=100)
+    agent_type = models.CharField(max_length=100)
+    position = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=StepStatus.choices)
+    engine = models.CharField(max_length=10, default="rules")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    agent_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    token_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    output_summary = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["execution", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "node_id"], name="one_step_per_node")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} {self.status}"
+
+    @property
+    def total_cost(self):
+        return self.agent_cost + self.token_cost
+
+
+class Report(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey(
+        PipelineExecution, on_delete=models.CASCADE, related_name="reports"
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="reports")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports"
+    )
+    report_type = models.CharField(max_length=30, default="execution")
+    title = models.CharField(max_length=255)
+    summary = models.TextField()
+    full_report = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,262 @@
+"""Pipeline writes: create, update, clone, delete; start, stop and resume executions."""
+
+from __future__ import annotations
+
+import re
+from contextlib import nullcontext
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from config.errors import Conflict
+from config.events import event_emit
+from pipelines import hooks
+from pipelines.graph import GraphCheck, validated_graph
+from pipelines.models import (
+    ACTIVE_EXECUTION_STATUSES,
+    ExecutionStatus,
+    Pipeline,
+    PipelineExecution,
+    PipelineStatus,
+    RunMode,
+    StepRun,
+    StepStatus,
+    TradingMode,
+    TriggerSource,
+)
+from pipelines.schemas import validate_mode_config, validate_pipeline_settings
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+MAX_SYMBOLS = 100
+TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+
+def normalize_symbols(symbols: Any, *, field: str = "symbols") -> list[str]:
+    if symbols is None:
+        return []
+    if not isinstance(symbols, list):
+        raise ValidationError({field: "A list of ticker symbols, e.g. ['AAPL', 'MSFT']."})
+    cleaned: list[str] = []
+    for raw in symbols:
+        symbol = str(raw).strip().upper()
+        if not SYMBOL_PATTERN.match(symbol):
+            raise ValidationError({field: f"{raw!r} is not a ticker symbol."})
+        if symbol not in cleaned:
+            cleaned.append(symbol)
+    if len(cleaned) > MAX_SYMBOLS:
+        raise ValidationError({field: f"At most {MAX_SYMBOLS} symbols."})
+    return cleaned
+
+
+def _clean_fields(fields: dict[str, Any], *, trading_mode: str) -> dict[str, Any]:
+    cleaned = dict(fields)
+    if "name" in cleaned:
+        name = str(cleaned["name"] or "").strip()
+        if not name:
+            raise ValidationError({"name": "Give the pipeline a name."})
+        cleaned["name"] = name[:255]
+    if "symbols" in cleaned:
+        cleaned["symbols"] = normalize_symbols(cleaned["symbols"])
+    if "primary_timeframe" in cleaned and cleaned["primary_timeframe"] not in TIMEFRAMES:
+        raise ValidationError({"primary_timeframe": f"One of {', '.join(TIMEFRAMES)}."})
+    if "run_mode" in cleaned and cleaned["run_mode"] not in RunMode.values:
+        raise ValidationError({"run_mode": f"One of {', '.join(RunMode.values)}."})
+    if "settings" in cleaned:
+        cleaned["settings"] = validate_pipeline_settings(cleaned["settings"] or {})
+    if "mode_config" in cleaned:
+        cleaned["mode_config"] = validate_mode_config(trading_mode, cleaned["mode_config"] or {})
+    if cleaned.get("daily_budget") is not None:
+        budget = Decimal(cleaned["daily_budget"])
+        if not budget.is_finite() or budget < 0:
+            raise ValidationError({"daily_budget": "A positive amount in USD, or empty."})
+    return cleaned
+
+
+@transaction.atomic
+def pipeline_create(
+    *,
+    owner: User,
+    name: str,
+    graph: dict[str, Any],
+    trading_mode: str = TradingMode.SIMULATION,
+    **fields: Any,
+) -> tuple[Pipeline, GraphCheck]:
+    if trading_mode == TradingMode.LIVE:
+        raise ValidationError(
+            {
+                "trading_mode": (
+                    "New pipelines start in a test mode; switch to LIVE with confirmation."
+                )
+            }
+        )
+    if trading_mode not in TradingMode.values:
+        raise ValidationError({"trading_mode": f"One of {', '.join(TradingMode.values)}."})
+    check = validated_graph(graph)
+    fields.setdefault("mode_config", {})
+    cleaned = _clean_fields({"name": name, **fields}, trading_mode=trading_mode)
+    pipeline = Pipeline.objects.create(
+        owner=owner, graph=check.normalized, trading_mode=trading_mode, **cleaned
+    )
+    return pipeline, check
+
+
+@transaction.atomic
+def pipeline_update(*, pipeline: Pipeline, **fields: Any) -> tuple[Pipeline, GraphCheck | None]:
+    if "trading_mode" in fields:
+        raise ValidationError(
+            {"trading_mode": "Change the trading mode with PATCH /pipelines/{id}/mode."}
+        )
+    check = None
+    if "graph" in fields:
+        check = validated_graph(fields.pop("graph"))
+        pipeline.graph = check.normalized
+    cleaned = _clean_fields(fields, trading_mode=pipeline.trading_mode)
+    for key, value in cleaned.items():
+        setattr(pipeline, key, value)
+    pipeline.save()
+    return pipeline, check
+
+
+@transaction.atomic
+def pipeline_clone(*, pipeline: Pipeline, name: str | None = None) -> Pipeline:
+    return Pipeline.objects.create(
+        owner=pipeline.owner,
+        name=(name or f"{pipeline.name} (copy)")[:255],
+        description=pipeline.description,
+        graph=pipeline.graph,
+        settings=pipeline.settings,
+        symbols=pipeline.symbols,
+        primary_timeframe=pipeline.primary_timeframe,
+        run_mode=pipeline.run_mode,
+        trading_mode=(
+            TradingMode.SIMULATION
+            if pipeline.trading_mode == TradingMode.LIVE
+            else pipeline.trading_mode
+        ),
+        mode_config=pipeline.mode_config,
+        schedule=pipeline.schedule,
+        signal_subscriptions=pipeline.signal_subscriptions,
+        daily_budget=pipeline.daily_budget,
+        template_key=pipeline.template_key,
+        status=PipelineStatus.DRAFT,
+    )
+
+
+@transaction.atomic
+def pipeline_delete(*, pipeline: Pipeline) -> None:
+    if pipeline.executions.filter(status__in=ACTIVE_EXECUTION_STATUSES).exists():
+        raise Conflict("Stop the pipeline's running execution before deleting it.")
+    pipeline.delete()
+
+
+def _enqueue(execution_id) -> None:
+    from pipelines.tasks import execution_run_task
+
+    execution_run_task.delay(str(execution_id))
+
+
+def execution_start(
+    *,
+    pipeline: Pipeline,
+    source: str = TriggerSource.MANUAL,
+    detail: dict[str, Any] | None = None,
+    enqueue: bool = True,
+) -> PipelineExecution:
+    """Create a pending execution and enqueue it after commit. One at a time per pipeline: a
+    second start while one is pending, waiting or running is a Conflict (the database's partial
+    unique index decides, so two simultaneous starts cannot both win). `enqueue=False` leaves
+    the running to the caller (a worker running it in-process, a benchmark)."""
+    if pipeline.status == PipelineStatus.ARCHIVED:
+        raise Conflict("This pipeline is archived; clone it to run it again.")
+    # Outside a transaction the INSERT is a transaction of its own (one round trip); inside
+    # one, a savepoint lets the caller carry on after a Conflict.
+    try:
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            execution = PipelineExecution.objects.create(
+                pipeline=pipeline,
+                owner_id=pipeline.owner_id,
+                status=ExecutionStatus.PENDING,
+                trigger_source=source,
+                trigger_detail=detail or {},
+                trading_mode=pipeline.trading_mode,
+                graph=pipeline.graph,
+            )
+            if enqueue:
+                transaction.on_commit(lambda: _enqueue(execution.pk))
+    except IntegrityError:
+        raise Conflict(
+            "This pipeline already has an execution pending, waiting or running; "
+            "stop it before starting another."
+        ) from None
+    return execution
+
+
+@transaction.atomic
+def execution_stop(*, execution: PipelineExecution, reason: str = "Stopped by the user.") -> bool:
+    now = timezone.now()
+    stopped = PipelineExecution.objects.filter(
+        pk=execution.pk, status__in=ACTIVE_EXECUTION_STATUSES
+    ).update(
+        status=ExecutionStatus.CANCELLED,
+        finished_at=now,
+        error=reason,
+        lease_owner="",
+        lease_expires_at=None,
+        next_check_at=None,
+        updated_at=now,
+    )
+    if not stopped:
+        return False
+    StepRun.objects.filter(
+        execution=execution, status__in=[StepStatus.RUNNING, StepStatus.WAITING]
+    ).update(status=StepStatus.CANCELLED, finished_at=now, error=reason)
+    event_emit(
+        event="execution_completed",
+        owner_id=execution.owner_id,
+        execution_id=execution.pk,
+        status=ExecutionStatus.CANCELLED,
+        error_message=reason,
+    )
+    transaction.on_commit(
+        lambda: hooks.execution_finished.send(sender=PipelineExecution, execution_id=execution.pk)
+    )
+    return True
+
+
+def executions_resume_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Beat sweep: executions whose trigger is due to be checked again go back to the queue."""
+    now = now or timezone.now()
+    due = list(
+        PipelineExecution.objects.filter(
+            status=ExecutionStatus.WAITING_TRIGGER, next_check_at__lte=now
+        ).values_list("pk", flat=True)[:limit]
+    )
+    resumed = 0
+    for execution_id in due:
+        with transaction.atomic():
+            moved = PipelineExecution.objects.filter(
+                pk=execution_id, status=ExecutionStatus.WAITING_TRIGGER
+            ).update(status=ExecutionStatus.PENDING, updated_at=now)
+            if moved:
+                resumed += 1
+                transaction.on_commit(lambda execution_id=execution_id: _enqueue(execution_id))
+    return resumed
+
+
+def executions_reap_stale(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Beat sweep: a running execution whose lease expired lost its worker and its message
+    (e.g. the machine died); hand it to a fresh task, which resumes after the last step."""
+    now = now or timezone.now()
+    stale = list(
+        PipelineExecution.objects.filter(
+            status=ExecutionStatus.RUNNING, lease_expires_at__lt=now
+        ).values_list("pk", flat=True)[:limit]
+    )
+    for execution_id in stale:
+        transaction.on_commit(lambda execution_id=execution_id: _enqueue(execution_id))
+    return len(stale)

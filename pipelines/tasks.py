@@ -1,0 +1,31 @@
+"""Celery tasks for pipelines: run an execution, and the beat sweeps that resume and reap."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from pipelines import engine, services
+
+
+# acks_late + reject_on_worker_lost: if the worker dies mid-run the message is redelivered with
+# the same task id, and the engine's lease lets that redelivery (and only it) resume the run
+# after the last finished step. No automatic retries: a failed step fails the execution.
+@shared_task(
+    bind=True,
+    name="pipelines.execution_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=0,
+)
+def execution_run_task(self, execution_id: str) -> str | None:
+    return engine.execution_run(execution_id=execution_id, task_id=self.request.id or "eager")
+
+
+@shared_task(name="pipelines.executions_resume_due", ignore_result=True)
+def executions_resume_due_task() -> int:
+    return services.executions_resume_due()
+
+
+@shared_task(name="pipelines.executions_reap_stale", ignore_result=True)
+def executions_reap_stale_task() -> int:
+    return services.executions_reap_stale()

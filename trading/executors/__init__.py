@@ -1,0 +1,1 @@
+"""Trade executors behind one interface: validation, simulation, and Alpaca paper/live."""

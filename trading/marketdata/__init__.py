@@ -1,0 +1,1 @@
+"""Market data: one provider interface (bars, batch quotes, universe, news) and its providers."""
