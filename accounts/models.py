@@ -194,3 +194,34 @@ class BrokerConnection(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.status == BrokerStatus.VERIFIED
+
+
+class NotificationLevel(models.TextChoices):
+    INFO = "info", "Info"
+    SUCCESS = "success", "Success"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+
+
+class Notification(models.Model):
+    """An in-app message for a user (limit hits, end-of-day actions, failures)."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    level = models.CharField(
+        max_length=10, choices=NotificationLevel.choices, default=NotificationLevel.INFO
+    )
+    title = models.CharField(max_length=200)
+    message = models.TextField(blank=True)
+    link = models.CharField(max_length=300, blank=True)
+    # What raised it, e.g. "limit:max_trades_per_day", so repeats can be recognised.
+    kind = models.CharField(max_length=60, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import APIToken, BrokerConnection, BrokerStatus, User
+from accounts.models import APIToken, BrokerConnection, BrokerStatus, Notification, User
 
 _UNSET = object()
 
@@ -277,3 +277,55 @@ def broker_secrets_rotate() -> int:
             )
             count += 1
     return count
+
+
+def notify(
+    *,
+    owner: User,
+    title: str,
+    message: str = "",
+    level: str = "info",
+    link: str = "",
+    kind: str = "",
+) -> Notification:
+    """Tell a user something: an in-app notification, pushed live, and e-mailed when an e-mail
+    backend is configured."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    from config.events import event_emit
+
+    notification = Notification.objects.create(
+        owner=owner, title=title[:200], message=message, level=level, link=link, kind=kind
+    )
+    event_emit(
+        event="notification",
+        owner_id=owner.pk,
+        notification_id=notification.pk,
+        level=level,
+        title=notification.title,
+        message=message,
+        link=link,
+    )
+    if settings.EMAIL_ENABLED:
+
+        def _send():
+            sent = send_mail(
+                f"[Tradecrew] {notification.title}",
+                f"{message}\n\n{link}".strip(),
+                settings.DEFAULT_FROM_EMAIL,
+                [owner.email],
+                fail_silently=True,
+            )
+            if sent:
+                Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
+
+        transaction.on_commit(_send)
+    return notification
+
+
+def notifications_mark_read(*, owner: User, notification_ids: list[int] | None = None) -> int:
+    unread = Notification.objects.filter(owner=owner, read_at__isnull=True)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=notification_ids)
+    return unread.update(read_at=timezone.now())

@@ -58,6 +58,35 @@ class Pipeline(models.Model):
     # The pipeline's own budget allocation, on top of the owner's budgets (None = no cap).
     daily_budget = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     template_key = models.CharField(max_length=50, blank=True)
+    # Where symbols come from when not listed: a scanner (signals app); signal-driven pipelines
+    # match incoming signals on its tickers.
+    scanner = models.ForeignKey(
+        "signals.Scanner",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pipelines",
+    )
+    # The brokerage account PAPER and LIVE runs trade through.
+    broker_connection = models.ForeignKey(
+        "accounts.BrokerConnection",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pipelines",
+    )
+    mode_changed_at = models.DateTimeField(null=True, blank=True)
+    mode_changed_by = models.ForeignKey(
+        "accounts.User",  # `settings` is a field name in this class body
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    mode_change_reason = models.TextField(blank=True)
+    # Why the pipeline is not running now, when it is active but idle (window, limit, position).
+    status_reason = models.CharField(max_length=255, blank=True)
+    next_scheduled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -237,3 +266,46 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class PipelineModeChange(models.Model):
+    """Audit of every trading-mode switch (spec §12.4)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="mode_changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_mode = models.CharField(max_length=12, choices=TradingMode.choices)
+    to_mode = models.CharField(max_length=12, choices=TradingMode.choices)
+    confirmed = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline_id}: {self.from_mode} → {self.to_mode}"
+
+
+class PipelineDailyStats(models.Model):
+    """Per pipeline per trading day: the counters daily limits are checked against (§8.7)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="daily_stats")
+    date = models.DateField()
+    executions_count = models.PositiveIntegerField(default=0)
+    trades_count = models.PositiveIntegerField(default=0)
+    daily_pnl = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    peak_pnl = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    limit_hit = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "date"], name="one_stats_row_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline_id} {self.date}"
