@@ -21,6 +21,9 @@ from config.errors import Conflict
 from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
 from pipelines.graph import InvalidGraph
+from signals.api import router as signals_router
+from signals.api import scanners_router
+from trading.api import orders_router, positions_router, trades_router
 
 logger = logging.getLogger(__name__)
 
@@ -150,3 +153,8 @@ api.add_router("/me", me_router)
 api.add_router("/agents", agents_router)
 api.add_router("/pipelines", pipelines_router)
 api.add_router("/executions", executions_router)
+api.add_router("/positions", positions_router)
+api.add_router("/trades", trades_router)
+api.add_router("/orders", orders_router)
+api.add_router("/scanners", scanners_router)
+api.add_router("/signals", signals_router)

@@ -9,6 +9,8 @@ from config.api import api
 urlpatterns = [
     path("", include("analytics.urls")),
     path("accounts/", include("accounts.urls")),
+    path("signals/", include("signals.urls")),
+    path("trading/", include("trading.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("metrics", views.metrics, name="metrics"),

@@ -260,3 +260,23 @@ def executions_reap_stale(*, now: datetime | None = None, limit: int = 100) -> i
     for execution_id in stale:
         transaction.on_commit(lambda execution_id=execution_id: _enqueue(execution_id))
     return len(stale)
+
+
+def execution_start_for_signal(
+    *, pipeline: Pipeline, signal: dict[str, Any], symbols: list[str]
+) -> PipelineExecution | None:
+    """Start a run because a signal matched this pipeline; None when the pipeline may not start
+    now (not active, already running — the Conflict is expected and quiet)."""
+    if pipeline.status != PipelineStatus.ACTIVE:
+        return None
+    detail = {
+        "signal_id": signal.get("signal_id"),
+        "signal_type": signal.get("signal_type"),
+        "source": signal.get("source"),
+        "symbols": symbols,
+        "tickers": [t for t in signal.get("tickers", []) if t.get("ticker") in symbols],
+    }
+    try:
+        return execution_start(pipeline=pipeline, source=TriggerSource.SIGNAL, detail=detail)
+    except Conflict:
+        return None

@@ -1,0 +1,5 @@
+"""Signals page routes."""
+
+app_name = "signals"
+
+urlpatterns: list = []

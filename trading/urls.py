@@ -1,0 +1,5 @@
+"""Trading page routes."""
+
+app_name = "trading"
+
+urlpatterns: list = []
