@@ -429,6 +429,11 @@ FINNHUB_BASE_URL = env_str("FINNHUB_BASE_URL", "")
 ALPACA_PAPER_URL = env_str("ALPACA_PAPER_URL")
 ALPACA_LIVE_URL = env_str("ALPACA_LIVE_URL")
 
+# Progressive unlock (§12.4): closed simulated trades before PAPER, closed paper trades (with a
+# positive cumulative P&L) before LIVE.
+MODE_UNLOCK_SIMULATED_TRADES = env_int("MODE_UNLOCK_SIMULATED_TRADES", 10, minimum=0)
+MODE_UNLOCK_PAPER_TRADES = env_int("MODE_UNLOCK_PAPER_TRADES", 25, minimum=0)
+
 # Extra modules that register agents (plugins); imported with the built-in agents.
 AGENT_PLUGINS = env_list("AGENT_PLUGINS")
 

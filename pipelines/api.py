@@ -11,7 +11,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 
 from pipelines import blueprints, selectors, services
 from pipelines.graph import validate_graph
-from pipelines.models import ExecutionStatus, TriggerSource
+from pipelines.models import ExecutionStatus, TradingMode, TriggerSource
 
 router = Router(tags=["pipelines"])
 executions_router = Router(tags=["executions"])
@@ -70,8 +70,13 @@ class PipelineOut(Schema):
     schedule: dict[str, Any] | None
     signal_subscriptions: list[dict[str, Any]]
     status: str
+    status_reason: str
     daily_budget: Decimal | None
     template_key: str
+    scanner_id: int | None
+    broker_connection_id: int | None
+    mode_changed_at: datetime | None
+    next_scheduled_at: datetime | None
     created_at: datetime
     updated_at: datetime
     last_execution_at: datetime | None = None
@@ -101,6 +106,22 @@ class ValidateOut(Schema):
 
 class CloneIn(Schema):
     name: str | None = Field(None, min_length=1, max_length=255)
+    as_live: bool = Field(False, description="Clone into LIVE mode (needs confirmed: true).")
+    confirmed: bool = False
+
+
+class ModeIn(Schema):
+    mode: TradingMode
+    confirmed: bool = Field(False, description="Required (true) to switch to LIVE.")
+    reason: str = Field("", max_length=1000)
+
+
+class ModeChangeOut(Schema):
+    from_mode: str
+    to_mode: str
+    confirmed: bool
+    reason: str
+    created_at: datetime
 
 
 class FromTemplateIn(Schema):
@@ -268,10 +289,50 @@ def pipelines_delete(request: HttpRequest, pipeline_id: UUID):
     return Status(204, None)
 
 
-@router.post("/{pipeline_id}/clone", response={201: PipelineOut}, summary="Copy a pipeline")
+@router.post(
+    "/{pipeline_id}/clone",
+    response={201: PipelineOut},
+    summary="Copy a pipeline (as_live: a LIVE copy; the original stays as it is)",
+)
 def pipelines_clone(request: HttpRequest, pipeline_id: UUID, payload: CloneIn | None = None):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
-    return Status(201, services.pipeline_clone(pipeline=pipeline, name=payload and payload.name))
+    payload = payload or CloneIn()
+    if payload.as_live:
+        clone = services.pipeline_clone_as_live(
+            pipeline=pipeline,
+            changed_by=request.auth,
+            confirmed=payload.confirmed,
+            name=payload.name,
+        )
+    else:
+        clone = services.pipeline_clone(pipeline=pipeline, name=payload.name)
+    return Status(201, clone)
+
+
+@router.patch(
+    "/{pipeline_id}/mode",
+    response=PipelineOut,
+    summary="Switch the trading mode (LIVE needs confirmation, prerequisites, a verified broker)",
+)
+def pipelines_mode(request: HttpRequest, pipeline_id: UUID, payload: ModeIn):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    return services.pipeline_mode_change(
+        pipeline=pipeline,
+        changed_by=request.auth,
+        mode=payload.mode,
+        confirmed=payload.confirmed,
+        reason=payload.reason,
+    )
+
+
+@router.get(
+    "/{pipeline_id}/mode-changes",
+    response=list[ModeChangeOut],
+    summary="The audit of a pipeline's trading-mode switches",
+)
+def pipelines_mode_changes(request: HttpRequest, pipeline_id: UUID):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    return list(pipeline.mode_changes.all())
 
 
 @router.post(

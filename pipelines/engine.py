@@ -41,7 +41,8 @@ from pipelines.models import (
     StepStatus,
 )
 from trading.clock import Clock, SystemClock
-from trading.executors.validation import ValidationExecutor
+from trading.executors.base import ExecutionError
+from trading.executors.factory import executor_for
 from trading.marketdata.base import MarketDataError
 from trading.marketdata.registry import market_data_provider, news_provider
 
@@ -73,23 +74,24 @@ def execution_plan(graph: dict[str, Any]) -> list[PlannedStep]:
     return steps
 
 
-def executor_for(execution: PipelineExecution):
-    mode_config = execution.pipeline.mode_config or {}
-    return ValidationExecutor(
-        initial_balance=Decimal(str(mode_config.get("initial_balance", "100000")))
-    )
-
-
 def build_context(execution: PipelineExecution, *, clock: Clock) -> AgentContext:
     pipeline = execution.pipeline
+    market_data = market_data_provider()
     nodes = execution.graph.get("nodes", [])
     settings_ = pipeline.settings or {}
     max_cost = settings_.get("max_cost_per_run")
     return AgentContext(
         clock=clock,
-        market_data=market_data_provider(),
+        market_data=market_data,
         news=news_provider(),
-        executor=executor_for(execution),
+        executor=executor_for(
+            owner=execution.owner,
+            mode=execution.trading_mode,
+            mode_config=pipeline.mode_config or {},
+            clock=clock,
+            market_data=market_data,
+            broker_connection=pipeline.broker_connection,
+        ),
         pipeline=PipelineInfo(
             pipeline_id=str(pipeline.pk),
             name=pipeline.name,
@@ -631,7 +633,9 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
     now = clock.now()
     if not _claim(execution_id, task_id, now):
         return None
-    execution = PipelineExecution.objects.select_related("pipeline", "owner").get(pk=execution_id)
+    execution = PipelineExecution.objects.select_related(
+        "pipeline", "owner", "pipeline__broker_connection"
+    ).get(pk=execution_id)
     if execution.attempts == 1:
         event_emit(
             event="execution_started",
@@ -640,4 +644,35 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
             pipeline_id=str(execution.pipeline_id),
             trigger_source=execution.trigger_source,
         )
-    return ExecutionRunner(execution, task_id=task_id, clock=clock).run()
+    try:
+        runner = ExecutionRunner(execution, task_id=task_id, clock=clock)
+    except ExecutionError as error:
+        # E.g. PAPER without a broker connection: the run cannot start; say why.
+        _fail_before_start(execution, task_id, str(error), clock.now())
+        return ExecutionStatus.FAILED
+    return runner.run()
+
+
+def _fail_before_start(execution: PipelineExecution, task_id: str, message: str, now) -> None:
+    with transaction.atomic():
+        PipelineExecution.objects.filter(
+            pk=execution.pk, status=ExecutionStatus.RUNNING, lease_owner=task_id
+        ).update(
+            status=ExecutionStatus.FAILED,
+            error=message,
+            finished_at=now,
+            lease_owner="",
+            lease_expires_at=None,
+        )
+        event_emit(
+            event="execution_completed",
+            owner_id=execution.owner_id,
+            execution_id=execution.pk,
+            status=ExecutionStatus.FAILED,
+            error_message=message,
+        )
+        transaction.on_commit(
+            lambda: hooks.execution_finished.send(
+                sender=PipelineExecution, execution_id=execution.pk
+            )
+        )

@@ -117,6 +117,7 @@ class TradeStatus(models.TextChoices):
 
 class CloseReason(models.TextChoices):
     STOP_HIT = "stop_hit", "Stop loss hit"
+    TARGET_1_HIT = "target_1_hit", "Target 1 hit"
     TARGET_2_HIT = "target_2_hit", "Target 2 hit"
     MANUAL = "manual", "Closed by hand"
     EMERGENCY_ALL = "emergency_close_all", "Close-all"
@@ -200,6 +201,9 @@ class Position(models.Model):
     target_1_hit = models.BooleanField(default=False)
     move_stop_to_breakeven = models.BooleanField(default=True)
     partial_exit_pct = models.PositiveSmallIntegerField(default=50)
+    # Simulation only: how exits are filled (slippage_pct, commission_per_share, seed), copied
+    # from the opening pipeline's mode_config.
+    fill_costs = models.JSONField(default=dict, blank=True)
     monitoring = models.BooleanField(default=True)
     status = models.CharField(
         max_length=6, choices=PositionStatus.choices, default=PositionStatus.OPEN

@@ -17,13 +17,11 @@ from agents.state import (
     RiskDecision,
     StrategySignal,
     TradeExecution,
-    TradeSide,
 )
-from trading.executors.base import BracketOrderRequest, ExecutionError, OrderResult
+from trading.executors.base import BracketOrderRequest, ExecutionError
 
 # Alpaca rejects a client_order_id longer than 48 characters.
 MAX_CLIENT_ORDER_ID = 48
-FILLED_STATUSES = frozenset({"accepted", "filled", "partially_filled"})
 
 
 def client_order_id(execution_id: str, agent_id: str, symbol: str, leg: str) -> str:
@@ -119,7 +117,6 @@ class TradeManagerAgent(BaseAgent):
             )
         held = {position.symbol for position in ctx.executor.positions()}
         execution_id = state.execution_id or ctx.pipeline.execution_id
-        sent = failed = 0
         for symbol in list(state.symbols):
             decision = state.risk_approvals.get(symbol)
             signal = state.strategy_signals.get(symbol)
@@ -138,34 +135,88 @@ class TradeManagerAgent(BaseAgent):
                 state.drop_symbol(symbol)
                 continue
             order = self._intended_order(state, execution_id, signal, decision)
+            if ctx.executor.sends_orders:
+                state.intended_orders[symbol] = order
+                self._place(state, ctx, order)
+                continue
             previous = state.intended_orders.get(symbol)
             if previous is not None and previous.client_order_id == order.client_order_id:
-                # A resumed run: this order already went to the executor; never send it twice.
-                continue
+                continue  # a resumed run: this order was recorded already
             state.intended_orders[symbol] = order
-            try:
-                result = ctx.executor.submit_bracket(self._request(order))
-            except ExecutionError as error:
-                failed += 1
-                order.note = f"Not placed: {error}"
-                state.add_error(self.agent_id, f"{symbol}: order failed: {error}", symbol)
-                state.drop_symbol(symbol)
-                continue
-            if result.status == "rejected":
-                failed += 1
-                order.note = f"Rejected: {result.message}"
-                state.add_error(
-                    self.agent_id, f"{symbol}: order rejected: {result.message}", symbol
-                )
-                state.drop_symbol(symbol)
-                continue
-            sent += 1
-            self._record_result(state, ctx, order, result)
-        if failed and not sent:
-            raise AgentError(
-                "Trade manager: no order could be placed; see the errors for each symbol."
-            )
+            result = ctx.executor.submit_bracket(self._request(order))
+            order.note = f"{order.note} {result.message or 'Recorded only; nothing was sent.'}"
         return state
+
+    def _place(self, state: PipelineState, ctx: AgentContext, order: IntendedOrder) -> None:
+        """Send the order through the ledger: its intent row is committed first, and a resumed
+        step finds the order (and its trade) instead of placing it twice."""
+        from accounts.models import User
+        from trading.services import EntryPlan, position_open
+
+        plan = EntryPlan(
+            symbol=order.symbol,
+            side=order.side.value,
+            quantity=order.quantity,
+            entry_price=order.entry_price,
+            stop_loss=order.stop_loss,
+            target_1=order.target_1,
+            target_2=order.target_2,
+            order_type=order.order_type,
+            partial_exit_pct=self.config["partial_exit_split"][0],
+            move_stop_to_breakeven=self.config["move_stop_to_breakeven"],
+            monitoring=self.config["monitoring_enabled"],
+            time_in_force=order.time_in_force,
+        )
+        try:
+            outcome = position_open(
+                owner=User.objects.get(pk=ctx.pipeline.owner_id),
+                mode=state.trading_mode,
+                executor=ctx.executor,
+                plan=plan,
+                client_order_id=order.client_order_id,
+                pipeline_id=ctx.pipeline.pipeline_id or None,
+                execution_id=state.execution_id or None,
+                node_id=self.agent_id,
+                fill_costs=ctx.pipeline.mode_config,
+                now=ctx.clock.now(),
+            )
+        except ExecutionError as error:
+            order.note = f"Not placed: {error}"
+            state.add_error(self.agent_id, f"{order.symbol}: order failed: {error}", order.symbol)
+            raise AgentError(f"Trade manager: {order.symbol}: {error}") from None
+        order.submitted = True
+        if outcome.status == "rejected":
+            order.note = f"Rejected: {outcome.message}"
+            state.add_error(
+                self.agent_id, f"{order.symbol}: order rejected: {outcome.message}", order.symbol
+            )
+            state.drop_symbol(order.symbol)
+            return
+        if outcome.filled_quantity:
+            slippage = (
+                (outcome.slippage / outcome.filled_quantity).quantize(Decimal("0.0001"))
+                if outcome.filled_quantity
+                else Decimal("0")
+            )
+            state.trades.append(
+                TradeExecution(
+                    client_order_id=order.client_order_id,
+                    broker_order_id=outcome.orders[0].broker_order_id,
+                    symbol=order.symbol,
+                    action=order.side,
+                    quantity=order.quantity,
+                    requested_price=order.entry_price,
+                    filled_price=outcome.average_price,
+                    filled_quantity=outcome.filled_quantity,
+                    slippage=slippage,
+                    commission=outcome.commission,
+                    status=outcome.status,
+                    trading_mode=order.trading_mode,
+                    timestamp=ctx.clock.now(),
+                )
+            )
+        else:
+            order.note = f"{order.note} Sent; not filled yet ({outcome.status})."
 
     def _intended_order(
         self,
@@ -214,41 +265,10 @@ class TradeManagerAgent(BaseAgent):
             stop_loss=order.stop_loss,
             target_1=order.target_1,
             target_2=order.target_2,
+            take_profit=order.target_2,
             order_type=order.order_type,
             limit_price=order.entry_price if order.order_type == "limit" else None,
             time_in_force=order.time_in_force,
-        )
-
-    def _record_result(
-        self, state: PipelineState, ctx: AgentContext, order: IntendedOrder, result: OrderResult
-    ) -> None:
-        order.submitted = ctx.executor.sends_orders
-        if not ctx.executor.sends_orders:
-            order.note = f"{order.note} {result.message or 'Recorded only; nothing was sent.'}"
-            return
-        if result.status not in FILLED_STATUSES:
-            return
-        filled_price = result.filled_price
-        slippage = result.slippage
-        if filled_price is not None and not slippage:
-            direction = 1 if order.side == TradeSide.BUY else -1
-            slippage = to_cents((filled_price - order.entry_price) * direction)
-        state.trades.append(
-            TradeExecution(
-                client_order_id=order.client_order_id,
-                broker_order_id=result.broker_order_id,
-                symbol=order.symbol,
-                action=order.side,
-                quantity=order.quantity,
-                requested_price=order.entry_price,
-                filled_price=filled_price,
-                filled_quantity=result.filled_quantity,
-                slippage=slippage,
-                commission=result.commission,
-                status=result.status,
-                trading_mode=order.trading_mode,
-                timestamp=ctx.clock.now(),
-            )
         )
 
     def summarize(self, state: PipelineState) -> str:

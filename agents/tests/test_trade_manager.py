@@ -11,7 +11,7 @@ from agents.errors import AgentError
 from agents.registry import validate_node_config
 from agents.state import RiskDecision, StrategySignal, TradeSide
 from agents.tests.factories import EXECUTION_ID, build_agent, make_context, make_state
-from agents.tests.providers import FillingBroker, PaperAccount
+from agents.tests.providers import PaperAccount
 from trading.executors.base import BracketOrderRequest, PositionSnapshot
 from trading.executors.validation import ValidationExecutor
 
@@ -71,6 +71,7 @@ def test_validation_records_the_bracket_order_and_sends_nothing():
             stop_loss=Decimal("148.00"),
             target_1=Decimal("154.25"),
             target_2=Decimal("158.00"),
+            take_profit=Decimal("158.00"),
         )
     ]
     assert state.trades == []
@@ -152,43 +153,103 @@ def test_exit_quantities_split_the_position(quantity, split, expected):
     assert exit_quantities(quantity, split) == expected
 
 
-def test_a_sending_executor_fills_and_the_trade_is_recorded():
-    broker = FillingBroker()
-    paper = approved_state("AAPL")
-    paper.trading_mode = "PAPER"
+SIMULATION_CONFIG = {
+    "slippage_pct": "0.1",
+    "commission_per_share": "0.005",
+    "simulate_partial_fills": False,
+    "simulate_rejections": False,
+    "initial_balance": "100000",
+}
 
-    state, _, agent = trade(paper, executor=broker)
+
+def simulate(state, owner, mode_config=None, node_id="trade"):
+    """Run the trade manager in SIMULATION mode through the real ledger and executor."""
+    import dataclasses
+
+    from trading.executors.simulation import SimulationExecutor
+    from trading.marketdata.synthetic import SyntheticProvider
+
+    mode_config = mode_config or SIMULATION_CONFIG
+    provider = SyntheticProvider(seed=42)
+    context = make_context(market_data=provider)
+    context.pipeline = dataclasses.replace(
+        context.pipeline,
+        owner_id=str(owner.pk),
+        trading_mode="SIMULATION",
+        mode_config=mode_config,
+        pipeline_id="",
+    )
+    context.executor = SimulationExecutor(
+        owner=owner, mode_config=mode_config, clock=context.clock, market_data=provider
+    )
+    state.trading_mode = "SIMULATION"
+    state.execution_id = ""
+    agent = build_agent("trade_manager_agent", None, node_id=node_id)
+    return agent.process(state, context), context, agent
+
+
+@pytest.mark.django_db
+def test_a_sending_executor_fills_and_the_trade_is_recorded(owner):
+    from trading.models import Order, Position, Trade
+
+    state, context, agent = simulate(approved_state("AAPL"), owner)
 
     order = state.intended_orders["AAPL"]
     assert order.submitted is True
-    assert order.trading_mode == "PAPER"
+    quote = context.market_data.quotes(["AAPL"], at=context.clock.now())["AAPL"]
+    market = Decimal(str(quote.price))
+    slippage = (market * Decimal("0.001")).quantize(Decimal("0.01"))
     [execution] = state.trades
     assert execution.client_order_id == order.client_order_id
-    assert execution.broker_order_id == "broker-1"
-    assert execution.filled_price == Decimal("150.52")
-    assert execution.slippage == Decimal("0.02")
-    assert execution.commission == Decimal("1.00")
+    assert execution.filled_price == (market + slippage).quantize(Decimal("0.01"))
+    assert execution.commission == Decimal("0.33")  # 66 shares × $0.005
     assert execution.status == "filled"
+    ledger_order = Order.objects.get(client_order_id=order.client_order_id)
+    assert (ledger_order.status, ledger_order.filled_quantity) == ("filled", 66)
+    trade = Trade.objects.get(entry_order=ledger_order)
+    assert (trade.quantity, trade.stop_loss, trade.target_2) == (
+        66,
+        Decimal("148.0000"),
+        Decimal("158.0000"),
+    )
+    position = Position.objects.get(owner=owner, symbol="AAPL", status="open")
+    assert position.quantity == 66
     assert agent.summarize(state) == "buy 66 AAPL @ $150.50 (sent)"
 
 
-def test_a_rejected_order_is_an_error_and_the_symbol_drops():
-    broker = FillingBroker(reject={"MSFT"})
+@pytest.mark.django_db
+def test_a_rejected_order_is_an_error_and_the_symbol_drops(owner):
+    from trading.executors.simulation import REJECTION_RATE, _rng
 
-    state, _, _ = trade(approved_state("AAPL", "MSFT"), executor=broker)
+    def rejected(symbol, seed):
+        order_id = client_order_id(EXECUTION_ID, "trade", symbol, "entry")
+        return _rng(seed, order_id).random() < REJECTION_RATE
+
+    seed = next(s for s in range(10_000) if rejected("MSFT", s) and not rejected("AAPL", s))
+    config = {**SIMULATION_CONFIG, "simulate_rejections": True, "seed": seed}
+
+    state, _, _ = simulate(approved_state("AAPL", "MSFT"), owner, mode_config=config)
 
     assert state.symbols == ["AAPL"]
     assert state.errors[0].symbol == "MSFT"
-    assert state.errors[0].message == "MSFT: order rejected: Not tradable"
-    assert state.intended_orders["MSFT"].submitted is False
+    assert state.errors[0].message.startswith("MSFT: order rejected: Simulated rejection")
 
 
-def test_it_fails_when_no_order_could_be_placed():
-    with pytest.raises(AgentError, match="no order could be placed"):
-        trade(approved_state("AAPL"), executor=FillingBroker(reject={"AAPL"}))
+@pytest.mark.django_db
+def test_a_resumed_step_does_not_send_an_order_twice(owner):
+    from trading.models import Order, Trade
+
+    state, _, _ = simulate(approved_state("AAPL"), owner)
+    state.symbols = ["AAPL"]
+    # The worker died after the order filled; the step runs again: no second order or trade.
+    again, _, _ = simulate(state, owner)
+
+    assert Order.objects.filter(owner=owner).count() == 1
+    assert Trade.objects.filter(owner=owner).count() == 1
+    assert list(again.intended_orders) == ["AAPL"]
 
 
-def test_a_resumed_step_does_not_send_an_order_twice():
+def test_validation_does_not_record_twice_on_a_resumed_step():
     state, executor, _ = trade(approved_state("AAPL"))
 
     again, _, _ = trade(state, executor=executor)

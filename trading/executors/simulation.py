@@ -1,0 +1,180 @@
+"""SimulationExecutor: fills against the market-data feed with slippage, commission, partial
+fills and rejections drawn from a seeded RNG, so a run replays exactly; the simulated account
+and positions are the ledger's own rows."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from decimal import ROUND_HALF_UP, Decimal
+
+from trading.clock import Clock
+from trading.executors.base import (
+    AccountSnapshot,
+    BracketOrderRequest,
+    ExecutionError,
+    OrderResult,
+    PositionSnapshot,
+    TradeExecutor,
+)
+from trading.marketdata.base import MarketDataProvider
+
+CENT = Decimal("0.01")
+REJECTION_RATE = 0.05
+PARTIAL_FILL_RATE = 0.20
+REJECTION_REASONS = (
+    "Insufficient buying power",
+    "Market closed",
+    "Symbol not tradable",
+    "Order size too large",
+)
+
+
+def _rng(seed: object, client_order_id: str) -> random.Random:
+    # Seeded per order: the same run (same ids, same seed) draws the same fills, in any process.
+    digest = hashlib.sha256(f"{seed}:{client_order_id}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - simulation, not crypto
+
+
+class SimulationExecutor(TradeExecutor):
+    mode = "SIMULATION"
+    sends_orders = True
+    manages_exits_at_broker = False
+
+    def __init__(
+        self,
+        *,
+        owner,
+        mode_config: dict,
+        clock: Clock,
+        market_data: MarketDataProvider,
+    ):
+        self.owner = owner
+        self.clock = clock
+        self.market_data = market_data
+        self.slippage_pct = Decimal(str(mode_config.get("slippage_pct", "0.1")))
+        self.commission_per_share = Decimal(str(mode_config.get("commission_per_share", "0.005")))
+        self.partial_fills = bool(mode_config.get("simulate_partial_fills", True))
+        self.rejections = bool(mode_config.get("simulate_rejections", True))
+        self.initial_balance = Decimal(str(mode_config.get("initial_balance", "100000")))
+        self.seed = mode_config.get("seed")
+
+    # --- account ---------------------------------------------------------------------------
+
+    def _open_positions(self):
+        from trading.models import Mode, Position, PositionStatus
+
+        return Position.objects.filter(
+            owner=self.owner, trading_mode=Mode.SIMULATION, status=PositionStatus.OPEN
+        )
+
+    def account(self) -> AccountSnapshot:
+        from trading.services import simulated_account_for
+
+        account = simulated_account_for(owner=self.owner, initial_balance=self.initial_balance)
+        long_value = short_value = Decimal("0")
+        for position in self._open_positions():
+            if position.side == "long":
+                long_value += position.market_value
+            else:
+                short_value += position.market_value
+        equity = account.cash + long_value - short_value
+        # No margin: buying power is what equity leaves after what is already held.
+        buying_power = max(Decimal("0"), equity - long_value - short_value)
+        return AccountSnapshot(equity=equity, cash=account.cash, buying_power=buying_power)
+
+    def positions(self) -> list[PositionSnapshot]:
+        return [
+            PositionSnapshot(
+                symbol=p.symbol,
+                side=p.side,
+                quantity=p.quantity,
+                average_price=p.average_price,
+                market_value=p.market_value,
+                unrealized_pnl=p.unrealized_pnl,
+            )
+            for p in self._open_positions()
+        ]
+
+    # --- fills -------------------------------------------------------------------------------
+
+    def _market_price(self, symbol: str, reference: Decimal | None) -> Decimal:
+        quote = self.market_data.quotes([symbol], at=self.clock.now()).get(symbol)
+        if quote is not None:
+            return Decimal(str(quote.price))
+        if reference:
+            return Decimal(reference)
+        raise ExecutionError(f"No price for {symbol}: the simulation cannot fill the order.")
+
+    def _slipped(self, price: Decimal, side: str) -> tuple[Decimal, Decimal]:
+        """(fill price, slippage per share): buys fill higher, sells lower."""
+        slippage = (price * self.slippage_pct / 100).quantize(CENT, ROUND_HALF_UP)
+        fill = price + slippage if side == "buy" else price - slippage
+        return fill.quantize(CENT, ROUND_HALF_UP), slippage
+
+    def commission_for(self, quantity: int) -> Decimal:
+        return (self.commission_per_share * quantity).quantize(CENT, ROUND_HALF_UP)
+
+    def submit_bracket(self, request: BracketOrderRequest) -> OrderResult:
+        rng = _rng(self.seed, request.client_order_id)
+        if self.rejections and rng.random() < REJECTION_RATE:
+            return OrderResult(
+                client_order_id=request.client_order_id,
+                status="rejected",
+                message=f"Simulated rejection: {rng.choice(REJECTION_REASONS)}",
+            )
+        market = self._market_price(request.symbol, request.entry_price)
+        if request.order_type == "limit" and request.limit_price is not None:
+            crossed = (
+                market <= request.limit_price
+                if request.side == "buy"
+                else market >= request.limit_price
+            )
+            if not crossed:
+                return OrderResult(
+                    client_order_id=request.client_order_id,
+                    status="accepted",
+                    broker_order_id=f"SIM-{request.client_order_id}",
+                    message="Limit not reached; the simulated order rests unfilled.",
+                )
+            fill, slippage = Decimal(request.limit_price), Decimal("0")
+        else:
+            fill, slippage = self._slipped(market, request.side)
+        quantity = request.quantity
+        if self.partial_fills and quantity > 1 and rng.random() < PARTIAL_FILL_RATE:
+            quantity = max(1, int(quantity * rng.uniform(0.7, 0.95)))
+        return OrderResult(
+            client_order_id=request.client_order_id,
+            status="filled" if quantity == request.quantity else "partially_filled",
+            broker_order_id=f"SIM-{request.client_order_id}",
+            filled_quantity=quantity,
+            filled_price=fill,
+            commission=self.commission_for(quantity),
+            slippage=slippage,
+            message="Simulated fill",
+        )
+
+    def close_position(
+        self,
+        symbol: str,
+        *,
+        quantity: int | None,
+        client_order_id: str,
+        reference_price: Decimal | None = None,
+    ) -> OrderResult:
+        position = self._open_positions().filter(symbol=symbol).first()
+        if position is None:
+            raise ExecutionError(f"No open simulated position in {symbol}.")
+        quantity = quantity or position.quantity
+        side = "sell" if position.side == "long" else "buy"
+        fill, slippage = self._slipped(self._market_price(symbol, reference_price), side)
+        return OrderResult(
+            client_order_id=client_order_id,
+            status="filled",
+            broker_order_id=f"SIM-{client_order_id}",
+            filled_quantity=quantity,
+            filled_price=fill,
+            commission=self.commission_for(quantity),
+            slippage=slippage,
+            message="Simulated market close",
+        )

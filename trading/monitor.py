@@ -1,0 +1,295 @@
+"""The position monitor: one beat-driven sweep over every monitored position (spec §10.1).
+
+Simulated positions exit here, judged against each 1-minute bar's high and low since the last
+sweep: stop → close everything; target 2 → close the rest; target 1 → close the configured share
+once and move the stop to breakeven when asked. Within one bar the stop is checked first: when a
+bar touches both, we cannot know which came first and assume the worse. In Alpaca modes the
+broker's bracket legs are the exits; the sweep reconciles the ledger with the fills it reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+from trading import services
+from trading.executors.base import ExecutionError
+from trading.marketdata.base import MarketDataError, MarketDataProvider
+from trading.models import (
+    CloseReason,
+    Mode,
+    Order,
+    OrderLeg,
+    OrderStatus,
+    Position,
+    PositionSide,
+    PositionStatus,
+)
+
+logger = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+MAX_BARS = 390  # one session of 1-minute bars
+
+
+@dataclass
+class SweepReport:
+    positions: int = 0
+    exits: list[dict] = field(default_factory=list)
+    marked: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _d(value) -> Decimal:
+    return Decimal(str(value))
+
+
+class _SimulatedExits:
+    """Exit fills for one simulated position, with the pipeline's slippage and commission."""
+
+    def __init__(self, position: Position):
+        costs = position.fill_costs or {}
+        self.slippage_pct = _d(costs.get("slippage_pct", "0"))
+        self.commission_per_share = _d(costs.get("commission_per_share", "0"))
+
+    def commission(self, quantity: int) -> Decimal:
+        return (self.commission_per_share * quantity).quantize(CENT, ROUND_HALF_UP)
+
+    def market_fill(self, price: Decimal, side: str) -> Decimal:
+        """A stop becomes a market order: it slips against the trader."""
+        slippage = (price * self.slippage_pct / 100).quantize(CENT, ROUND_HALF_UP)
+        return price - slippage if side == PositionSide.LONG else price + slippage
+
+
+def _bars_since(market_data: MarketDataProvider, position: Position, now: datetime) -> pd.DataFrame:
+    since = position.price_updated_at or position.opened_at
+    bars = market_data.bars(position.symbol, "1m", end=now, limit=MAX_BARS)
+    # From the bar that was still forming at the last look (or at the entry) onwards: closed
+    # bars are returned only once they close, so that one was not judged yet.
+    start = pd.Timestamp(since).floor("min")
+    return bars[bars.index >= start]
+
+
+def _exit(report, position, quantity, price, commission, reason, now, partial=False):
+    realized = services.position_reduce(
+        position=position,
+        quantity=quantity,
+        price=price,
+        commission=commission,
+        reason=reason,
+        now=now,
+        partial_at_target_1=partial,
+    )
+    report.exits.append(
+        {
+            "symbol": position.symbol,
+            "mode": position.trading_mode,
+            "quantity": quantity,
+            "price": str(price),
+            "reason": reason,
+            "realized_pnl": str(realized),
+        }
+    )
+    position.refresh_from_db()
+
+
+def simulate_position(
+    position: Position, bars: pd.DataFrame, now: datetime, report: SweepReport
+) -> None:
+    """Walk the bars in order and apply the exit rules to one simulated position."""
+    fills = _SimulatedExits(position)
+    long = position.side == PositionSide.LONG
+    for opened_at, bar in bars.iterrows():
+        if position.status != PositionStatus.OPEN:
+            return
+        bar_time = opened_at.to_pydatetime() + timedelta(minutes=1)
+        high, low, open_ = _d(bar["high"]), _d(bar["low"]), _d(bar["open"])
+        stop, target_1, target_2 = position.stop_loss, position.target_1, position.target_2
+        stop_hit = stop is not None and (low <= stop if long else high >= stop)
+        if stop_hit:
+            # A bar opening beyond the stop fills at its open (a gap), else at the stop.
+            trigger = min(open_, stop) if long else max(open_, stop)
+            price = fills.market_fill(trigger, position.side)
+            _exit(
+                report,
+                position,
+                position.quantity,
+                price,
+                fills.commission(position.quantity),
+                CloseReason.STOP_HIT,
+                bar_time,
+            )
+            return
+        if target_2 is not None and (high >= target_2 if long else low <= target_2):
+            # A resting limit: filled at the target, or better when the bar gapped through it.
+            price = max(open_, target_2) if long else min(open_, target_2)
+            _exit(
+                report,
+                position,
+                position.quantity,
+                price,
+                fills.commission(position.quantity),
+                CloseReason.TARGET_2_HIT,
+                bar_time,
+            )
+            return
+        if (
+            target_1 is not None
+            and not position.target_1_hit
+            and (high >= target_1 if long else low <= target_1)
+        ):
+            trade = position.trade
+            original = trade.quantity if trade else position.quantity
+            partial, _ = services.exit_split(original, position.partial_exit_pct)
+            partial = min(partial, position.quantity)
+            Position.objects.filter(pk=position.pk).update(target_1_hit=True)
+            position.target_1_hit = True
+            if partial:
+                price = max(open_, target_1) if long else min(open_, target_1)
+                _exit(
+                    report,
+                    position,
+                    partial,
+                    price,
+                    fills.commission(partial),
+                    CloseReason.TARGET_1_HIT,
+                    bar_time,
+                    partial=True,
+                )
+            if position.status == PositionStatus.OPEN and position.move_stop_to_breakeven:
+                breakeven = trade.entry_price if trade else position.average_price
+                services.position_move_stop(position=position, stop_loss=breakeven)
+
+
+def _sweep_simulated(positions, market_data, now, report) -> None:
+    for position in positions:
+        try:
+            bars = _bars_since(market_data, position, now)
+        except MarketDataError as error:
+            report.errors.append(f"{position.symbol}: {error}")
+            continue
+        simulate_position(position, bars, now, report)
+
+
+def _reconcile_broker(positions, executor, now, report) -> None:
+    """Record exits the broker made (bracket legs) that the ledger does not know yet."""
+    for position in positions:
+        try:
+            fills = executor.exit_fills(position.symbol)
+        except ExecutionError as error:
+            report.errors.append(f"{position.symbol}: {error}")
+            continue
+        known = set(
+            Order.objects.filter(owner_id=position.owner_id, symbol=position.symbol).values_list(
+                "broker_order_id", flat=True
+            )
+        )
+        for fill in fills:
+            if fill.broker_order_id in known or not fill.filled_quantity:
+                continue
+            is_target = (fill.raw or {}).get("type") == "limit"
+            is_target_1 = (
+                is_target
+                and position.target_1 is not None
+                and (
+                    abs(_d(fill.filled_price) - position.target_1)
+                    < abs(_d(fill.filled_price) - (position.target_2 or position.target_1))
+                )
+            )
+            Order.objects.create(
+                owner_id=position.owner_id,
+                trading_mode=position.trading_mode,
+                client_order_id=(fill.client_order_id or f"tc-leg-{fill.broker_order_id}")[:48],
+                broker_order_id=fill.broker_order_id,
+                pipeline_id=position.pipeline_id,
+                execution_id=position.execution_id,
+                leg=OrderLeg.TARGET_1
+                if is_target_1
+                else (OrderLeg.TARGET_2 if is_target else OrderLeg.STOP),
+                symbol=position.symbol,
+                side="sell" if position.side == PositionSide.LONG else "buy",
+                quantity=fill.filled_quantity,
+                status=OrderStatus.FILLED,
+                filled_quantity=fill.filled_quantity,
+                filled_avg_price=services.price4(fill.filled_price),
+                commission=fill.commission,
+                filled_at=now,
+                raw=fill.raw,
+            )
+            reason = CloseReason.TARGET_2_HIT if is_target else CloseReason.STOP_HIT
+            _exit(
+                report,
+                position,
+                fill.filled_quantity,
+                _d(fill.filled_price),
+                fill.commission,
+                reason,
+                now,
+                partial=is_target_1,
+            )
+            if is_target_1 and position.status == PositionStatus.OPEN:
+                Position.objects.filter(pk=position.pk).update(target_1_hit=True)
+                if position.move_stop_to_breakeven:
+                    breakeven = (
+                        position.trade.entry_price if position.trade else position.average_price
+                    )
+                    executor.move_stop(position.symbol, breakeven)
+                    services.position_move_stop(position=position, stop_loss=breakeven)
+        if position.status == PositionStatus.OPEN:
+            broker = executor.position(position.symbol)
+            if broker is None:
+                # Closed at the broker by something we did not see (a manual close there).
+                _exit(
+                    report,
+                    position,
+                    position.quantity,
+                    position.current_price or position.average_price,
+                    Decimal("0"),
+                    CloseReason.BROKER,
+                    now,
+                )
+
+
+def positions_monitor_sweep(
+    *, now: datetime, market_data: MarketDataProvider, executor_for
+) -> SweepReport:
+    """One pass over every open, monitored position (all users), quotes fetched in one batch."""
+    positions = list(
+        Position.objects.filter(status=PositionStatus.OPEN, monitoring=True).select_related(
+            "owner", "trade"
+        )
+    )
+    report = SweepReport(positions=len(positions))
+    if not positions:
+        return report
+    simulated = [p for p in positions if p.trading_mode == Mode.SIMULATION]
+    _sweep_simulated(simulated, market_data, now, report)
+    by_account: dict[tuple, list[Position]] = defaultdict(list)
+    for position in positions:
+        if position.trading_mode in (Mode.PAPER, Mode.LIVE):
+            by_account[(position.owner_id, position.trading_mode)].append(position)
+    for (_, mode), group in by_account.items():
+        try:
+            executor = executor_for(group[0].owner, mode)
+        except ExecutionError as error:
+            report.errors.append(f"{mode}: {error}")
+            continue
+        _reconcile_broker(group, executor, now, report)
+    still_open = [p for p in positions if p.status == PositionStatus.OPEN]
+    if still_open:
+        try:
+            quotes = market_data.quotes(sorted({p.symbol for p in still_open}), at=now)
+        except MarketDataError as error:
+            report.errors.append(f"quotes: {error}")
+            quotes = {}
+        for position in still_open:
+            quote = quotes.get(position.symbol)
+            if quote is not None:
+                report.marked += services.position_mark(
+                    position=position, price=_d(quote.price), now=now
+                )
+    return report

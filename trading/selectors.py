@@ -1,0 +1,91 @@
+"""Trading reads, always scoped to their owner (another user's rows are DoesNotExist → 404)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from config.errors import Conflict
+from trading.models import Order, Position, PositionStatus, Trade
+
+
+def positions_for_user(
+    *, user: User, trading_mode: str | None = None, status: str | None = PositionStatus.OPEN
+) -> QuerySet[Position]:
+    positions = Position.objects.filter(owner=user).select_related("trade")
+    if trading_mode:
+        positions = positions.filter(trading_mode=trading_mode)
+    if status:
+        positions = positions.filter(status=status)
+    return positions.order_by("symbol", "trading_mode")
+
+
+def position_get(*, user: User, symbol: str, trading_mode: str | None = None) -> Position:
+    """The open position in `symbol`; with positions in several modes the mode must be named."""
+    matches = list(
+        positions_for_user(user=user, trading_mode=trading_mode).filter(symbol=symbol.upper())
+    )
+    if not matches:
+        raise Position.DoesNotExist
+    if len(matches) > 1:
+        modes = ", ".join(p.trading_mode for p in matches)
+        raise Conflict(f"You hold {symbol.upper()} in several modes ({modes}); say which mode.")
+    return matches[0]
+
+
+def trades_for_user(
+    *,
+    user: User,
+    pipeline_id=None,
+    trading_mode: str | None = None,
+    symbol: str | None = None,
+    status: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[Trade]:
+    trades = Trade.objects.filter(owner=user)
+    if pipeline_id:
+        trades = trades.filter(pipeline_id=pipeline_id)
+    if trading_mode:
+        trades = trades.filter(trading_mode=trading_mode)
+    if symbol:
+        trades = trades.filter(symbol=symbol.upper())
+    if status:
+        trades = trades.filter(status=status)
+    if date_from:
+        trades = trades.filter(opened_at__date__gte=date_from)
+    if date_to:
+        trades = trades.filter(opened_at__date__lte=date_to)
+    return trades.order_by("-opened_at", "-pk")
+
+
+def orders_for_user(
+    *,
+    user: User,
+    symbol: str | None = None,
+    trading_mode: str | None = None,
+    status: str | None = None,
+    execution_id=None,
+) -> QuerySet[Order]:
+    orders = Order.objects.filter(owner=user)
+    if symbol:
+        orders = orders.filter(symbol=symbol.upper())
+    if trading_mode:
+        orders = orders.filter(trading_mode=trading_mode)
+    if status:
+        orders = orders.filter(status=status)
+    if execution_id:
+        orders = orders.filter(execution_id=execution_id)
+    return orders.order_by("-created_at", "-pk")
+
+
+def closed_trade_stats(*, user: User, trading_mode: str) -> tuple[int, object]:
+    """(closed trades, cumulative realized P&L) in one mode: the mode-unlock prerequisites."""
+    from django.db.models import Count, Sum
+
+    totals = Trade.objects.filter(owner=user, trading_mode=trading_mode, status="closed").aggregate(
+        count=Count("pk"), pnl=Sum("realized_pnl")
+    )
+    return totals["count"], totals["pnl"] or 0

@@ -1,0 +1,24 @@
+"""Celery tasks for trading: the position monitor sweep."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from trading import monitor
+from trading.executors.factory import executor_for
+from trading.marketdata.registry import market_data_provider
+
+
+def _broker_executor(owner, mode):
+    return executor_for(owner=owner, mode=mode)
+
+
+# One sweep at a time is enough: beat fires it every POSITION_MONITOR_SECONDS and a sweep that
+# overlaps the next simply finds nothing new; expires drops a backlog after an outage.
+@shared_task(name="trading.positions_monitor", ignore_result=True, expires=60)
+def positions_monitor_task() -> int:
+    report = monitor.positions_monitor_sweep(
+        now=timezone.now(), market_data=market_data_provider(), executor_for=_broker_executor
+    )
+    return len(report.exits)
