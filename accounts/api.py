@@ -162,3 +162,36 @@ def me_patch(request: HttpRequest, payload: ProfilePatch):
     if changes.get("full_name", "") is None:
         changes["full_name"] = ""
     return services.user_update_profile(user=request.auth, **changes)
+
+
+notifications_router = Router(tags=["notifications"])
+
+
+class NotificationOut(Schema):
+    id: int
+    level: str
+    title: str
+    message: str
+    link: str
+    read_at: datetime | None
+    created_at: datetime
+
+
+class NotificationsOut(Schema):
+    unread: int
+    items: list[NotificationOut]
+
+
+class MarkReadIn(Schema):
+    ids: list[int] | None = Field(None, description="Omit to mark every notification read.")
+
+
+@notifications_router.get("", response=NotificationsOut, summary="Your latest notifications")
+def notifications_list(request: HttpRequest, unread_only: bool = False):
+    return selectors.notifications_for_user(user=request.auth, unread_only=unread_only)
+
+
+@notifications_router.post("/read", response=NotificationsOut, summary="Mark notifications read")
+def notifications_read(request: HttpRequest, payload: MarkReadIn):
+    services.notifications_mark_read(owner=request.auth, notification_ids=payload.ids)
+    return selectors.notifications_for_user(user=request.auth)

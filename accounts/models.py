@@ -214,7 +214,7 @@ class Notification(models.Model):
     message = models.TextField(blank=True)
     link = models.CharField(max_length=300, blank=True)
     # What raised it, e.g. "limit:max_trades_per_day", so repeats can be recognised.
-    kind = models.CharField(max_length=60, blank=True)
+    kind = models.CharField(max_length=120, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.models import APIToken, User
+from accounts.models import APIToken, Notification, User
 
 
 def api_tokens_for_user(*, user: User) -> QuerySet[APIToken]:
@@ -25,3 +25,10 @@ def api_token_lookup(*, raw_token: str) -> APIToken | None:
         .filter(token_hash=APIToken.hash_token(raw_token), user__is_active=True)
         .first()
     )
+
+
+def notifications_for_user(*, user: User, unread_only: bool = False, limit: int = 30) -> dict:
+    notifications = Notification.objects.filter(owner=user)
+    unread = notifications.filter(read_at__isnull=True)
+    items = unread if unread_only else notifications
+    return {"unread": unread.count(), "items": list(items[:limit])}

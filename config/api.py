@@ -12,7 +12,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 
-from accounts.api import auth_router, me_router
+from accounts.api import auth_router, me_router, notifications_router
 from accounts.auth import api_auth
 from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefreshToken
 from agents.api import router as agents_router
@@ -150,6 +150,7 @@ def health_view(request: HttpRequest):
 
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
+api.add_router("/notifications", notifications_router)
 api.add_router("/agents", agents_router)
 api.add_router("/pipelines", pipelines_router)
 api.add_router("/executions", executions_router)

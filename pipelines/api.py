@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from pipelines import blueprints, selectors, services
+from pipelines import blueprints, runmodes, selectors, services
 from pipelines.graph import validate_graph
 from pipelines.models import ExecutionStatus, TradingMode, TriggerSource
 
@@ -307,6 +307,39 @@ def pipelines_clone(request: HttpRequest, pipeline_id: UUID, payload: CloneIn | 
     else:
         clone = services.pipeline_clone(pipeline=pipeline, name=payload.name)
     return Status(201, clone)
+
+
+@router.post(
+    "/{pipeline_id}/activate",
+    response=PipelineOut,
+    summary="Turn the pipeline on (schedules armed; continuous pipelines start their first cycle)",
+)
+def pipelines_activate(request: HttpRequest, pipeline_id: UUID):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    runmodes.pipeline_activate(pipeline=pipeline)
+    return selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+
+
+@router.post(
+    "/{pipeline_id}/pause",
+    response=PipelineOut,
+    summary="No new runs (a run in progress finishes)",
+)
+def pipelines_pause(request: HttpRequest, pipeline_id: UUID):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    runmodes.pipeline_pause(pipeline=pipeline)
+    return selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+
+
+@router.post(
+    "/{pipeline_id}/stop",
+    response=PipelineOut,
+    summary="No new runs, and the run in progress is cancelled",
+)
+def pipelines_stop(request: HttpRequest, pipeline_id: UUID):
+    pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
+    runmodes.pipeline_stop(pipeline=pipeline, reason="Stopped by the user.")
+    return selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
 
 
 @router.patch(

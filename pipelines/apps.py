@@ -9,8 +9,18 @@ class PipelinesConfig(AppConfig):
 
     def ready(self):
         from accounts.demo import demo_seeded
-        from pipelines.receivers import demo_pipelines_on_seed, trade_reports_on_close
-        from trading.hooks import trades_closed
+        from pipelines import receivers
+        from pipelines.hooks import execution_finished
+        from trading.hooks import trade_opened, trades_closed
 
-        demo_seeded.connect(demo_pipelines_on_seed, dispatch_uid="pipelines.demo_pipelines")
-        trades_closed.connect(trade_reports_on_close, dispatch_uid="pipelines.trade_reports")
+        demo_seeded.connect(receivers.demo_pipelines_on_seed, dispatch_uid="pipelines.demo")
+        trades_closed.connect(receivers.trade_reports_on_close, dispatch_uid="pipelines.reports")
+        trades_closed.connect(
+            receivers.run_mode_after_trades_closed, dispatch_uid="pipelines.runmodes.closed"
+        )
+        trade_opened.connect(
+            receivers.run_mode_after_trade_opened, dispatch_uid="pipelines.runmodes.opened"
+        )
+        execution_finished.connect(
+            receivers.run_mode_after_execution, dispatch_uid="pipelines.runmodes.finished"
+        )

@@ -13,3 +13,25 @@ def trade_reports_on_close(sender, trade_ids, **kwargs):
 
     for trade in Trade.objects.filter(pk__in=trade_ids):
         trade_report_create(trade=trade)
+
+
+def run_mode_after_execution(sender, execution_id, **kwargs):
+    from pipelines.runmodes import after_execution
+
+    after_execution(execution_id=execution_id)
+
+
+def run_mode_after_trade_opened(sender, trade_id, **kwargs):
+    from pipelines.runmodes import after_trade_opened
+    from trading.models import Trade
+
+    trade = Trade.objects.filter(pk=trade_id).only("pipeline_id").first()
+    if trade is not None:
+        after_trade_opened(pipeline_id=trade.pipeline_id)
+
+
+def run_mode_after_trades_closed(sender, trade_ids, **kwargs):
+    from pipelines.runmodes import after_trades_closed
+    from trading.models import Trade
+
+    after_trades_closed(trades=list(Trade.objects.filter(pk__in=trade_ids)))

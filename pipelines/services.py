@@ -29,6 +29,7 @@ from pipelines.models import (
     TradingMode,
     TriggerSource,
 )
+from pipelines.schedules import schedule_validate
 from pipelines.schemas import validate_mode_config, validate_pipeline_settings
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
@@ -68,6 +69,8 @@ def _clean_fields(fields: dict[str, Any], *, trading_mode: str) -> dict[str, Any
         raise ValidationError({"run_mode": f"One of {', '.join(RunMode.values)}."})
     if "settings" in cleaned:
         cleaned["settings"] = validate_pipeline_settings(cleaned["settings"] or {})
+    if "schedule" in cleaned:
+        cleaned["schedule"] = schedule_validate(cleaned["schedule"])
     if "mode_config" in cleaned:
         cleaned["mode_config"] = validate_mode_config(trading_mode, cleaned["mode_config"] or {})
     if cleaned.get("daily_budget") is not None:
@@ -102,6 +105,7 @@ def pipeline_create(
     pipeline = Pipeline.objects.create(
         owner=owner, graph=check.normalized, trading_mode=trading_mode, **cleaned
     )
+    _check_run_mode(pipeline)
     return pipeline, check
 
 
@@ -119,6 +123,11 @@ def pipeline_update(*, pipeline: Pipeline, **fields: Any) -> tuple[Pipeline, Gra
     for key, value in cleaned.items():
         setattr(pipeline, key, value)
     pipeline.save()
+    _check_run_mode(pipeline)
+    if pipeline.status == PipelineStatus.ACTIVE:
+        from pipelines.periodic import periodic_task_sync
+
+        periodic_task_sync(pipeline=pipeline)
     return pipeline, check
 
 
@@ -149,9 +158,31 @@ def pipeline_clone(*, pipeline: Pipeline, name: str | None = None) -> Pipeline:
 
 @transaction.atomic
 def pipeline_delete(*, pipeline: Pipeline) -> None:
+    from pipelines.periodic import periodic_task_remove
+
     if pipeline.executions.filter(status__in=ACTIVE_EXECUTION_STATUSES).exists():
         raise Conflict("Stop the pipeline's running execution before deleting it.")
+    periodic_task_remove(pipeline=pipeline)
     pipeline.delete()
+
+
+def _check_run_mode(pipeline: Pipeline) -> None:
+    """A scheduled pipeline needs a schedule that says when."""
+    if pipeline.run_mode != RunMode.RUN_SCHEDULED:
+        return
+    schedule = pipeline.schedule or {}
+    kind = schedule.get("schedule_type")
+    if not kind:
+        raise ValidationError(
+            {
+                "schedule": "A scheduled pipeline needs a schedule (cron, market_open, interval or "
+                "time_window)."
+            }
+        )
+    if kind == "time_window" and not schedule.get("start_time"):
+        raise ValidationError(
+            {"schedule.start_time": "A time_window schedule starts at start_time."}
+        )
 
 
 def _enqueue(execution_id) -> None:
@@ -267,8 +298,10 @@ def execution_start_for_signal(
 ) -> PipelineExecution | None:
     """Start a run because a signal matched this pipeline; None when the pipeline may not start
     now (not active, already running — the Conflict is expected and quiet)."""
-    if pipeline.status != PipelineStatus.ACTIVE:
-        return None
+    from pipelines.runmodes import start_blocker
+
+    if start_blocker(pipeline=pipeline, now=timezone.now()) is not None:
+        return None  # not active, outside its window, a limit hit, or its position still open
     detail = {
         "signal_id": signal.get("signal_id"),
         "signal_type": signal.get("signal_type"),

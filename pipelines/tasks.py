@@ -29,3 +29,18 @@ def executions_resume_due_task() -> int:
 @shared_task(name="pipelines.executions_reap_stale", ignore_result=True)
 def executions_reap_stale_task() -> int:
     return services.executions_reap_stale()
+
+
+@shared_task(name="pipelines.scheduled_run", ignore_result=True)
+def scheduled_run_task(pipeline_id: str) -> str | None:
+    from pipelines.runmodes import scheduled_run
+
+    execution = scheduled_run(pipeline_id=pipeline_id)
+    return str(execution.pk) if execution else None
+
+
+@shared_task(name="pipelines.windows_check", ignore_result=True)
+def windows_check_task() -> dict:
+    from pipelines.runmodes import windows_sweep
+
+    return windows_sweep()

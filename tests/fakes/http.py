@@ -58,9 +58,17 @@ class _Fault:
     response: Response | None  # None = only delay, then route normally
     delay: float
     path: re.Pattern[str] | None
+    method: str | None = None  # only requests with this method (None = any)
+    # Route the request first (its side effects happen), then delay and/or answer `response`:
+    # the server did the work but the client never saw the answer.
+    after_dispatch: bool = False
 
-    def applies_to(self, path: str) -> bool:
-        return self.remaining > 0 and (self.path is None or self.path.search(path) is not None)
+    def applies_to(self, path: str, method: str | None = None) -> bool:
+        return (
+            self.remaining > 0
+            and (self.path is None or self.path.search(path) is not None)
+            and (self.method is None or method is None or self.method == method.upper())
+        )
 
 
 Handler = Callable[..., Any]
@@ -105,6 +113,9 @@ class FakeHTTPServer:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs
+            # Headers and body leave in two writes; with Nagle's algorithm and the client's
+            # delayed ACK every response with a body would wait ~40 ms for the second one.
+            disable_nagle_algorithm = True
 
             def do_GET(self):
                 fake._handle(self)
@@ -168,24 +179,67 @@ class FakeHTTPServer:
         headers: dict[str, str] | None = None,
         path: str | None = None,
         delay: float = 0.0,
+        method: str | None = None,
     ) -> None:
-        """Answer the next `count` requests (matching the `path` regex, if given) with an error.
+        """Answer the next `count` requests (matching the `path` regex and `method`, if given)
+        with an error.
 
         Examples: `fail_next(status=429, headers={"Retry-After": "1"})`, `fail_next(2,
         status=503)`, `fail_next(status=403, body={"message": "forbidden"})`.
         """
-        response = Response(
-            status=status,
-            body=body if body is not None else {"message": f"scripted {status}"},
-            headers=dict(headers or {}),
-        )
+        response = _scripted(status, body, headers)
         with self._lock:
-            self._faults.append(_Fault(count, response, delay, _compile(path)))
+            self._faults.append(_Fault(count, response, delay, _compile(path), _upper(method)))
 
-    def delay_next(self, count: int = 1, *, seconds: float, path: str | None = None) -> None:
+    def delay_next(
+        self,
+        count: int = 1,
+        *,
+        seconds: float,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> None:
         """Hold the next `count` matching requests for `seconds`, then answer them normally."""
         with self._lock:
-            self._faults.append(_Fault(count, None, seconds, _compile(path)))
+            self._faults.append(_Fault(count, None, seconds, _compile(path), _upper(method)))
+
+    def fail_after_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        path: str | None = None,
+        method: str | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Handle the next `count` matching requests normally — their side effects happen —
+        then answer an error instead of the real reply: a response lost on its way back.
+
+        Example: `fail_after_next(status=500, path=r"^/v2/orders$", method="POST")` accepts the
+        order and tells the client it failed.
+        """
+        response = _scripted(status, body, headers)
+        with self._lock:
+            self._faults.append(
+                _Fault(count, response, delay, _compile(path), _upper(method), after_dispatch=True)
+            )
+
+    def hold_response_next(
+        self,
+        count: int = 1,
+        *,
+        seconds: float,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Handle the next `count` matching requests normally, then hold the reply for
+        `seconds`: a client with a shorter timeout gives up although the work was done."""
+        with self._lock:
+            self._faults.append(
+                _Fault(count, None, seconds, _compile(path), _upper(method), after_dispatch=True)
+            )
 
     def reset(self) -> None:
         """Forget the request log, errors and pending faults (routes stay)."""
@@ -223,28 +277,38 @@ class FakeHTTPServer:
             self.requests.append(request)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            fault = next((f for f in self._faults if f.applies_to(path)), None)
+            fault = next((f for f in self._faults if f.applies_to(path, handler.command)), None)
             if fault is not None:
                 fault.remaining -= 1
+        after = fault is not None and fault.after_dispatch
         try:
-            if fault is not None and fault.delay:
+            if fault is not None and fault.delay and not after:
                 time.sleep(fault.delay)
-            if fault is not None and fault.response is not None:
+            if fault is not None and fault.response is not None and not after:
                 response = fault.response
             else:
                 response = self._dispatch(request)
+            if after:
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.response is not None:
+                    response = fault.response
         finally:
             with self._lock:
                 self.in_flight -= 1
         request.status = response.status
         payload = response.encode()
-        handler.send_response(response.status)
-        handler.send_header("Content-Type", response.content_type)
-        handler.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(payload)
+        try:
+            handler.send_response(response.status)
+            handler.send_header("Content-Type", response.content_type)
+            handler.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client timed out and hung up (a held response); nothing left to tell it.
+            handler.close_connection = True
 
     def _dispatch(self, request: RecordedRequest) -> Response:
         allowed = False
@@ -269,6 +333,18 @@ class FakeHTTPServer:
 
 def _compile(path: str | None) -> re.Pattern[str] | None:
     return re.compile(path) if path else None
+
+
+def _upper(method: str | None) -> str | None:
+    return method.upper() if method else None
+
+
+def _scripted(status: int, body: Any, headers: dict[str, str] | None) -> Response:
+    return Response(
+        status=status,
+        body=body if body is not None else {"message": f"scripted {status}"},
+        headers=dict(headers or {}),
+    )
 
 
 def _as_response(result: Any) -> Response:
