@@ -126,7 +126,12 @@ class TradeManagerAgent(BaseAgent):
                 )
                 state.drop_symbol(symbol)
                 continue
-            if symbol in held and not self.config["allow_pyramiding"]:
+            order = self._intended_order(state, execution_id, signal, decision)
+            if (
+                symbol in held
+                and not self.config["allow_pyramiding"]
+                and not self._already_placed(ctx, order)
+            ):
                 state.add_warning(
                     self.agent_id,
                     f"{symbol}: a position is already open and pyramiding is off, so no order.",
@@ -134,7 +139,6 @@ class TradeManagerAgent(BaseAgent):
                 )
                 state.drop_symbol(symbol)
                 continue
-            order = self._intended_order(state, execution_id, signal, decision)
             if ctx.executor.sends_orders:
                 state.intended_orders[symbol] = order
                 self._place(state, ctx, order)
@@ -146,6 +150,16 @@ class TradeManagerAgent(BaseAgent):
             result = ctx.executor.submit_bracket(self._request(order))
             order.note = f"{order.note} {result.message or 'Recorded only; nothing was sent.'}"
         return state
+
+    @staticmethod
+    def _already_placed(ctx: AgentContext, order: IntendedOrder) -> bool:
+        """True when this very order went out before (a resumed step): the open position is
+        ours, so the step carries on with it instead of treating it as someone else's."""
+        if not ctx.executor.sends_orders:
+            return False
+        from trading.models import Order
+
+        return Order.objects.filter(client_order_id__startswith=order.client_order_id).exists()
 
     def _place(self, state: PipelineState, ctx: AgentContext, order: IntendedOrder) -> None:
         """Send the order through the ledger: its intent row is committed first, and a resumed
