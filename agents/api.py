@@ -31,3 +31,29 @@ class AgentOut(Schema):
 @router.get("", response=list[AgentOut], summary="Every agent you can put in a pipeline")
 def agents_list(request: HttpRequest):
     return [metadata.model_dump() for metadata in all_metadata()]
+
+
+class LLMStatusOut(Schema):
+    configured: bool
+    server: str
+    default_model: str
+    models: list[str]
+    summary: str
+
+
+@router.get(
+    "/llm-status",
+    response=LLMStatusOut,
+    summary="Whether a language model is configured (otherwise llm-engine agents use rules)",
+)
+def agents_llm_status(request: HttpRequest):
+    from agents.llm.client import llm_status
+
+    status = llm_status()
+    return {
+        "configured": status.configured,
+        "server": status.server,
+        "default_model": status.default_model,
+        "models": list(status.models),
+        "summary": status.summary,
+    }

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agents.metering import CostMeter
 from trading.clock import Clock
 from trading.executors.base import TradeExecutor
 from trading.marketdata.base import MarketDataProvider, NewsProvider
+
+if TYPE_CHECKING:
+    from agents.llm.client import LLMClient
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,9 @@ class AgentContext:
     meter: CostMeter = field(default_factory=CostMeter)
     budget: BudgetGate | None = None
     symbol_source: SymbolSource | None = None
-    llm: Any = None
+    # None: agents get their client from agents.llm.client.llm_client_for (settings decide);
+    # a client set here is used instead (bound to each agent's id).
+    llm: LLMClient | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("agents"))
 
     def now(self):

@@ -72,9 +72,9 @@ def in_process(count: int) -> None:
     from pipelines.models import Pipeline
     from trading.clock import ManualClock
 
-    user = bench_user()
+    user = bench_user("bench-engine@tradecrew.local")
     Pipeline.objects.filter(owner=user).delete()
-    fresh_tables()
+    fresh_tables(user)
     pipeline, _ = services.pipeline_create(
         owner=user, name="bench 7 agents", graph=SEVEN_AGENTS, symbols=["AAPL"]
     )
@@ -137,9 +137,9 @@ def threaded_throughput(count: int, threads: int) -> None:
     from pipelines.models import Pipeline
     from trading.clock import ManualClock
 
-    user = bench_user()
+    user = bench_user("bench-engine@tradecrew.local")
     Pipeline.objects.filter(owner=user).delete()
-    fresh_tables()
+    fresh_tables(user)
     pipelines = [
         services.pipeline_create(
             owner=user, name=f"bench thread {n}", graph=SEVEN_AGENTS, symbols=["AAPL"]
@@ -185,7 +185,7 @@ def through_celery(count: int) -> None:
     from pipelines import services
     from pipelines.models import ExecutionStatus, Pipeline, PipelineExecution
 
-    user = bench_user()
+    user = bench_user("bench-engine@tradecrew.local")
     Pipeline.objects.filter(owner=user).delete()
     pipeline, _ = services.pipeline_create(
         owner=user, name="bench via celery", graph=SEVEN_AGENTS, symbols=["AAPL"]

@@ -34,16 +34,17 @@ def bench_user(email: str = "bench@tradecrew.local"):
     return user
 
 
-def fresh_tables() -> None:
+def fresh_tables(user=None) -> None:
     """Start from clean tables: drop the bench user's old rows and vacuum, so one run's dead
     tuples (and the autovacuum they trigger) do not slow the next run's measurements."""
     from django.db import connection
 
     from billing.models import CostEntry, DailyCost
+    from trading.models import Order, Position, SimulatedAccount, Trade
 
-    user = bench_user()
-    CostEntry.objects.filter(owner=user).delete()
-    DailyCost.objects.filter(owner=user).delete()
+    user = user or bench_user()
+    for model in (CostEntry, DailyCost, Trade, Position, Order, SimulatedAccount):
+        model.objects.filter(owner=user).delete()
     with connection.cursor() as cursor:
         for table in [
             "pipelines_pipelineexecution",

@@ -60,10 +60,11 @@ class CostEstimate:
 
 
 def token_price(model: str) -> tuple[Decimal, Decimal]:
-    """(input, output) USD per 1K tokens for `model`, from LLM_PRICING (settings)."""
-    table = getattr(settings, "LLM_PRICING", {}) or {}
-    prices = table.get(model) or table.get("default") or {"input": "0", "output": "0"}
-    return Decimal(str(prices["input"])), Decimal(str(prices["output"]))
+    """(input, output) USD per 1K tokens for `model` (built-in table, LLM_PRICING over it)."""
+    from agents.llm.config import llm_settings
+
+    price = llm_settings().price(model)
+    return price.input, price.output
 
 
 def _window_minutes(schedule: dict[str, Any]) -> float:

@@ -32,6 +32,8 @@ VAR_DIR = embedded.var_dir()
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CREWAI_DISABLE_VERSION_CHECK", "true")
 os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+# A fresh CrewAI storage directory otherwise asks "view your traces?" and waits 10 s.
+os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 os.environ.setdefault("CREWAI_STORAGE_DIR", str(VAR_DIR / "crewai"))
 
 # --- Core ---------------------------------------------------------------------------------------
@@ -433,6 +435,41 @@ ALPACA_LIVE_URL = env_str("ALPACA_LIVE_URL")
 # positive cumulative P&L) before LIVE.
 MODE_UNLOCK_SIMULATED_TRADES = env_int("MODE_UNLOCK_SIMULATED_TRADES", 10, minimum=0)
 MODE_UNLOCK_PAPER_TRADES = env_int("MODE_UNLOCK_PAPER_TRADES", 25, minimum=0)
+
+# --- Language models -------------------------------------------------------------------------
+# Any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio, llama.cpp); the LLM engine is on
+# when either the key or the base URL is set.
+
+
+def _env_json(name: str, default):
+    import json
+
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {error}") from None
+
+
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
+LLM_DEFAULT_MODEL = env_str("LLM_DEFAULT_MODEL", "gpt-4o-mini")
+LLM_BIAS_MODEL = env_str("LLM_BIAS_MODEL", "")
+LLM_STRATEGY_MODEL = env_str("LLM_STRATEGY_MODEL", "")
+LLM_REPORTING_MODEL = env_str("LLM_REPORTING_MODEL", "")
+LLM_NEWS_MODEL = env_str("LLM_NEWS_MODEL", "")
+LLM_MODELS = env_list("LLM_MODELS")
+LLM_PRICING = _env_json("LLM_PRICING", {})
+LLM_REQUEST_TIMEOUT = float(env_str("LLM_REQUEST_TIMEOUT", "60"))
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2, minimum=0)
+LLM_RETRY_BACKOFF_SECONDS = float(env_str("LLM_RETRY_BACKOFF_SECONDS", "1.0"))
+LLM_MAX_COMPLETION_TOKENS = env_int("LLM_MAX_COMPLETION_TOKENS", 1024, minimum=16)
+LLM_TEMPERATURE = float(env_str("LLM_TEMPERATURE", "0.2"))
+LLM_RESPONSE_FORMAT = env_choice(
+    "LLM_RESPONSE_FORMAT", "json_object", ["json_object", "json_schema", "none"]
+)
 
 # Extra modules that register agents (plugins); imported with the built-in agents.
 AGENT_PLUGINS = env_list("AGENT_PLUGINS")

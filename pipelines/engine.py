@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
+from agents.builtin.common import llm_fell_back
 from agents.builtin.pipeline_manager import PIPELINE_MANAGER_TYPE
 from agents.context import AgentContext, PipelineInfo
 from agents.errors import AgentError, TriggerNotMet
@@ -178,7 +179,7 @@ WITH lease AS (
        SET status = 'completed', finished_at = %(now)s, duration_ms = %(duration_ms)s,
            tokens_in = %(tokens_in)s, tokens_out = %(tokens_out)s,
            agent_cost = %(agent_cost)s, token_cost = %(token_cost)s,
-           output_summary = %(summary)s
+           output_summary = %(summary)s, engine = COALESCE(%(finished_engine)s, engine)
      WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
 )
 INSERT INTO pipelines_steprun (
@@ -212,7 +213,7 @@ WITH lease AS (
        SET status = 'completed', finished_at = %(now)s, duration_ms = %(duration_ms)s,
            tokens_in = %(tokens_in)s, tokens_out = %(tokens_out)s,
            agent_cost = %(agent_cost)s, token_cost = %(token_cost)s,
-           output_summary = %(summary)s
+           output_summary = %(summary)s, engine = COALESCE(%(finished_engine)s, engine)
      WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
 ), report AS (
     INSERT INTO pipelines_report (
@@ -241,6 +242,7 @@ class _FinishedStep:
     agent_cost: Decimal
     usage: Any
     llm_calls: list
+    engine: str | None = None  # "rules" when an llm-engine step fell back to rules
 
 
 class ExecutionRunner:
@@ -405,6 +407,7 @@ class ExecutionRunner:
             agent_cost=finished.agent_cost,
             token_cost=token_cost,
             output_summary=finished.summary,
+            **({"engine": finished.engine} if finished.engine else {}),
         )
         events_send([self._completed_event(finished, token_cost)])
 
@@ -504,14 +507,37 @@ class ExecutionRunner:
             agent_cost=agent_cost,
             usage=usage,
             llm_calls=llm_calls,
+            engine="rules" if engine == "llm" and llm_fell_back(state, step.node_id) else None,
         )
         return state
+
+    def _charge_unfinished(self, step_run, step, now) -> Decimal:
+        """A failed or waiting step's model calls were paid for: put them on the ledger."""
+        usage = self.ctx.meter.step_usage()
+        if step_run is None or not usage.calls:
+            return Decimal(0)
+        _, token_cost = cost_record_step(
+            owner=self.execution.owner,
+            pipeline_id=self.execution.pipeline_id,
+            execution_id=self.execution.pk,
+            agent_id=step.node_id,
+            agent_type=step.agent_type,
+            pricing_rate=Decimal(0),
+            runtime_seconds=0,
+            llm_calls=self.ctx.meter.calls[-usage.calls :],
+            at=now,
+        )
+        StepRun.objects.filter(pk=step_run.pk).update(
+            tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, token_cost=token_cost
+        )
+        return token_cost
 
     def _wait(self, step_run, step, state: PipelineState, waiting: TriggerNotMet) -> None:
         now = self.clock.now()
         next_check = max(waiting.next_check_at, now + timedelta(seconds=1))
         summary = f"Waiting: {waiting.reason}"[:1000]
         with transaction.atomic():
+            state.total_cost += self._charge_unfinished(step_run, step, now)
             self._save_state(
                 state,
                 status=ExecutionStatus.WAITING_TRIGGER,
@@ -534,6 +560,7 @@ class ExecutionRunner:
         now = self.clock.now()
         state.add_error(step.node_id, message)
         with transaction.atomic():
+            state.total_cost += self._charge_unfinished(step_run, step, now)
             self._save_state(
                 state,
                 status=ExecutionStatus.FAILED,
@@ -624,6 +651,7 @@ def _finished_params(finished: _FinishedStep | None, token_cost: Decimal, now) -
         "agent_cost": finished.agent_cost if finished else Decimal(0),
         "token_cost": token_cost,
         "summary": finished.summary if finished else "",
+        "finished_engine": finished.engine if finished else None,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -11,15 +12,18 @@ from agents.base import AgentMetadata, BaseAgent
 from agents.builtin.common import (
     engine_properties,
     is_number,
+    llm_fell_back,
     no_symbols,
     pick_engine,
     timeframe_sort_key,
     timeframes_property,
+    use_rules_after_llm_failure,
 )
 from agents.context import AgentContext
 from agents.errors import InsufficientData
 from agents.registry import register
 from agents.state import BiasSignal, BiasType, PipelineState, TimeframeData
+from trading.marketdata.base import Headline, MarketDataError
 
 # Higher timeframes carry the trend, so they count for more in the aggregate.
 TIMEFRAME_WEIGHTS = {"1m": 0.5, "5m": 0.75, "15m": 1.0, "1h": 1.5, "4h": 2.0, "1d": 3.0}
@@ -34,6 +38,8 @@ HISTOGRAM_CHANGE_ATR = 0.05  # MACD histogram change per bar
 # Readings weaker than this are described as "near", "flat", "neutral".
 FAINT = 0.25
 SMA_STACK = (("sma_20", "SMA20"), ("sma_50", "SMA50"), ("sma_200", "SMA200"))
+# How far back the LLM engine's sentiment analyst reads headlines.
+NEWS_HOURS = 24
 
 
 @dataclass
@@ -244,19 +250,23 @@ class BiasAgent(BaseAgent):
         self._check_inputs(state, timeframes)
         engine = pick_engine(self.config, state, ctx, self.agent_id, self.metadata.name)
         now = ctx.clock.now()
+        crew = _BiasCrew(self, state, ctx) if engine == "llm" else None
         unreadable: list[InsufficientData] = []
         symbol_count = len(state.symbols)
         for symbol in list(state.symbols):
             market = state.market_data[symbol]
+            frames = [market.timeframes[tf] for tf in timeframes]
             try:
-                signal = self._read(
-                    symbol, [market.timeframes[tf] for tf in timeframes], engine, now
-                )
+                # The rules reading comes first either way: it checks the indicators are
+                # there before any token is spent, and the crew is shown it.
+                signal = self._read(symbol, frames, "rules", now)
             except InsufficientData as error:
                 unreadable.append(error)
                 state.add_error(self.agent_id, str(error), symbol)
                 state.drop_symbol(symbol)
                 continue
+            if crew is not None:
+                signal = crew.read(symbol, frames, signal, now)
             state.bias_results[symbol] = signal
             reason = self._drop_reason(signal)
             if reason:
@@ -380,12 +390,70 @@ class BiasAgent(BaseAgent):
         return " ".join(sentences[:4])
 
     def summarize(self, state: PipelineState) -> str:
-        if not state.bias_results:
-            return "No symbols left to analyse"
         parts = [
             f"{s.symbol}: {s.bias.value.capitalize()} ({s.confidence:.0f}% confidence)"
             for s in state.bias_results.values()
         ]
         kept = sum(1 for symbol in state.bias_results if symbol in state.symbols)
         dropped = len(state.bias_results) - kept
-        return "; ".join(parts) + (f" — {dropped} dropped" if dropped else "")
+        summary = "; ".join(parts) + (f" — {dropped} dropped" if dropped else "")
+        summary = summary or "No symbols left to analyse"
+        if llm_fell_back(state, self.agent_id):
+            summary += " (rules engine used instead of the LLM)"
+        return summary
+
+
+class _BiasCrew:
+    """The LLM engine of one bias step: the bias crew per symbol, on the run's client."""
+
+    def __init__(self, agent: BiasAgent, state: PipelineState, ctx: AgentContext):
+        # Imported here: the LLM engine loads only for steps that use it.
+        from agents.llm.client import llm_client_for
+        from agents.llm.config import llm_settings
+
+        self.agent, self.state = agent, state
+        self.client = llm_client_for(ctx, agent_id=agent.agent_id)
+        self.model = llm_settings().model_for("bias", agent.config.get("model", ""))
+        self.headlines = self._headlines(ctx, list(state.symbols))
+
+    @staticmethod
+    def _headlines(ctx: AgentContext, symbols: list[str]) -> dict[str, list[Headline]]:
+        now = ctx.clock.now()
+        by_symbol: dict[str, list[Headline]] = {symbol: [] for symbol in symbols}
+        try:
+            found = ctx.news.headlines(symbols, since=now - timedelta(hours=NEWS_HOURS), until=now)
+        except MarketDataError:
+            return by_symbol  # the sentiment analyst reads the price context alone
+        for headline in found:
+            if headline.symbol in by_symbol and headline.published_at <= now:
+                by_symbol[headline.symbol].append(headline)
+        return by_symbol
+
+    def read(
+        self, symbol: str, frames: list[TimeframeData], rules_signal: BiasSignal, now
+    ) -> BiasSignal:
+        from agents.llm.client import LLMAnswerRejected, LLMUnavailable
+        from agents.llm.crews import llm_bias
+
+        try:
+            return llm_bias(
+                self.client,
+                symbol=symbol,
+                market=self.state.market_data[symbol],
+                frames=frames,
+                breakdown=rules_signal.timeframe_breakdown,
+                headlines=self.headlines.get(symbol, []),
+                model=self.model,
+                now=now,
+                news_hours=NEWS_HOURS,
+            )
+        except (LLMAnswerRejected, LLMUnavailable) as error:
+            use_rules_after_llm_failure(
+                self.agent.config,
+                self.state,
+                self.agent.agent_id,
+                self.agent.metadata.name,
+                error,
+                symbol,
+            )
+            return rules_signal

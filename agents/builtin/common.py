@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from agents.context import AgentContext
+from agents.llm.config import llm_available, model_choices
 from agents.state import PipelineState
 from trading import calendar
 from trading.marketdata.base import TIMEFRAME_DELTAS, TIMEFRAMES, MarketDataError
@@ -47,7 +48,7 @@ def timeframes_property(title: str, description: str, default: list[str]) -> dic
 
 
 def engine_properties(what: str) -> dict[str, dict[str, Any]]:
-    """The `engine` and `model` properties every LLM-capable agent offers."""
+    """The `engine`, `model` and `fallback_to_rules` properties every LLM-capable agent offers."""
     return {
         "engine": {
             "type": "string",
@@ -62,9 +63,20 @@ def engine_properties(what: str) -> dict[str, dict[str, Any]]:
         "model": {
             "type": "string",
             "title": "Model",
-            "description": "LLM model name; empty uses the configured default. Unused by rules.",
-            "maxLength": 100,
+            "description": "LLM model; empty uses the configured default. Unused by rules.",
+            # The models this deployment offers (LLM_MODELS), read when the agents load.
+            "enum": ["", *model_choices()],
             "default": "",
+        },
+        "fallback_to_rules": {
+            "type": "boolean",
+            "title": "Fall back to rules",
+            "description": (
+                "When the model's answer is still invalid after one retry, or the model server "
+                "is down, use the rules engine for that symbol instead of failing the step. "
+                "Never applies to an exhausted budget."
+            ),
+            "default": False,
         },
     }
 
@@ -84,25 +96,50 @@ def check_interval_property(default: int, *, zero_means: str) -> dict[str, Any]:
 
 
 def rules_engine_fallback(state: PipelineState, ctx: AgentContext, agent_id: str, name: str) -> str:
-    """The engine that actually runs for a config asking for 'llm', with a warning saying so.
-
-    The LLM engines are wired in a later step; until then (and whenever no model is configured)
-    the deterministic rules answer and the trader is told.
-    """
-    if ctx.llm is None:
-        reason = "no language model is configured"
-    else:
-        reason = "its LLM engine is not available yet"
-    state.add_warning(agent_id, f"{name}: {reason}, so the rules engine was used instead.")
+    """The engine that runs for a config asking for 'llm' when no language model is configured:
+    the deterministic rules, with a warning saying so (the step summary repeats it)."""
+    state.add_warning(
+        agent_id, f"{name}: no language model is configured, so the rules engine was used instead."
+    )
     return "rules"
 
 
 def pick_engine(
     config: dict[str, Any], state: PipelineState, ctx: AgentContext, agent_id: str, name: str
 ) -> str:
-    if config.get("engine", "rules") == "llm":
-        return rules_engine_fallback(state, ctx, agent_id, name)
-    return "rules"
+    """'llm' when the config asks for it and a model is configured, else 'rules'."""
+    if config.get("engine", "rules") != "llm":
+        return "rules"
+    if llm_available(ctx):
+        return "llm"
+    return rules_engine_fallback(state, ctx, agent_id, name)
+
+
+def llm_fell_back(state: PipelineState, agent_id: str) -> bool:
+    """Whether this agent's 'llm' engine gave way to rules in this run (for its summary)."""
+    return any(
+        message.agent_id == agent_id and "the rules engine was used" in message.message
+        for message in state.warnings
+    )
+
+
+def use_rules_after_llm_failure(
+    config: dict[str, Any],
+    state: PipelineState,
+    agent_id: str,
+    name: str,
+    error: Exception,
+    symbol: str | None = None,
+) -> None:
+    """After the model failed (invalid answers, server down): carry on with the rules engine if
+    the config allows it, with a warning; otherwise re-raise, failing the step. A budget
+    error never reaches here — it fails the step closed."""
+    if not config.get("fallback_to_rules", False):
+        raise error
+    what = f" for {symbol}" if symbol else ""
+    state.add_warning(
+        agent_id, f"{name}: {error} So the rules engine was used{what} instead.", symbol
+    )
 
 
 # --- Numbers --------------------------------------------------------------------------------

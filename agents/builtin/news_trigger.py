@@ -17,6 +17,7 @@ from agents.builtin.common import (
 )
 from agents.context import AgentContext
 from agents.errors import AgentError, TriggerNotMet
+from agents.llm.config import llm_available
 from agents.registry import register
 from agents.state import PipelineState, TriggerResult
 from trading.marketdata.base import Headline, MarketDataError
@@ -110,16 +111,27 @@ class NewsTrigger(BaseAgent):
         except MarketDataError as error:
             raise AgentError(f"News trigger: the news provider failed: {error}") from None
         matches: dict[str, list[dict[str, Any]]] = {symbol: [] for symbol in state.symbols}
-        for headline in headlines:
-            if headline.symbol in matches and since <= headline.published_at <= now:
-                match = self._match(headline)
-                if match is not None:
-                    matches[headline.symbol].append(match)
+        candidates = sorted(
+            (
+                (headline, found)
+                for headline in headlines
+                if headline.symbol in matches
+                and since <= headline.published_at <= now
+                and (found := self._keywords_found(headline)) is not None
+            ),
+            key=lambda item: (item[0].symbol, item[0].published_at, item[0].headline),
+        )
+        scored, sentiment_engine, llm_note = self._sentiments(candidates, ctx)
+        for (headline, found), (sentiment, confidence) in zip(candidates, scored, strict=True):
+            match = self._match(headline, found, sentiment, confidence)
+            if match is not None:
+                matches[headline.symbol].append(match)
         needed = self.config["min_headlines"]
         kept = [symbol for symbol in state.symbols if len(matches[symbol]) >= needed]
         details: dict[str, Any] = {
             "since": since.isoformat(),
             "headlines_checked": len(headlines),
+            "sentiment_engine": sentiment_engine,
             "symbols": {
                 symbol: {
                     "met": symbol in kept,
@@ -141,8 +153,10 @@ class NewsTrigger(BaseAgent):
                 details=details,
             )
         # Only now that the trigger holds may the state change (it is saved while a run waits).
-        if self.config["engine"] == "llm":
+        if self.config["engine"] == "llm" and not llm_available(ctx):
             rules_engine_fallback(state, ctx, self.agent_id, self.metadata.name)
+        if llm_note:
+            state.add_warning(self.agent_id, llm_note)
         dropped = [symbol for symbol in state.symbols if symbol not in kept]
         for symbol in dropped:
             state.drop_symbol(symbol)
@@ -175,10 +189,10 @@ class NewsTrigger(BaseAgent):
             f"{config['lookback_minutes']} min"
         )
 
-    def _match(self, headline: Headline) -> dict[str, Any] | None:
+    def _keywords_found(self, headline: Headline) -> list[str] | None:
+        """The configured keywords in the headline, or None when it does not qualify."""
         config = self.config
-        text = f"{headline.headline} {headline.summary}"
-        lowered = text.lower()
+        lowered = f"{headline.headline} {headline.summary}".lower()
         # Whole words only, so the keyword "AI" does not match "said".
         found = [
             keyword
@@ -189,7 +203,48 @@ class NewsTrigger(BaseAgent):
             wanted = len(config["keywords"]) if config["keyword_match"] == "all" else 1
             if len(found) < wanted:
                 return None
-        sentiment = score_headline_sentiment(text)
+        return found
+
+    def _sentiment_matters(self) -> bool:
+        return self.config["direction"] != "either" or self.config["min_sentiment"] > 0
+
+    def _sentiments(
+        self, candidates: list[tuple[Headline, list[str]]], ctx: AgentContext
+    ) -> tuple[list[tuple[float, float | None]], str, str]:
+        """(sentiment, confidence) per candidate headline, the engine that scored them, and a
+        warning for the trader when the model failed and the rules scored them instead.
+
+        The model is asked only when the sentiment decides (a direction or a minimum strength
+        is set) and there is something to score: a check that finds nothing costs nothing."""
+        rules = [
+            (score_headline_sentiment(f"{headline.headline} {headline.summary}"), None)
+            for headline, _ in candidates
+        ]
+        wants_llm = self.config["engine"] == "llm" and llm_available(ctx)
+        if not (wants_llm and candidates and self._sentiment_matters()):
+            return rules, "rules", ""
+        # Imported here: the LLM engine loads only for steps that use it.
+        from agents.llm.client import LLMAnswerRejected, LLMUnavailable, llm_client_for
+        from agents.llm.config import llm_settings
+        from agents.llm.crews import headline_sentiments
+
+        model = llm_settings().model_for("news", self.config.get("model", ""))
+        texts = [f"{headline.symbol}: {headline.headline}" for headline, _ in candidates]
+        try:
+            scored = headline_sentiments(
+                llm_client_for(ctx, agent_id=self.agent_id), texts, model=model
+            )
+        except (LLMAnswerRejected, LLMUnavailable) as error:
+            if not self.config.get("fallback_to_rules", False):
+                raise
+            note = f"{self.metadata.name}: {error} So the rules engine was used instead."
+            return rules, "rules", note
+        return [(score.sentiment, score.confidence) for score in scored], "llm", ""
+
+    def _match(
+        self, headline: Headline, found: list[str], sentiment: float, confidence: float | None
+    ) -> dict[str, Any] | None:
+        config = self.config
         threshold = config["min_sentiment"]
         direction = config["direction"]
         if direction == "positive" and not (sentiment > 0 and sentiment >= threshold):
@@ -198,7 +253,7 @@ class NewsTrigger(BaseAgent):
             return None
         if direction == "either" and abs(sentiment) < threshold:
             return None
-        return {
+        match = {
             "headline": headline.headline,
             "source": headline.source,
             "url": headline.url,
@@ -206,6 +261,9 @@ class NewsTrigger(BaseAgent):
             "sentiment": round(sentiment, 3),
             "matched_keywords": found,
         }
+        if confidence is not None:
+            match["confidence"] = round(confidence, 3)
+        return match
 
     def summarize(self, state: PipelineState) -> str:
         trigger = state.trigger

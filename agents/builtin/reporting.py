@@ -6,7 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 from agents.base import AgentMetadata, BaseAgent
-from agents.builtin.common import engine_properties, pick_engine, timeframe_sort_key
+from agents.builtin.common import (
+    engine_properties,
+    llm_fell_back,
+    pick_engine,
+    timeframe_sort_key,
+    use_rules_after_llm_failure,
+)
 from agents.context import AgentContext
 from agents.registry import register
 from agents.state import PipelineState, StateMessage
@@ -216,6 +222,21 @@ class _SymbolStory:
         }
 
 
+def _chain_lines(chain: list[dict[str, Any]]) -> list[str]:
+    """A symbol's reasoning chain as lines for the reporting crew: each step's summary and,
+    where an agent explained itself, its reasoning."""
+    lines = []
+    for step in chain:
+        if step["step"] == "market_snapshot":
+            continue  # the numbers that matter are in the bias and strategy reasoning
+        line = f"{step['step']}: {step['summary']}"
+        reasoning = step["data"].get("reasoning") if isinstance(step["data"], dict) else None
+        if reasoning:
+            line += f" — {reasoning}"
+        lines.append(line)
+    return lines
+
+
 def reported_symbols(state: PipelineState) -> list[str]:
     """Every symbol that reached an analysis step, in the order it first appeared."""
     picked = (state.stock_picker_output or {}).get("symbols_selected") or []
@@ -277,8 +298,62 @@ class ReportingAgent(BaseAgent):
         ]
         for story in stories:
             state.reports[story.symbol] = story.report()
-        state.reports[SUMMARY_KEY] = self._summary(state, ctx, stories, engine)
+        summary = self._summary(state, ctx, stories, engine)
+        if engine == "llm":
+            summary = self._llm_summary(state, ctx, stories, summary)
+        state.reports[SUMMARY_KEY] = summary
         return state
+
+    def _llm_summary(
+        self,
+        state: PipelineState,
+        ctx: AgentContext,
+        stories: list[_SymbolStory],
+        summary: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The reporting crew's executive summary in place of the template one (kept as
+        `rules_summary`); the per-symbol chains stay as the rules built them."""
+        # Imported here: the LLM engine loads only for steps that use it.
+        from agents.llm.client import LLMAnswerRejected, LLMUnavailable, llm_client_for
+        from agents.llm.config import llm_settings
+        from agents.llm.crews import llm_report_summary
+
+        model = llm_settings().model_for("reporting", self.config.get("model", ""))
+        facts = {
+            "pipeline": ctx.pipeline.name or "Pipeline",
+            "trading_mode": state.trading_mode.lower(),
+            "outcome": summary["outcome"].replace("_", " "),
+            "stories": [
+                {
+                    "symbol": story.symbol,
+                    "outcome": story.outcome().replace("_", " "),
+                    "steps": _chain_lines(story.chain()),
+                }
+                for story in stories
+            ],
+            "problems": [
+                f"{'error' if kind == 'errors' else 'warning'} ({m.agent_id}): {m.message}"
+                for kind in ("errors", "warnings")
+                for m in getattr(state, kind)
+            ],
+        }
+        try:
+            answer = llm_report_summary(
+                llm_client_for(ctx, agent_id=self.agent_id), facts=facts, model=model
+            )
+        except (LLMAnswerRejected, LLMUnavailable) as error:
+            use_rules_after_llm_failure(
+                self.config, state, self.agent_id, self.metadata.name, error
+            )
+            return self._summary(state, ctx, stories, "rules")
+        return {
+            **summary,
+            "summary": answer.summary,
+            "headline": answer.headline,
+            "key_points": list(answer.key_points),
+            "rules_summary": summary["summary"],
+            "model": model,
+        }
 
     def _summary(
         self, state: PipelineState, ctx: AgentContext, stories: list[_SymbolStory], engine: str
@@ -334,4 +409,6 @@ class ReportingAgent(BaseAgent):
         summary = state.reports.get(SUMMARY_KEY)
         if summary is None:
             return "No report"
+        if llm_fell_back(state, self.agent_id):
+            return f"{summary['title']} (rules engine used instead of the LLM)"
         return summary["title"]

@@ -11,12 +11,14 @@ from agents.builtin.common import (
     CENTS,
     engine_properties,
     is_number,
+    llm_fell_back,
     no_symbols,
     pick_engine,
     ratio,
     round_price,
     timeframe_property,
     to_cents,
+    use_rules_after_llm_failure,
 )
 from agents.context import AgentContext
 from agents.errors import InsufficientData
@@ -189,10 +191,15 @@ class StrategyAgent(BaseAgent):
             )
         engine = pick_engine(self.config, state, ctx, self.agent_id, self.metadata.name)
         now = ctx.clock.now()
+        crew = _StrategyCrew(self, state, ctx) if engine == "llm" else None
         for symbol in list(state.symbols):
             frame = state.market_data[symbol].timeframes[timeframe]
+            bias = state.bias_results.get(symbol)
             try:
-                signal = self._plan(symbol, state.bias_results.get(symbol), frame, engine, now)
+                if crew is not None:
+                    signal = crew.plan(symbol, bias, frame, now)
+                else:
+                    signal = self._plan(symbol, bias, frame, engine, now)
             except NoTrade as reason:
                 state.add_warning(self.agent_id, f"{symbol}: no trade — {reason}", symbol)
                 state.drop_symbol(symbol)
@@ -200,9 +207,9 @@ class StrategyAgent(BaseAgent):
             state.strategy_signals[symbol] = signal
         return state
 
-    def _plan(
-        self, symbol: str, bias: BiasSignal | None, frame: TimeframeData, engine: str, now
-    ) -> StrategySignal:
+    @staticmethod
+    def _side(bias: BiasSignal | None, frame: TimeframeData) -> tuple[TradeSide, float]:
+        """The trade's side from the bias, and the close it enters from (or NoTrade)."""
         if bias is None:
             raise NoTrade("no bias for this symbol; put a Bias agent before the Strategy agent.")
         if bias.bias == BiasType.NEUTRAL:
@@ -213,6 +220,12 @@ class StrategyAgent(BaseAgent):
         close = frame.ohlcv.get("close")
         if not is_number(close) or close <= 0:
             raise NoTrade(f"no closed {frame.timeframe} bar to enter from.")
+        return side, close
+
+    def _plan(
+        self, symbol: str, bias: BiasSignal | None, frame: TimeframeData, engine: str, now
+    ) -> StrategySignal:
+        side, close = self._side(bias, frame)
         levels = self._levels(side, float(close), frame)
         risk = abs(levels.entry - levels.stop_loss)
         risk_reward = float(ratio(to_cents(abs(levels.target_1 - levels.entry)), to_cents(risk)))
@@ -375,10 +388,71 @@ class StrategyAgent(BaseAgent):
 
     def summarize(self, state: PipelineState) -> str:
         signals = list(state.strategy_signals.values())
-        if not signals:
-            return "No symbols left to plan"
-        return "; ".join(
+        summary = "; ".join(
             f"{s.symbol}: {s.action.value} @ {s.entry_price:.2f}, stop {s.stop_loss:.2f}, "
             f"targets {s.target_1:.2f} / {s.target_2:.2f} ({s.risk_reward_ratio:g}R)"
             for s in signals
         )
+        summary = summary or "No symbols left to plan"
+        if llm_fell_back(state, self.agent_id):
+            summary += " (rules engine used instead of the LLM)"
+        return summary
+
+
+class _StrategyCrew:
+    """The LLM engine of one strategy step: the strategy crew per symbol, on the run's client.
+
+    The crew's plan passes the same guardrails as any answer (levels on the right sides of the
+    entry, the minimum reward) and then the deterministic risk manager, like a rules plan."""
+
+    def __init__(self, agent: StrategyAgent, state: PipelineState, ctx: AgentContext):
+        # Imported here: the LLM engine loads only for steps that use it.
+        from agents.llm.client import llm_client_for
+        from agents.llm.config import llm_settings
+        from agents.llm.crews import StrategyBrief
+
+        config = agent.config
+        self.agent, self.state = agent, state
+        self.client = llm_client_for(ctx, agent_id=agent.agent_id)
+        self.model = llm_settings().model_for("strategy", config.get("model", ""))
+        self.brief = StrategyBrief(
+            risk_reward_min=config["risk_reward_min"],
+            target_1_r=config["target_1_r"],
+            target_2_r=config["target_2_r"],
+            stop_method=config["stop_method"],
+            atr_multiplier=config["atr_multiplier"],
+            swing_lookback=config["swing_lookback"],
+            temperature=config["creativity"],
+        )
+
+    def plan(
+        self, symbol: str, bias: BiasSignal | None, frame: TimeframeData, now
+    ) -> StrategySignal:
+        from agents.llm.client import LLMAnswerRejected, LLMUnavailable
+        from agents.llm.crews import HoldAdvice, llm_strategy
+
+        self.agent._side(bias, frame)  # no bias, a neutral one or no bar: no tokens spent
+        try:
+            return llm_strategy(
+                self.client,
+                symbol=symbol,
+                bias=bias,
+                frame=frame,
+                swing_highs=swing_points(frame.candles, highs=True),
+                swing_lows=swing_points(frame.candles, highs=False),
+                brief=self.brief,
+                model=self.model,
+                now=now,
+            )
+        except HoldAdvice as advice:
+            raise NoTrade(f"the strategy crew advises holding: {advice}") from None
+        except (LLMAnswerRejected, LLMUnavailable) as error:
+            use_rules_after_llm_failure(
+                self.agent.config,
+                self.state,
+                self.agent.agent_id,
+                self.agent.metadata.name,
+                error,
+                symbol,
+            )
+            return self.agent._plan(symbol, bias, frame, "rules", now)

@@ -180,6 +180,7 @@ def test_its_schema_fills_defaults_and_bounds_thresholds():
         "confidence_threshold": 60,
         "min_bias_score": 0.6,
         "engine": "rules",
+        "fallback_to_rules": False,
         "model": "",
     }
     assert {error.field for error in bad} == {"confidence_threshold", "analysis_timeframes.0"}

@@ -109,5 +109,6 @@ def test_its_schema_fills_defaults():
         "min_headlines": 1,
         "check_interval_seconds": 300,
         "engine": "rules",
+        "fallback_to_rules": False,
         "model": "",
     }

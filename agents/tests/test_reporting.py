@@ -196,6 +196,7 @@ def test_its_schema_fills_defaults():
         "include_market_snapshot": True,
         "summary_style": "brief",
         "engine": "rules",
+        "fallback_to_rules": False,
         "model": "",
     }
 

@@ -192,6 +192,7 @@ def test_its_schema_fills_defaults_and_declares_its_timeframe():
         "target_2_r": 3.0,
         "creativity": 0.7,
         "engine": "rules",
+        "fallback_to_rules": False,
         "model": "",
     }
     assert [error.field for error in bad] == ["risk_reward_min"]
