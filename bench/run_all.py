@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_engine.py"]
+BENCHMARKS = ["bench_engine.py", "bench_llm.py", "bench_signals.py"]
 
 if __name__ == "__main__":
     failed = 0

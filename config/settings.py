@@ -471,6 +471,41 @@ LLM_RESPONSE_FORMAT = env_choice(
     "LLM_RESPONSE_FORMAT", "json_object", ["json_object", "json_schema", "none"]
 )
 
+# --- Signals ----------------------------------------------------------------------------------
+
+SIGNAL_STREAM = env_str("SIGNAL_STREAM", "trading-signals")
+SIGNAL_CONSUMER_GROUP = env_str("SIGNAL_CONSUMER_GROUP", "dispatchers")
+SIGNAL_STREAM_MAXLEN = env_int("SIGNAL_STREAM_MAXLEN", 100_000, minimum=100)
+SIGNAL_DEDUP_TTL_SECONDS = env_int("SIGNAL_DEDUP_TTL_SECONDS", 24 * 3600, minimum=1)
+SIGNAL_RECLAIM_IDLE_SECONDS = env_int("SIGNAL_RECLAIM_IDLE_SECONDS", 30, minimum=1)
+SIGNAL_RECLAIM_INTERVAL_SECONDS = env_int("SIGNAL_RECLAIM_INTERVAL_SECONDS", 15, minimum=1)
+SIGNAL_INDEX_REFRESH_SECONDS = env_int("SIGNAL_INDEX_REFRESH_SECONDS", 300, minimum=5)
+SIGNAL_DISPATCHER_METRICS_PORT = env_int("SIGNAL_DISPATCHER_METRICS_PORT", 8004, minimum=0)
+SIGNAL_GENERATORS_METRICS_PORT = env_int("SIGNAL_GENERATORS_METRICS_PORT", 8003, minimum=0)
+SIGNAL_METRICS_ADDR = env_str("SIGNAL_METRICS_ADDR", "127.0.0.1")
+SIGNAL_GENERATORS = env_list(
+    "SIGNAL_GENERATORS",
+    [
+        "mock",
+        "golden_cross",
+        "rsi",
+        "volume_spike",
+        "macd",
+        "bollinger",
+        "breakout",
+        "news_sentiment",
+    ],
+)
+SIGNAL_GENERATOR_INTERVALS = env_list("SIGNAL_GENERATOR_INTERVALS")
+SIGNAL_MOCK_ENABLED = env_bool("SIGNAL_MOCK_ENABLED", False)
+SIGNAL_DEFAULT_WATCHLIST = env_list(
+    "SIGNAL_DEFAULT_WATCHLIST", ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"]
+)
+SIGNAL_MAX_SCAN_TICKERS = env_int("SIGNAL_MAX_SCAN_TICKERS", 2000, minimum=1)
+SIGNAL_NEWS_SENTIMENT_SCORER = env_str("SIGNAL_NEWS_SENTIMENT_SCORER", "")
+SIGNAL_LOG_RETENTION_DAYS = env_int("SIGNAL_LOG_RETENTION_DAYS", 30, minimum=1)
+SIGNAL_WEBHOOK_THROTTLE_RATE = env_str("SIGNAL_WEBHOOK_THROTTLE_RATE", "60/min")
+
 # Extra modules that register agents (plugins); imported with the built-in agents.
 AGENT_PLUGINS = env_list("AGENT_PLUGINS")
 

@@ -38,7 +38,6 @@ class PipelineIn(Schema):
     mode_config: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     schedule: dict[str, Any] | None = None
-    signal_subscriptions: list[dict[str, Any]] = Field(default_factory=list)
     daily_budget: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
 
 
@@ -52,7 +51,6 @@ class PipelinePatch(Schema):
     mode_config: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
-    signal_subscriptions: list[dict[str, Any]] | None = None
     daily_budget: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
 
 

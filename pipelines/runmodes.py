@@ -200,8 +200,9 @@ def pipeline_activate(*, pipeline: Pipeline, now: datetime | None = None) -> Pip
     now = now or timezone.now()
     if pipeline.status == PipelineStatus.ARCHIVED:
         raise Conflict("This pipeline is archived; clone it to use it again.")
-    Pipeline.objects.filter(pk=pipeline.pk).update(status=PipelineStatus.ACTIVE, status_reason="")
-    pipeline.status = PipelineStatus.ACTIVE
+    # save(), not update(): other apps (the signal dispatcher's index) hear post_save.
+    pipeline.status, pipeline.status_reason = PipelineStatus.ACTIVE, ""
+    pipeline.save(update_fields=["status", "status_reason", "updated_at"])
     periodic.periodic_task_sync(pipeline=pipeline, now=now)
     if pipeline.run_mode in CYCLING_MODES:
         cycle_start(pipeline=pipeline, now=now)
@@ -210,10 +211,8 @@ def pipeline_activate(*, pipeline: Pipeline, now: datetime | None = None) -> Pip
 
 def pipeline_pause(*, pipeline: Pipeline) -> Pipeline:
     """No new runs start; a run in progress finishes."""
-    Pipeline.objects.filter(pk=pipeline.pk).update(
-        status=PipelineStatus.PAUSED, status_reason="Paused.", next_scheduled_at=None
-    )
-    pipeline.status = PipelineStatus.PAUSED
+    pipeline.status, pipeline.status_reason = PipelineStatus.PAUSED, "Paused."
+    pipeline.save(update_fields=["status", "status_reason", "updated_at"])
     periodic.periodic_task_remove(pipeline=pipeline)
     PipelineExecution.objects.filter(
         pipeline=pipeline,
@@ -227,10 +226,8 @@ def pipeline_stop(*, pipeline: Pipeline, reason: str = "Stopped.") -> Pipeline:
     """No new runs, and the one in progress (if any) is cancelled."""
     from pipelines.services import execution_stop
 
-    Pipeline.objects.filter(pk=pipeline.pk).update(
-        status=PipelineStatus.STOPPED, status_reason=reason[:255], next_scheduled_at=None
-    )
-    pipeline.status = PipelineStatus.STOPPED
+    pipeline.status, pipeline.status_reason = PipelineStatus.STOPPED, reason[:255]
+    pipeline.save(update_fields=["status", "status_reason", "updated_at"])
     periodic.periodic_task_remove(pipeline=pipeline)
     for execution in pipeline.executions.filter(status__in=ACTIVE_EXECUTION_STATUSES):
         execution_stop(execution=execution, reason=reason)

@@ -1,0 +1,132 @@
+"""The signal types pipelines can subscribe to, and which subscription tier unlocks each (§19.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signals import conf
+
+TIERS = ("FREE", "BASIC", "PRO", "ENTERPRISE")
+
+
+@dataclass(frozen=True)
+class SignalType:
+    key: str
+    label: str
+    description: str
+    tier: str  # the lowest tier that includes it
+    generated: bool = True  # False: it arrives from outside (webhooks), no generator makes it
+
+
+# Signal buckets (§19.2): FREE gets external signals only, BASIC 5 types, PRO 9, ENTERPRISE all.
+SIGNAL_TYPES: dict[str, SignalType] = {
+    t.key: t
+    for t in [
+        SignalType(
+            "webhook",
+            "Webhook",
+            "Your own signals, posted to /api/v1/signals/webhook.",
+            "FREE",
+            generated=False,
+        ),
+        SignalType(
+            "tradingview",
+            "TradingView alert",
+            "TradingView alerts sent to your webhook URL.",
+            "FREE",
+            generated=False,
+        ),
+        SignalType(
+            "golden_cross",
+            "Golden cross",
+            "SMA 50 crosses above SMA 200 on daily bars (bullish).",
+            "BASIC",
+        ),
+        SignalType(
+            "death_cross",
+            "Death cross",
+            "SMA 50 crosses below SMA 200 on daily bars (bearish).",
+            "BASIC",
+        ),
+        SignalType(
+            "rsi_oversold",
+            "RSI oversold",
+            "RSI 14 drops below 30 on hourly bars (a bounce is likely).",
+            "BASIC",
+        ),
+        SignalType(
+            "rsi_overbought",
+            "RSI overbought",
+            "RSI 14 rises above 70 on hourly bars (a pullback is likely).",
+            "BASIC",
+        ),
+        SignalType(
+            "volume_spike",
+            "Volume spike",
+            "A 15-minute bar trades at least 2.5× its average volume.",
+            "BASIC",
+        ),
+        SignalType(
+            "news_sentiment",
+            "News sentiment",
+            "Company headlines of the last hour lean clearly bullish or bearish.",
+            "PRO",
+        ),
+        SignalType(
+            "macd_crossover",
+            "MACD crossover",
+            "MACD crosses its signal line on hourly bars.",
+            "PRO",
+        ),
+        SignalType(
+            "bollinger_breakout",
+            "Bollinger breakout",
+            "A daily close outside the 20-day, 2σ Bollinger bands.",
+            "PRO",
+        ),
+        SignalType(
+            "breakout_20d",
+            "20-day breakout",
+            "A daily close at a new 20-day high or low.",
+            "PRO",
+        ),
+        SignalType(
+            "mock",
+            "Demo signal",
+            "Random signals for demo tickers (only in a demo installation).",
+            "ENTERPRISE",
+        ),
+    ]
+}
+
+
+def known_signal_types() -> list[str]:
+    return list(SIGNAL_TYPES)
+
+
+def effective_tier(user) -> str:
+    """The tier that decides access: the user's own when limits are enforced (§19.5), else
+    DEFAULT_SUBSCRIPTION_TIER for everyone."""
+    if conf.enforce_subscription_limits():
+        tier = str(getattr(user, "subscription_tier", "") or "FREE").upper()
+    else:
+        tier = conf.default_subscription_tier()
+    return tier if tier in TIERS else "FREE"
+
+
+def effective_tier_for(tier: str) -> str:
+    """effective_tier from a stored tier name (the dispatcher reads tiers, not users)."""
+    if not conf.enforce_subscription_limits():
+        tier = conf.default_subscription_tier()
+    tier = str(tier or "FREE").upper()
+    return tier if tier in TIERS else "FREE"
+
+
+def allowed_signal_types(tier: str) -> frozenset[str]:
+    rank = TIERS.index(tier) if tier in TIERS else 0
+    return frozenset(key for key, t in SIGNAL_TYPES.items() if TIERS.index(t.tier) <= rank)
+
+
+def required_tier(signal_type: str) -> str | None:
+    entry = SIGNAL_TYPES.get(signal_type)
+    return entry.tier if entry else None

@@ -1,0 +1,1 @@
+"""Signal generators: each watches the market for one kind of event on its own interval."""
