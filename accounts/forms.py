@@ -57,3 +57,29 @@ class APITokenForm(forms.Form):
         max_length=100,
         widget=forms.TextInput(attrs={"placeholder": "e.g. TradingView webhook"}),
     )
+
+
+class BrokerConnectionForm(forms.Form):
+    account_type = forms.ChoiceField(
+        label="Account",
+        choices=[("paper", "Paper (no real money)"), ("live", "Live (real money)")],
+        initial="paper",
+        widget=forms.RadioSelect,
+    )
+    label = forms.CharField(
+        label="Label",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. My Alpaca paper account"}),
+    )
+    api_key = forms.CharField(
+        label="API key ID",
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    api_secret = forms.CharField(
+        label="API secret key",
+        max_length=200,
+        help_text="Stored encrypted and never shown again — only its last four characters.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )

@@ -32,3 +32,18 @@ def notifications_for_user(*, user: User, unread_only: bool = False, limit: int 
     unread = notifications.filter(read_at__isnull=True)
     items = unread if unread_only else notifications
     return {"unread": unread.count(), "items": list(items[:limit])}
+
+
+def notifications_unread_count(*, user: User) -> int:
+    return Notification.objects.filter(owner=user, read_at__isnull=True).count()
+
+
+def broker_connections_for_user(*, user: User):
+    from accounts.models import BrokerConnection
+
+    return BrokerConnection.objects.filter(owner=user).order_by("account_type")
+
+
+def broker_connection_get(*, user: User, connection_id: int):
+    """One of the user's broker connections; another user's is DoesNotExist (404)."""
+    return broker_connections_for_user(user=user).get(pk=connection_id)

@@ -1,4 +1,4 @@
-"""Account page routes."""
+"""Account page routes: log-in, sign-up, settings (tokens, broker connections), notifications."""
 
 from django.urls import path
 
@@ -14,4 +14,16 @@ urlpatterns = [
     path(
         "settings/tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="token-revoke"
     ),
+    path(
+        "settings/brokers/<int:connection_id>/verify/",
+        views.broker_connection_verify_view,
+        name="broker-verify",
+    ),
+    path(
+        "settings/brokers/<int:connection_id>/remove/",
+        views.broker_connection_remove_view,
+        name="broker-remove",
+    ),
+    path("notifications/", views.notifications_view, name="notifications"),
+    path("notifications/read/", views.notifications_read_view, name="notifications-read"),
 ]

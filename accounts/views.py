@@ -1,4 +1,5 @@
-"""Account pages: sign-up, log-in, log-out, settings (profile, budgets, API tokens)."""
+"""Account pages: sign-up, log-in, log-out, settings (profile, budgets, API tokens, broker
+connections), notifications; and the confirmation page every dangerous action falls back to."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import APITokenForm, LoginForm, ProfileForm, SignupForm
+from accounts.forms import (
+    APITokenForm,
+    BrokerConnectionForm,
+    LoginForm,
+    ProfileForm,
+    SignupForm,
+)
 
 
 def _safe_next(request, default: str) -> str:
@@ -79,6 +86,7 @@ def logout_view(request):
 def settings_view(request):
     profile_form = ProfileForm(instance=request.user)
     token_form = APITokenForm()
+    broker_form = BrokerConnectionForm()
     new_token = None
     if request.method == "POST" and request.POST.get("form") == "profile":
         profile_form = ProfileForm(request.POST, instance=request.user)
@@ -105,11 +113,34 @@ def settings_view(request):
                 user=request.user, name=token_form.cleaned_data["name"]
             )
             token_form = APITokenForm()
+    elif request.method == "POST" and request.POST.get("form") == "broker":
+        broker_form = BrokerConnectionForm(request.POST)
+        if broker_form.is_valid():
+            data = broker_form.cleaned_data
+            try:
+                connection = services.broker_connection_create(
+                    owner=request.user,
+                    account_type=data["account_type"],
+                    api_key=data["api_key"],
+                    api_secret=data["api_secret"],
+                    label=data["label"],
+                )
+            except ValidationError as error:
+                _add_errors(broker_form, error)
+            else:
+                messages.success(
+                    request,
+                    f"Alpaca {connection.get_account_type_display().lower()} connection saved "
+                    f"(key …{connection.key_last4}). Verify it to check that the keys work.",
+                )
+                return redirect(reverse("accounts:settings") + "#brokers")
     context = {
         "profile_form": profile_form,
         "token_form": token_form,
+        "broker_form": broker_form,
         "new_token": new_token,
         "tokens": selectors.api_tokens_for_user(user=request.user),
+        "broker_connections": selectors.broker_connections_for_user(user=request.user),
     }
     return render(request, "accounts/settings.html", context)
 
@@ -125,3 +156,127 @@ def api_token_revoke_view(request, token_id: int):
     services.api_token_revoke(token=token)
     messages.success(request, f"Token “{token.name}” revoked; requests using it now get 401.")
     return redirect("accounts:settings")
+
+
+CONFIRMED_VALUES = {"yes", "on", "true", "1"}
+
+
+def is_confirmed(request) -> bool:
+    return request.method == "POST" and request.POST.get("confirmed", "") in CONFIRMED_VALUES
+
+
+def confirmation_page(
+    request,
+    *,
+    title: str,
+    message: str,
+    button: str,
+    cancel_url: str,
+    consequences: list[str] | tuple[str, ...] = (),
+    check: str = "",
+    status: int = 200,
+):
+    """The page a dangerous action shows when it arrives unconfirmed: without JavaScript (or
+    from a bookmarked link) the trader reads what will happen and confirms it here. Pages with
+    JavaScript ask the same in a dialog and post `confirmed=yes` directly."""
+    carried = []
+    if request.method == "POST":
+        carried = [
+            (key, value)
+            for key, values in request.POST.lists()
+            if key not in ("csrfmiddlewaretoken", "confirmed")
+            for value in values
+        ]
+    context = {
+        "title": title,
+        "message": message,
+        "button": button,
+        "cancel_url": cancel_url,
+        "consequences": consequences,
+        "check": check,
+        "carried": carried,
+        "action": request.path,
+    }
+    return render(request, "confirm.html", context, status=status)
+
+
+def _owned_connection(request, connection_id: int):
+    from django.http import Http404
+
+    from accounts.models import BrokerConnection
+
+    try:
+        return selectors.broker_connection_get(user=request.user, connection_id=connection_id)
+    except BrokerConnection.DoesNotExist:
+        raise Http404("No such broker connection.") from None
+
+
+@login_required
+@require_POST
+def broker_connection_verify_view(request, connection_id: int):
+    connection = _owned_connection(request, connection_id)
+    services.broker_connection_verify(connection=connection)
+    if connection.is_verified:
+        equity = f", equity ${connection.account_equity:,.2f}" if connection.account_equity else ""
+        messages.success(
+            request, f"Verified: Alpaca account {connection.account_number or ''}{equity}."
+        )
+    else:
+        messages.error(request, f"Alpaca refused the keys: {connection.last_error}")
+    return redirect(reverse("accounts:settings") + "#brokers")
+
+
+@login_required
+@require_POST
+def broker_connection_remove_view(request, connection_id: int):
+    from django.db.models import ProtectedError
+
+    connection = _owned_connection(request, connection_id)
+    settings_url = reverse("accounts:settings") + "#brokers"
+    if not is_confirmed(request):
+        return confirmation_page(
+            request,
+            title=f"Remove the {connection}?",
+            message="The stored keys are deleted. Pipelines can no longer trade through this "
+            "account until you add it again.",
+            button="Remove the connection",
+            cancel_url=settings_url,
+        )
+    try:
+        services.broker_connection_delete(connection=connection)
+    except ProtectedError as error:
+        names = ", ".join(sorted({f"“{p.name}”" for p in error.protected_objects}))
+        messages.error(
+            request,
+            f"Pipelines still trade through this account ({names}); switch them to another "
+            "mode first.",
+        )
+    else:
+        messages.success(request, f"Removed the {connection}.")
+    return redirect(settings_url)
+
+
+@login_required
+def notifications_view(request):
+    data = selectors.notifications_for_user(user=request.user, limit=50)
+    unread_ids = [n.pk for n in data["items"] if n.read_at is None]
+    context = {
+        "notifications": data["items"],
+        "unread": data["unread"],
+        "unread_ids": ",".join(str(pk) for pk in unread_ids),
+    }
+    return render(request, "accounts/notifications.html", context)
+
+
+@login_required
+@require_POST
+def notifications_read_view(request):
+    """Mark notifications read: the ones listed in `ids`, or all of them."""
+    raw = request.POST.get("ids", "")
+    ids = [int(part) for part in raw.split(",") if part.strip().isdigit()] if raw else None
+    services.notifications_mark_read(owner=request.user, notification_ids=ids)
+    unread = selectors.notifications_unread_count(user=request.user)
+    if request.htmx:
+        return render(request, "partials/bell.html", {"unread": unread, "oob": True})
+    messages.success(request, "All notifications are marked read.")
+    return redirect("accounts:notifications")

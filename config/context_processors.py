@@ -1,16 +1,18 @@
-"""Template context shared by every page: the navigation and the product name."""
+"""Template context shared by every page: the navigation, the product name and the unread
+notifications count of the bell."""
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 
 # (label, URL name, icon): an area appears as a link once its URL exists.
 NAVIGATION = [
     ("Dashboard", "dashboard", "◧"),
-    ("Pipelines", "pipelines:list", "⛓"),
+    ("Pipelines", "pipelines:list", "⊶"),
     ("Monitor", "pipelines:executions", "◉"),
     ("Positions", "trading:positions", "▤"),
     ("Signals", "signals:feed", "⚡"),
-    ("Analytics", "analytics:performance", "📈"),
+    ("Analytics", "analytics:performance", "↗"),
     ("Billing", "billing:overview", "$"),
     ("Settings", "accounts:settings", "⚙"),
 ]
@@ -33,5 +35,11 @@ def _navigation(request):
 def tradecrew(request):
     context = {"DEBUG": settings.DEBUG, "product_name": "Tradecrew"}
     if getattr(request, "user", None) is not None and request.user.is_authenticated:
+        from accounts.selectors import notifications_unread_count
+
         context["navigation"] = _navigation(request)
+        # Lazy: fragments rendered for htmx never show the bell and never pay for its count.
+        context["notifications_unread"] = SimpleLazyObject(
+            lambda: notifications_unread_count(user=request.user)
+        )
     return context

@@ -8,6 +8,7 @@ from config.api import api
 
 urlpatterns = [
     path("", include("analytics.urls")),
+    path("", include("pipelines.urls")),
     path("accounts/", include("accounts.urls")),
     path("signals/", include("signals.urls")),
     path("trading/", include("trading.urls")),

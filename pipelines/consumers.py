@@ -1,12 +1,18 @@
-"""Websocket consumers that forward live events to the browser (spec §7)."""
+"""Websocket consumers that forward live events to the browser (spec §7): as JSON, and as HTML
+fragments for the htmx ws extension (the same row partials the pages render on load)."""
 
 from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from config.events import execution_group, user_group
 from pipelines.models import PipelineExecution
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -48,3 +54,48 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def event_message(self, message):
         await self.send_json(message["payload"])
+
+
+class HtmlEventsConsumer(EventsConsumer):
+    """The same streams as HTML for the htmx ws extension: every fragment carries hx-swap-oob
+    and is rendered from the partial the page itself renders on load.
+
+    `ws/executions/<id>/html/`: a run's step rows, status, trades and charts.
+    `ws/events/html/?topics=positions,executions`: the bell and toasts always; position rows and
+    execution rows when the page lists them."""
+
+    async def connect(self):
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.topics = {
+            topic.strip()
+            for value in query.get("topics", [])
+            for topic in value.split(",")
+            if topic.strip()
+        }
+        self.execution_id = self.scope["url_route"]["kwargs"].get("execution_id")
+        await super().connect()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """The htmx side sends nothing we act on."""
+
+    async def event_message(self, message):
+        try:
+            fragments = await _render_fragments(
+                self.scope["user"], message["payload"], self.execution_id, self.topics
+            )
+        except Exception:
+            # A fragment that cannot be rendered must not kill the socket: the page's polling
+            # fallback and the next event bring it up to date.
+            logger.exception("could not render live fragment for %s", message.get("payload"))
+            return
+        for html in fragments:
+            await self.send(text_data=html)
+
+
+@database_sync_to_async
+def _render_fragments(user, payload: dict, execution_id, topics: set[str]) -> list[str]:
+    from pipelines import views
+
+    if execution_id is not None:
+        return views.live_execution_fragments(user=user, execution_id=execution_id, payload=payload)
+    return views.live_user_fragments(user=user, payload=payload, topics=topics)

@@ -56,6 +56,13 @@ def _count(pipeline: Pipeline, now: datetime, **increments) -> None:
 def limit_hit(*, pipeline: Pipeline, now: datetime) -> str | None:
     """Which daily limit stops this pipeline today, with the figure; None when none does."""
     schedule = schedule_of(pipeline)
+    if not (
+        schedule.max_trades_per_day
+        or schedule.max_executions_per_day
+        or schedule.stop_on_daily_loss
+        or schedule.stop_on_drawdown
+    ):
+        return None  # no limits: no need to read today's counters
     stats = PipelineDailyStats.objects.filter(
         pipeline=pipeline, date=trading_day(schedule, now)
     ).first()

@@ -44,3 +44,75 @@ def reports_for_user(*, user: User) -> QuerySet[Report]:
 
 def report_get(*, user: User, report_id) -> Report:
     return reports_for_user(user=user).get(pk=report_id)
+
+
+# --- Page reads (lists run a fixed number of queries whatever their length) -----------------
+
+
+def pipeline_cards_for_user(*, user: User) -> QuerySet[Pipeline]:
+    """The user's pipelines with their trade count, realized P&L and open P&L, for cards."""
+    from django.db.models import DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from trading.models import Position, PositionStatus, Trade
+
+    trades = Trade.objects.filter(pipeline_id=OuterRef("pk")).order_by().values("pipeline_id")
+    open_positions = (
+        Position.objects.filter(pipeline_id=OuterRef("pk"), status=PositionStatus.OPEN)
+        .order_by()
+        .values("pipeline_id")
+    )
+    money = DecimalField(max_digits=14, decimal_places=2)
+    return pipelines_for_user(user=user).annotate(
+        trades_count=Coalesce(
+            Subquery(trades.annotate(n=Count("pk")).values("n"), output_field=IntegerField()),
+            Value(0),
+        ),
+        realized_pnl=Coalesce(
+            Subquery(trades.annotate(total=Sum("realized_pnl")).values("total")),
+            Value(0),
+            output_field=money,
+        ),
+        open_pnl=Coalesce(
+            Subquery(open_positions.annotate(total=Sum("unrealized_pnl")).values("total")),
+            Value(0),
+            output_field=money,
+        ),
+    )
+
+
+def execution_rows_for_user(
+    *,
+    user: User,
+    pipeline_id=None,
+    trading_mode: str | None = None,
+    status: str | None = None,
+    symbol: str | None = None,
+    date_from=None,
+    date_to=None,
+) -> QuerySet[PipelineExecution]:
+    """Executions for tables: without the bulky state and candles, with their report's id."""
+    from django.db.models import OuterRef, Q, Subquery
+
+    executions = executions_for_user(user=user, pipeline_id=pipeline_id, status=status)
+    if trading_mode:
+        executions = executions.filter(trading_mode=trading_mode)
+    if symbol:
+        symbol = symbol.strip().upper()
+        executions = executions.filter(
+            Q(state__symbols__contains=[symbol])
+            | Q(trigger_detail__symbols__contains=[symbol])
+            | Q(pipeline__symbols__contains=[symbol])
+        )
+    if date_from:
+        executions = executions.filter(created_at__date__gte=date_from)
+    if date_to:
+        executions = executions.filter(created_at__date__lte=date_to)
+    reports = Report.objects.filter(execution_id=OuterRef("pk"), report_type="execution")
+    return executions.defer(
+        "state", "market_data", "graph", "pipeline__graph", "pipeline__settings"
+    ).annotate(report_id=Subquery(reports.values("pk")[:1]))
+
+
+def execution_row_get(*, user: User, execution_id) -> PipelineExecution:
+    return execution_rows_for_user(user=user).get(pk=execution_id)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
-from contextlib import nullcontext
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -204,27 +205,63 @@ def execution_start(
     the running to the caller (a worker running it in-process, a benchmark)."""
     if pipeline.status == PipelineStatus.ARCHIVED:
         raise Conflict("This pipeline is archived; clone it to run it again.")
-    # Outside a transaction the INSERT is a transaction of its own (one round trip); inside
-    # one, a savepoint lets the caller carry on after a Conflict.
-    try:
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            execution = PipelineExecution.objects.create(
-                pipeline=pipeline,
-                owner_id=pipeline.owner_id,
-                status=ExecutionStatus.PENDING,
-                trigger_source=source,
-                trigger_detail=detail or {},
-                trading_mode=pipeline.trading_mode,
-                graph=pipeline.graph,
-            )
-            if enqueue:
-                transaction.on_commit(lambda: _enqueue(execution.pk))
-    except IntegrityError:
+    execution = PipelineExecution(
+        pipeline=pipeline,
+        owner_id=pipeline.owner_id,
+        status=ExecutionStatus.PENDING,
+        trigger_source=source,
+        trigger_detail=detail or {},
+        trading_mode=pipeline.trading_mode,
+        graph=pipeline.graph,
+    )
+    if not _execution_insert(execution):
         raise Conflict(
             "This pipeline already has an execution pending, waiting or running; "
             "stop it before starting another."
-        ) from None
+        )
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(execution.pk))
     return execution
+
+
+def _execution_insert(execution: PipelineExecution) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: False when the one-active-execution index refused it.
+
+    One round trip, and no savepoint: a refused insert does not abort a surrounding
+    transaction (the signal dispatcher starts many pipelines in one)."""
+    now = timezone.now()
+    execution.created_at = execution.updated_at = now
+    table = PipelineExecution._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (
+                id, pipeline_id, owner_id, status, trigger_source, trigger_detail,
+                trading_mode, graph, state, market_data, current_node, lease_owner,
+                attempts, total_cost, error, created_at, updated_at
+            )
+            VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb, '{{}}'::jsonb, '{{}}'::jsonb,
+                    '', '', 0, 0, '', %s, %s)
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """,  # noqa: S608 - the table name is ours; values are parameters
+            [
+                execution.pk,
+                execution.pipeline_id,
+                execution.owner_id,
+                execution.status,
+                execution.trigger_source,
+                json.dumps(execution.trigger_detail, cls=DjangoJSONEncoder),
+                execution.trading_mode,
+                json.dumps(execution.graph),
+                now,
+                now,
+            ],
+        )
+        inserted = cursor.fetchone() is not None
+    execution._state.adding = False
+    execution._state.db = "default"
+    return inserted
 
 
 @transaction.atomic

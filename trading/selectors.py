@@ -89,3 +89,8 @@ def closed_trade_stats(*, user: User, trading_mode: str) -> tuple[int, object]:
         count=Count("pk"), pnl=Sum("realized_pnl")
     )
     return totals["count"], totals["pnl"] or 0
+
+
+def position_by_id(*, user: User, position_id: int) -> Position:
+    """One of the user's positions, open or closed (another user's is DoesNotExist → 404)."""
+    return positions_for_user(user=user, status=None).get(pk=position_id)

@@ -1,0 +1,538 @@
+"""Page forms for pipelines: settings, filters, trading-mode cards, and agent config fields built
+on the server from each agent's JSON Schema (enum → select, arrays of enums → multi-select,
+numbers with their bounds, booleans → checkboxes, nested objects → fieldsets)."""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from pipelines.models import ExecutionStatus, RunMode, TradingMode
+from pipelines.services import TIMEFRAMES
+
+# --- Trading modes (spec §12.4) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModeOption:
+    value: str
+    label: str
+    description: str
+    risk: str
+    requires_broker: bool
+    requires_confirmation: bool = False
+
+
+MODE_OPTIONS = [
+    ModeOption(
+        TradingMode.SIMULATION,
+        "Simulation",
+        "Fast testing without a broker: fills against market data with slippage, commission, "
+        "partial fills and rejections.",
+        "No risk — completely simulated",
+        requires_broker=False,
+    ),
+    ModeOption(
+        TradingMode.VALIDATION,
+        "Validation",
+        "Tests the logic only: every agent runs except that no order is placed.",
+        "No risk — no trades",
+        requires_broker=False,
+    ),
+    ModeOption(
+        TradingMode.PAPER,
+        "Paper trading",
+        "Realistic testing through your Alpaca paper account.",
+        "Low risk — no real money",
+        requires_broker=True,
+    ),
+    ModeOption(
+        TradingMode.LIVE,
+        "Live trading",
+        "Real orders with real money through your Alpaca live account.",
+        "High risk — real money at stake",
+        requires_broker=True,
+        requires_confirmation=True,
+    ),
+]
+TEST_MODES = [TradingMode.SIMULATION, TradingMode.VALIDATION, TradingMode.PAPER]
+LIVE_WARNING = (
+    "This pipeline will place REAL orders with REAL money through your Alpaca live account. "
+    "Test it in simulation and paper trading first."
+)
+
+DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+SCHEDULE_TYPES = [
+    ("", "No schedule (start by hand, any day)"),
+    ("market_open", "At the market open (+ offset)"),
+    ("interval", "Every N minutes"),
+    ("cron", "Cron expression"),
+    ("time_window", "Only inside a time window"),
+]
+
+
+def _optional_decimal(label: str, help_text: str = "", **kwargs) -> forms.DecimalField:
+    return forms.DecimalField(label=label, required=False, help_text=help_text, **kwargs)
+
+
+def _optional_int(label: str, help_text: str = "", **kwargs) -> forms.IntegerField:
+    return forms.IntegerField(label=label, required=False, help_text=help_text, **kwargs)
+
+
+def symbols_from_text(text: str) -> list[str]:
+    return [part for part in text.replace(",", " ").upper().split() if part]
+
+
+class PipelineSettingsForm(forms.Form):
+    """What the builder saves beside the graph: basics, schedule and limits, simulation costs."""
+
+    name = forms.CharField(label="Name", max_length=255)
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    symbols = forms.CharField(
+        label="Symbols",
+        required=False,
+        max_length=1200,
+        help_text="Tickers separated by commas or spaces, e.g. AAPL, MSFT. Leave empty when a "
+        "stock picker chooses them.",
+        widget=forms.TextInput(attrs={"placeholder": "AAPL, MSFT", "autocapitalize": "characters"}),
+    )
+    primary_timeframe = forms.ChoiceField(
+        label="Primary timeframe", choices=[(tf, tf) for tf in TIMEFRAMES], initial="5m"
+    )
+    run_mode = forms.ChoiceField(label="Run mode", choices=RunMode.choices)
+    daily_budget = _optional_decimal(
+        "Daily budget for this pipeline (USD)",
+        "Agent and LLM spend per day; empty = only your account budgets apply.",
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+    )
+    trading_mode = forms.ChoiceField(
+        label="Trading mode",
+        choices=[(mode, TradingMode(mode).label) for mode in TEST_MODES],
+        initial=TradingMode.SIMULATION,
+        required=False,
+    )
+    # Schedule (§8.2)
+    schedule_type = forms.ChoiceField(label="Schedule", choices=SCHEDULE_TYPES, required=False)
+    offset_minutes = _optional_int(
+        "Minutes after the open", "market_open: start this long after 9:30.", min_value=0
+    )
+    interval_minutes = _optional_int("Every (minutes)", "interval schedules.", min_value=1)
+    cron_expression = forms.CharField(
+        label="Cron expression",
+        required=False,
+        max_length=120,
+        help_text="minute hour day-of-month month day-of-week, e.g. 0 10 * * 1-5",
+    )
+    active_during = forms.ChoiceField(
+        label="Interval runs during",
+        choices=[
+            ("", "Default (market hours)"),
+            ("market_hours", "Market hours"),
+            ("24/7", "Around the clock"),
+        ],
+        required=False,
+    )
+    start_time = forms.CharField(
+        label="Window start (HH:MM)", required=False, max_length=5, help_text="e.g. 09:35"
+    )
+    end_time = forms.CharField(
+        label="Window end (HH:MM)", required=False, max_length=5, help_text="e.g. 15:30"
+    )
+    timezone = forms.ChoiceField(label="Time zone", required=False)
+    active_days = forms.MultipleChoiceField(
+        label="Active days",
+        required=False,
+        choices=[(str(day), name) for day, name in enumerate(DAY_NAMES)],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    flatten_positions_at_end = forms.BooleanField(
+        label="Close this pipeline's positions when the window ends", required=False
+    )
+    stop_pipeline_at_end = forms.BooleanField(
+        label="Stop the pipeline when the window ends", required=False
+    )
+    cycle_interval_minutes = _optional_int(
+        "Pause between cycles (minutes)", "Continuous and on-signal pipelines.", min_value=1
+    )
+    max_trades_per_day = _optional_int("Max trades per day", min_value=1)
+    max_executions_per_day = _optional_int("Max runs per day", min_value=1)
+    stop_on_daily_loss = _optional_decimal(
+        "Stop after a daily loss of (USD)", min_value=Decimal("0.01"), decimal_places=2
+    )
+    stop_on_drawdown = _optional_decimal(
+        "Stop after a drawdown of (%)", min_value=Decimal("0.01"), max_value=100, decimal_places=2
+    )
+    # Simulation (§12.4)
+    slippage_pct = _optional_decimal("Slippage (%)", "Default 0.1%.", min_value=0, max_value=5)
+    commission_per_share = _optional_decimal(
+        "Commission per share (USD)", "Default $0.005.", min_value=0, max_value=1
+    )
+    initial_balance = _optional_decimal(
+        "Initial balance (USD)", "Default $100,000.", min_value=1, decimal_places=2
+    )
+    simulate_partial_fills = forms.BooleanField(label="Simulate partial fills", required=False)
+    simulate_rejections = forms.BooleanField(label="Simulate order rejections", required=False)
+
+    SCHEDULE_FIELDS = (
+        "schedule_type",
+        "offset_minutes",
+        "interval_minutes",
+        "cron_expression",
+        "active_during",
+        "start_time",
+        "end_time",
+        "timezone",
+        "active_days",
+        "flatten_positions_at_end",
+        "stop_pipeline_at_end",
+        "cycle_interval_minutes",
+        "max_trades_per_day",
+        "max_executions_per_day",
+        "stop_on_daily_loss",
+        "stop_on_drawdown",
+    )
+    SIMULATION_FIELDS = (
+        "slippage_pct",
+        "commission_per_share",
+        "initial_balance",
+        "simulate_partial_fills",
+        "simulate_rejections",
+    )
+    BASIC_FIELDS = ("name", "description", "symbols", "primary_timeframe", "run_mode")
+
+    def __init__(self, *args, creating: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.creating = creating
+        self.fields["timezone"].choices = [("", "America/New_York (default)")] + [
+            (name, name)
+            for name in sorted(zoneinfo.available_timezones())
+            if "/" in name and not name.startswith("Etc/")
+        ]
+
+    @classmethod
+    def initial_for(cls, pipeline) -> dict[str, Any]:
+        schedule = pipeline.schedule or {}
+        mode_config = pipeline.mode_config or {}
+        initial: dict[str, Any] = {
+            "name": pipeline.name,
+            "description": pipeline.description,
+            "symbols": ", ".join(pipeline.symbols or []),
+            "primary_timeframe": pipeline.primary_timeframe,
+            "run_mode": pipeline.run_mode,
+            "daily_budget": pipeline.daily_budget,
+            "trading_mode": pipeline.trading_mode,
+            "active_days": [str(day) for day in schedule.get("active_days", range(7))],
+            "stop_pipeline_at_end": schedule.get("stop_pipeline_at_end", True),
+            "simulate_partial_fills": mode_config.get("simulate_partial_fills", True),
+            "simulate_rejections": mode_config.get("simulate_rejections", True),
+        }
+        if schedule:
+            for name in cls.SCHEDULE_FIELDS:
+                if name in schedule and name not in ("active_days", "stop_pipeline_at_end"):
+                    initial[name] = schedule[name]
+        for name in ("slippage_pct", "commission_per_share", "initial_balance"):
+            if name in mode_config:
+                initial[name] = mode_config[name]
+        return initial
+
+    @classmethod
+    def initial_new(cls) -> dict[str, Any]:
+        return {
+            "run_mode": RunMode.RUN_ONCE,
+            "primary_timeframe": "5m",
+            "trading_mode": TradingMode.SIMULATION,
+            "active_days": [str(day) for day in range(7)],
+            "stop_pipeline_at_end": True,
+            "simulate_partial_fills": True,
+            "simulate_rejections": True,
+        }
+
+    def schedule(self) -> dict[str, Any] | None:
+        """The §8.2 schedule from the filled-in fields; None when nothing is asked for."""
+        data = self.cleaned_data
+        schedule: dict[str, Any] = {}
+        for name in self.SCHEDULE_FIELDS:
+            if name in ("active_days", "stop_pipeline_at_end", "flatten_positions_at_end"):
+                continue
+            value = data.get(name)
+            if value not in (None, ""):
+                schedule[name] = str(value) if isinstance(value, Decimal) else value
+        if data.get("flatten_positions_at_end"):
+            schedule["flatten_positions_at_end"] = True
+        days = sorted(int(day) for day in data.get("active_days") or [])
+        if schedule or (days and days != list(range(7))):
+            schedule["active_days"] = days
+            schedule["stop_pipeline_at_end"] = bool(data.get("stop_pipeline_at_end"))
+        return schedule or None
+
+    def mode_config(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        config: dict[str, Any] = {
+            "simulate_partial_fills": bool(data.get("simulate_partial_fills")),
+            "simulate_rejections": bool(data.get("simulate_rejections")),
+        }
+        for name in ("slippage_pct", "commission_per_share", "initial_balance"):
+            if data.get(name) is not None:
+                config[name] = str(data[name])
+        return config
+
+    def service_fields(self, *, trading_mode: str) -> dict[str, Any]:
+        """Keyword arguments for pipeline_create / pipeline_update."""
+        data = self.cleaned_data
+        fields = {
+            "name": data["name"],
+            "description": data["description"],
+            "symbols": symbols_from_text(data["symbols"]),
+            "primary_timeframe": data["primary_timeframe"],
+            "run_mode": data["run_mode"],
+            "daily_budget": data["daily_budget"],
+            "schedule": self.schedule(),
+        }
+        if trading_mode == TradingMode.SIMULATION:
+            fields["mode_config"] = self.mode_config()
+        return fields
+
+    def chosen_mode(self) -> str:
+        mode = self.cleaned_data.get("trading_mode") or TradingMode.SIMULATION
+        return mode if mode in TEST_MODES else TradingMode.SIMULATION
+
+    def add_service_errors(self, messages: dict[str, list[str]]) -> list[str]:
+        """Put a service's ValidationError messages on their fields; return the rest."""
+        leftovers = []
+        for key, texts in messages.items():
+            name = key.split(".")[-1] if key.startswith(("schedule.", "mode_config.")) else key
+            if name in self.fields:
+                for text in texts:
+                    self.add_error(name, text)
+            else:
+                leftovers.extend(f"{key}: {text}" for text in texts)
+        return leftovers
+
+
+class ExecutionFilterForm(forms.Form):
+    pipeline = forms.ChoiceField(label="Pipeline", required=False)
+    trading_mode = forms.ChoiceField(
+        label="Mode", required=False, choices=[("", "Any mode"), *TradingMode.choices]
+    )
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "Any status"), *ExecutionStatus.choices]
+    )
+    symbol = forms.CharField(label="Symbol", required=False, max_length=12)
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, pipelines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pipeline"].choices = [("", "All pipelines")] + [
+            (str(pk), name) for pk, name in pipelines
+        ]
+
+    def filters(self) -> dict[str, Any]:
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "pipeline_id": data["pipeline"] or None,
+            "trading_mode": data["trading_mode"] or None,
+            "status": data["status"] or None,
+            "symbol": data["symbol"] or None,
+            "date_from": data["date_from"],
+            "date_to": data["date_to"],
+        }
+
+
+# --- Agent config forms from JSON Schema -------------------------------------------------------
+
+ENUM_LABELS: dict[str, dict[Any, str]] = {
+    "model": {"": "Default model"},
+    "active_days": dict(enumerate(DAY_NAMES)),
+}
+# §6.3: clear labels for the timeframes an agent reads.
+LABEL_OVERRIDES = {
+    ("bias_agent", "analysis_timeframes"): "Analysis timeframes",
+    ("strategy_agent", "timeframe"): "Execution timeframe",
+    ("market_data_agent", "timeframes"): "Timeframes to fetch",
+}
+
+
+@dataclass
+class ConfigField:
+    """One input of an agent's config form, or a fieldset of them (kind "group")."""
+
+    path: str
+    label: str
+    kind: str  # group | select | multiselect | number | integer | checkbox | text | csv | json
+    help: str = ""
+    required: bool = False
+    value: Any = None
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    minimum: Any = None
+    maximum: Any = None
+    item_type: str = "string"
+    nullable: bool = False
+    max_length: int | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    children: list[ConfigField] = field(default_factory=list)
+
+    @property
+    def input_name(self) -> str:
+        return f"cfg.{self.path}"
+
+    @property
+    def input_id(self) -> str:
+        return "cfg-" + self.path.replace(".", "-")
+
+    @property
+    def step(self) -> str:
+        return "1" if self.kind == "integer" else "any"
+
+    @property
+    def display_value(self) -> str:
+        """The value as the input shows it."""
+        value = self.value
+        if value is None:
+            return ""
+        if self.kind == "csv":
+            return ", ".join(str(item) for item in value) if isinstance(value, list) else ""
+        if self.kind == "json":
+            return json.dumps(value, indent=1)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    @property
+    def selected(self) -> set[str]:
+        if isinstance(self.value, list):
+            return {str(item) for item in self.value}
+        return {"" if self.value is None else str(self.value)}
+
+
+def _types(schema: dict[str, Any]) -> tuple[str, bool]:
+    kind = schema.get("type", "string")
+    if isinstance(kind, list):
+        nullable = "null" in kind
+        kind = next((k for k in kind if k != "null"), "string")
+        return kind, nullable
+    return kind, False
+
+
+def _label(key: str) -> str:
+    text = key.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _choice_label(key: str, value: Any) -> str:
+    labels = ENUM_LABELS.get(key, {})
+    return labels.get(value, str(value))
+
+
+def _field(
+    agent_type: str, key: str, path: str, schema: dict[str, Any], value: Any, required: bool
+) -> ConfigField:
+    kind, nullable = _types(schema)
+    label = LABEL_OVERRIDES.get((agent_type, path)) or schema.get("title") or _label(key)
+    common = {
+        "path": path,
+        "label": label,
+        "help": schema.get("description", ""),
+        "required": required,
+        "value": value,
+        "nullable": nullable,
+    }
+    if kind == "object" and "properties" in schema:
+        children = _fields(agent_type, schema, value if isinstance(value, dict) else {}, path)
+        return ConfigField(kind="group", children=children, **common)
+    if "enum" in schema:
+        return ConfigField(
+            kind="select",
+            choices=[(str(v), _choice_label(key, v)) for v in schema["enum"]],
+            item_type=kind,
+            **common,
+        )
+    if kind == "boolean":
+        return ConfigField(kind="checkbox", **common)
+    if kind in ("number", "integer"):
+        minimum = schema.get("minimum", schema.get("exclusiveMinimum"))
+        return ConfigField(kind=kind, minimum=minimum, maximum=schema.get("maximum"), **common)
+    if kind == "array":
+        items = schema.get("items", {})
+        item_kind, _ = _types(items)
+        if "enum" in items:
+            return ConfigField(
+                kind="multiselect",
+                choices=[(str(v), _choice_label(key, v)) for v in items["enum"]],
+                item_type=item_kind,
+                **common,
+            )
+        if item_kind in ("string", "integer", "number"):
+            return ConfigField(kind="csv", item_type=item_kind, **common)
+        return ConfigField(kind="json", **common)
+    if kind == "string":
+        return ConfigField(kind="text", max_length=schema.get("maxLength"), **common)
+    return ConfigField(kind="json", **common)
+
+
+def _fields(
+    agent_type: str, schema: dict[str, Any], values: dict[str, Any], prefix: str = ""
+) -> list[ConfigField]:
+    required = set(schema.get("required", []))
+    fields = []
+    for key, prop in schema.get("properties", {}).items():
+        path = f"{prefix}.{key}" if prefix else key
+        fields.append(_field(agent_type, key, path, prop, values.get(key), key in required))
+    return fields
+
+
+def _attach(fields: list[ConfigField], path: str, message: str, *, warning: bool) -> bool:
+    for item in fields:
+        if item.path == path or (item.kind != "group" and path.startswith(item.path + ".")):
+            (item.warnings if warning else item.errors).append(message)
+            return True
+        if (
+            item.kind == "group"
+            and path.startswith(item.path + ".")
+            and _attach(item.children, path, message, warning=warning)
+        ):
+            return True
+    return False
+
+
+def config_fields(
+    *,
+    agent_type: str,
+    schema: dict[str, Any],
+    values: dict[str, Any],
+    issues: list[dict[str, Any]] = (),
+) -> tuple[list[ConfigField], list[dict[str, Any]]]:
+    """The form fields for one node, with the server's issues put on the fields they name.
+    Returns the fields and the issues that name no field (shown above the form)."""
+    fields = _fields(agent_type, schema, values)
+    unplaced = []
+    for issue in issues:
+        name = issue.get("field") or ""
+        placed = name.startswith("config.") and _attach(
+            fields,
+            name.removeprefix("config."),
+            issue.get("msg", ""),
+            warning=issue.get("level") == "warning",
+        )
+        if not placed:
+            unplaced.append(issue)
+    return fields, unplaced
