@@ -22,6 +22,8 @@ from common import ROOT, bench_user, fresh_tables, peak_rss_mb, setup_django, su
 # mode plans the bracket order on every run instead of skipping once a position is open.
 BENCH_SYMBOLS = ["TSLA"]
 TARGET_RATE = 50.0
+# The Procfile's worker: the threads pool at its default concurrency (WORKER_CONCURRENCY).
+WORKER_THREADS = 8
 TARGET_P50_MS = 30.0
 SEVEN_AGENTS = {
     "nodes": [
@@ -93,6 +95,7 @@ def in_process(count: int) -> None:
         engine.execution_run(execution_id=execution.pk, task_id=f"w{execution.pk}", clock=clock)
     durations = []
     completed = 0
+    measured = []
     started_all = time.perf_counter()
     for _ in range(count):
         clock.advance(timedelta(seconds=1))
@@ -101,6 +104,7 @@ def in_process(count: int) -> None:
         status = engine.execution_run(
             execution_id=execution.pk, task_id=str(execution.pk), clock=clock
         )
+        measured.append(execution.pk)
         durations.append((time.perf_counter() - started) * 1000)
         completed += status == "completed"
     elapsed = time.perf_counter() - started_all
@@ -111,7 +115,7 @@ def in_process(count: int) -> None:
 
     planned = sum(
         1
-        for state in PipelineExecution.objects.filter(pipeline=pipeline).values_list(
+        for state in PipelineExecution.objects.filter(pk__in=measured).values_list(
             "state", flat=True
         )
         if state.get("intended_orders")
@@ -262,5 +266,5 @@ if __name__ == "__main__":
     setup_django()
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     in_process(runs)
-    threaded_throughput(runs * 2, threads=4)
+    threaded_throughput(runs * 2, threads=WORKER_THREADS)
     through_celery(max(20, runs // 10))

@@ -247,8 +247,22 @@ def pipeline_stop(*, pipeline: Pipeline, reason: str = "Stopped.") -> Pipeline:
 def after_execution(*, execution_id: UUID, now: datetime | None = None) -> None:
     """Continuous and on-signal pipelines start their next cycle (after the cycle interval)."""
     now = now or timezone.now()
+    # Most runs end a run-once pipeline: one narrow look settles those without loading anything.
+    cycling = (
+        PipelineExecution.objects.filter(
+            pk=execution_id,
+            pipeline__status=PipelineStatus.ACTIVE,
+            pipeline__run_mode__in=CYCLING_MODES,
+        )
+        .exclude(status=ExecutionStatus.CANCELLED)
+        .exists()
+    )
+    if not cycling:
+        return
+    # Not the state, market data or graph: large JSON this needs none of.
     execution = (
         PipelineExecution.objects.select_related("pipeline", "pipeline__owner")
+        .only("id", "status", "error", "pipeline")
         .filter(pk=execution_id)
         .first()
     )
