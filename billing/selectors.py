@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Avg, Q, Sum
+from django.db import connection
+from django.db.models import Avg
 
 from accounts.models import User
 from billing.models import CostEntry, CostType, DailyCost
@@ -13,17 +14,24 @@ from billing.services import owner_local_day
 
 
 def spend_summary(*, owner: User, pipeline_id: UUID | None = None) -> dict[str, Decimal]:
-    """Spend today and this month (the owner's local calendar), overall and for one pipeline."""
+    """Spend today and this month (the owner's local calendar), overall and for one pipeline.
+
+    Every run's budget gate asks this, so it is one fixed statement over the owner's
+    month of DailyCost rows (a few dozen), not an ORM aggregate compiled each time."""
     today = owner_local_day(owner=owner)
-    month_start = today.replace(day=1)
-    totals = DailyCost.objects.filter(owner=owner, day__gte=month_start).aggregate(
-        month=Sum("total_cost"),
-        today=Sum("total_cost", filter=Q(day=today)),
-        pipeline_today=Sum("total_cost", filter=Q(day=today, pipeline_id=pipeline_id))
-        if pipeline_id
-        else Sum("total_cost", filter=Q(pk__in=[])),
-    )
-    return {key: value or Decimal("0") for key, value in totals.items()}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT COALESCE(SUM(total_cost), 0),
+                   COALESCE(SUM(total_cost) FILTER (WHERE day = %s), 0),
+                   COALESCE(SUM(total_cost) FILTER (WHERE day = %s AND pipeline_id = %s), 0)
+              FROM {DailyCost._meta.db_table}
+             WHERE owner_id = %s AND day >= %s
+            """,  # noqa: S608 - the table name is ours; values are parameters
+            [today, today, pipeline_id, owner.pk, today.replace(day=1)],
+        )
+        month, day, pipeline_day = cursor.fetchone()
+    return {"month": month, "today": day, "pipeline_today": pipeline_day}
 
 
 def average_runtime_seconds(*, owner: User) -> dict[str, float]:

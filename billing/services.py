@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
@@ -13,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from agents.metering import LLMCall
-from billing.models import CostEntry, CostType, DailyCost
+from billing.models import CostEntry, CostType
 
 MONEY_PLACES = Decimal("0.00000001")
 SECONDS_PER_HOUR = Decimal(3600)
@@ -36,25 +38,22 @@ def owner_local_day(*, owner: User, at: datetime | None = None):
     return timezone.localtime(at or timezone.now(), zone).date()
 
 
-def _add_to_daily(*, owner: User, pipeline_id: UUID | None, day, amount: Decimal) -> None:
-    # One statement, safe under concurrency: the unique (owner, pipeline, day) row is created or
-    # incremented atomically (NULLS NOT DISTINCT makes pipeline-less charges share one row).
-    table = DailyCost._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (owner_id, pipeline_id, day, total_cost)
-            VALUES (%s, %s, %s, %s)
-            ON CONFLICT (owner_id, pipeline_id, day) DO UPDATE
-            SET total_cost = {table}.total_cost + EXCLUDED.total_cost
-            """,  # noqa: S608 - the table name is ours; values are parameters
-            [owner.pk, pipeline_id, day, amount],
-        )
+@dataclass(frozen=True)
+class StepCharge:
+    """What one finished step costs: its ledger rows (unsaved) and the two totals."""
+
+    entries: list[CostEntry]
+    agent_cost: Decimal
+    token_cost: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.agent_cost + self.token_cost
 
 
-def cost_record_step(
+def step_charge(
     *,
-    owner: User,
+    owner_id: int,
     pipeline_id: UUID | None,
     execution_id: UUID | None,
     agent_id: str,
@@ -62,16 +61,14 @@ def cost_record_step(
     pricing_rate: Decimal,
     runtime_seconds: float,
     llm_calls: Iterable[LLMCall] = (),
-    at: datetime | None = None,
-) -> tuple[Decimal, Decimal]:
-    """Charge one agent step; returns (agent cost, token cost). Call it inside the step's
-    transaction."""
+) -> StepCharge:
+    """Price one agent step: rental per second of runtime, plus each metered model call."""
     agent_cost = agent_rental_cost(pricing_rate=pricing_rate, runtime_seconds=runtime_seconds)
     entries = []
     if agent_cost > 0:
         entries.append(
             CostEntry(
-                owner=owner,
+                owner_id=owner_id,
                 pipeline_id=pipeline_id,
                 execution_id=execution_id,
                 agent_id=agent_id,
@@ -88,7 +85,7 @@ def cost_record_step(
         token_cost += call.cost
         entries.append(
             CostEntry(
-                owner=owner,
+                owner_id=owner_id,
                 pipeline_id=pipeline_id,
                 execution_id=execution_id,
                 agent_id=agent_id,
@@ -105,10 +102,94 @@ def cost_record_step(
                 },
             )
         )
-    if entries:
-        CostEntry.objects.bulk_create(entries)
-        total = agent_cost + token_cost
-        if total > 0:
-            day = owner_local_day(owner=owner, at=at)
-            _add_to_daily(owner=owner, pipeline_id=pipeline_id, day=day, amount=total)
-    return agent_cost, token_cost
+    return StepCharge(entries=entries, agent_cost=agent_cost, token_cost=token_cost)
+
+
+# The ledger write as parts of a larger statement (the engine's step boundary): the entries and
+# the day's roll-up go in with the step they charge, in the same round trip, and only when the
+# statement's `lease` CTE yields a row (the run is still ours). The roll-up is created or
+# incremented atomically; NULLS NOT DISTINCT makes pipeline-less charges share one row.
+LEDGER_CTES = """
+, ledger AS (
+    INSERT INTO billing_costentry (
+        owner_id, pipeline_id, execution_id, agent_id, agent_type, cost_type, quantity,
+        unit_cost, total_cost, metadata, created_at
+    )
+    SELECT e.owner_id, e.pipeline_id, e.execution_id, e.agent_id, e.agent_type, e.cost_type,
+           e.quantity, e.unit_cost, e.total_cost, e.metadata, e.created_at
+      FROM lease, jsonb_to_recordset(%(ledger_entries)s::jsonb) AS e(
+           owner_id bigint, pipeline_id uuid, execution_id uuid, agent_id text, agent_type text,
+           cost_type text, quantity numeric, unit_cost numeric, total_cost numeric,
+           metadata jsonb, created_at timestamptz)
+), daily AS (
+    INSERT INTO billing_dailycost (owner_id, pipeline_id, day, total_cost)
+    SELECT %(ledger_owner_id)s, %(ledger_pipeline_id)s, %(ledger_day)s, %(ledger_amount)s
+      FROM lease
+     WHERE %(ledger_amount)s > 0
+    ON CONFLICT (owner_id, pipeline_id, day) DO UPDATE
+    SET total_cost = billing_dailycost.total_cost + EXCLUDED.total_cost
+)
+"""
+
+
+def ledger_params(
+    charge: StepCharge | None, *, owner: User, pipeline_id: UUID | None, at: datetime
+) -> dict[str, object]:
+    """The parameters of LEDGER_CTES for `charge` (None: nothing to write)."""
+    entries = charge.entries if charge is not None else []
+    rows = [
+        {
+            "owner_id": entry.owner_id,
+            "pipeline_id": str(entry.pipeline_id) if entry.pipeline_id else None,
+            "execution_id": str(entry.execution_id) if entry.execution_id else None,
+            "agent_id": entry.agent_id,
+            "agent_type": entry.agent_type,
+            "cost_type": entry.cost_type,
+            "quantity": str(entry.quantity),
+            "unit_cost": str(entry.unit_cost),
+            "total_cost": str(entry.total_cost),
+            "metadata": entry.metadata or {},
+            "created_at": at.isoformat(),
+        }
+        for entry in entries
+    ]
+    return {
+        "ledger_entries": json.dumps(rows),
+        "ledger_owner_id": owner.pk,
+        "ledger_pipeline_id": pipeline_id,
+        "ledger_day": owner_local_day(owner=owner, at=at),
+        "ledger_amount": charge.total if charge is not None and entries else Decimal(0),
+    }
+
+
+def cost_record_step(
+    *,
+    owner: User,
+    pipeline_id: UUID | None,
+    execution_id: UUID | None,
+    agent_id: str,
+    agent_type: str,
+    pricing_rate: Decimal,
+    runtime_seconds: float,
+    llm_calls: Iterable[LLMCall] = (),
+    at: datetime | None = None,
+) -> tuple[Decimal, Decimal]:
+    """Charge one agent step; returns (agent cost, token cost). Call it inside the step's
+    transaction."""
+    charge = step_charge(
+        owner_id=owner.pk,
+        pipeline_id=pipeline_id,
+        execution_id=execution_id,
+        agent_id=agent_id,
+        agent_type=agent_type,
+        pricing_rate=pricing_rate,
+        runtime_seconds=runtime_seconds,
+        llm_calls=llm_calls,
+    )
+    if charge.entries:
+        params = ledger_params(
+            charge, owner=owner, pipeline_id=pipeline_id, at=at or timezone.now()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH lease AS (SELECT 1){LEDGER_CTES}SELECT 1", params)
+    return charge.agent_cost, charge.token_cost

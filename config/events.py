@@ -6,8 +6,12 @@ it cannot read yet, and in the order they were emitted.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import queue
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,16 +44,23 @@ def execution_group(execution_id) -> str:
 
 
 class _Publisher:
-    """Publishes to the channel layer's groups with a plain Redis client.
+    """Publishes to the channel layer's groups from one background thread per process.
 
     The layer is channels_redis' pub/sub layer, where sending to a group is one PUBLISH of the
-    layer-serialised message on the group's channel; doing that synchronously (both groups in one
-    pipelined round trip) costs a fraction of a millisecond, where an async_to_sync hop per event
-    costs several."""
+    layer-serialised message on the group's channel. A run hands its events over after commit
+    and goes on; the thread sends them in order, whatever has queued up meanwhile in one
+    pipelined round trip, so Redis latency never sits on an execution's critical path."""
+
+    MAX_BATCHES_PER_ROUND_TRIP = 256
 
     def __init__(self):
         self._client = None
         self._prefix = "asgi"
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
 
     def _redis(self):
         if self._client is None:
@@ -63,27 +74,70 @@ class _Publisher:
             self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         return self._client
 
-    def publish(self, batch: list[tuple[list[str], dict[str, Any]]]) -> None:
+    def submit(self, batch: list[tuple[list[str], dict[str, Any]]]) -> None:
+        if not batch:
+            return
+        self._ensure_thread()
+        with self._idle:
+            self._pending += 1
+        self._queue.put(batch)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every submitted event is out (or `timeout` passes); True when done."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _ensure_thread(self) -> None:
+        pid = os.getpid()
+        if self._thread is not None and self._pid == pid and self._thread.is_alive():
+            return
+        with self._idle:
+            if self._thread is not None and self._pid == pid and self._thread.is_alive():
+                return
+            if self._pid != pid:  # a forked child: the parent's queue and thread are not ours
+                self._queue, self._pending, self._client = queue.SimpleQueue(), 0, None
+            self._pid = pid
+            self._thread = threading.Thread(target=self._run, name="live-events", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batches = [self._queue.get()]
+            while len(batches) < self.MAX_BATCHES_PER_ROUND_TRIP:
+                try:
+                    batches.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.publish([event for batch in batches for event in batch])
+            finally:
+                with self._idle:
+                    self._pending -= len(batches)
+                    self._idle.notify_all()
+
+    def publish(self, events: list[tuple[list[str], dict[str, Any]]]) -> None:
         layer = get_channel_layer()
-        if layer is None or not batch:
+        if layer is None or not events:
             return
         try:
             client = self._redis()
             with client.pipeline(transaction=False) as pipe:
-                for groups, payload in batch:
+                for groups, payload in events:
                     data = layer.serialize({"type": "event.message", "payload": payload})
                     for group in groups:
                         pipe.publish(f"{self._prefix}__group__{group}", data)
                 pipe.execute()
         except Exception:
-            logger.warning("could not push %d live event(s)", len(batch), exc_info=True)
+            logger.warning("could not push %d live event(s)", len(events), exc_info=True)
 
 
 _publisher = _Publisher()
+atexit.register(_publisher.flush, 2.0)
 
 
-def flush(timeout: float = 5.0) -> None:
-    """Kept for callers that want every emitted event out: publishing is synchronous."""
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until every event emitted so far is out; True when they all are."""
+    return _publisher.flush(timeout)
 
 
 def _plain(value: Any) -> Any:
@@ -116,7 +170,7 @@ def event_build(
 
 def events_send(batch: list[tuple[list[str], dict[str, Any]]]) -> None:
     """Send events, in order, once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _publisher.publish(batch))
+    transaction.on_commit(lambda: _publisher.submit(batch))
 
 
 def event_emit(*, event: str, owner_id, execution_id=None, **fields: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ expired, may take it over; nobody else can.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
@@ -31,7 +30,13 @@ from agents.metering import CostMeter
 from agents.registry import agent_class, create_agent
 from agents.state import AgentCost, PipelineState
 from billing.budget import PipelineBudgetGate
-from billing.services import agent_rental_cost, cost_record_step
+from billing.services import (
+    LEDGER_CTES,
+    agent_rental_cost,
+    cost_record_step,
+    ledger_params,
+    step_charge,
+)
 from config.events import event_build, event_emit, events_send
 from pipelines import hooks
 from pipelines.graph import required_timeframes, topological_order
@@ -163,7 +168,8 @@ class _StepRef:
 # previous step completed and starts (or, on a redelivery, restarts) the next one — all only if
 # this task still holds the execution. Written as SQL because the engine's speed is dominated
 # by round trips: this is one instead of six.
-_STEP_BOUNDARY_SQL = """
+_STEP_BOUNDARY_SQL = (
+    """
 WITH lease AS (
     UPDATE pipelines_pipelineexecution
        SET state = %(state)s::jsonb,
@@ -182,6 +188,9 @@ WITH lease AS (
            output_summary = %(summary)s, engine = COALESCE(%(finished_engine)s, engine)
      WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
 )
+"""  # noqa: S608 - constant text with the ledger CTEs; values are parameters
+    + LEDGER_CTES
+    + """
 INSERT INTO pipelines_steprun (
     execution_id, node_id, agent_type, position, status, engine, started_at, attempts,
     tokens_in, tokens_out, agent_cost, token_cost, output_summary, error
@@ -194,11 +203,13 @@ ON CONFLICT (execution_id, node_id) DO UPDATE
        attempts = pipelines_steprun.attempts + 1, error = ''
 RETURNING id, attempts
 """
+)
 
 
 # The end of a successful run in one statement: the final state, the last step completed and
 # the report — again only if this task still holds the execution.
-_COMPLETION_SQL = """
+_COMPLETION_SQL = (
+    """
 WITH lease AS (
     UPDATE pipelines_pipelineexecution
        SET state = %(state)s::jsonb,
@@ -225,8 +236,12 @@ WITH lease AS (
       FROM lease
      WHERE %(report)s IS NOT NULL
 )
+"""  # noqa: S608 - constant text with the ledger CTEs; values are parameters
+    + LEDGER_CTES
+    + """
 SELECT id FROM lease
 """
+)
 
 
 @dataclass
@@ -312,39 +327,34 @@ class ExecutionRunner:
         params = {
             **self._state_params(state, now),
             **_finished_params(finished, token_cost, now),
+            **self._ledger_params(finished, now),
             "node_id": step.node_id,
             "lease_expires_at": now + LEASE,
             "agent_type": step.agent_type,
             "position": position,
             "engine": engine,
         }
-        charge = finished is not None and (finished.agent_cost > 0 or finished.llm_calls)
-        # Without a charge the boundary is that one statement, atomic on its own; with one, the
-        # ledger rows join it in a transaction.
-        with transaction.atomic() if charge else contextlib.nullcontext():
-            # psycopg's own cursor (not Django's client-side-binding one): parameters are sent
-            # separately and, executed on every step, the statement is prepared once per
-            # connection, which halves its cost.
-            connection.ensure_connection()
-            with connection.connection.cursor() as cursor:
-                cursor.execute(_STEP_BOUNDARY_SQL, params)
-                row = cursor.fetchone()
-            if row is None:
-                raise _LeaseLost
-            if charge:
-                self._charge(finished, now)
-            step_ref = _StepRef(pk=row[0], attempts=row[1])
-            events = [self._completed_event(finished, token_cost)] if finished else []
-            events.append(
-                self._event(
-                    "agent_started",
-                    agent_id=step.node_id,
-                    agent_type=step.agent_type,
-                    position=position,
-                    attempt=step_ref.attempts,
-                )
+        # One statement, atomic on its own, the finished step's charge included. psycopg's own
+        # cursor (not Django's client-side-binding one): parameters are sent separately and,
+        # executed on every step, the statement is prepared once per connection.
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            cursor.execute(_STEP_BOUNDARY_SQL, params)
+            row = cursor.fetchone()
+        if row is None:
+            raise _LeaseLost
+        step_ref = _StepRef(pk=row[0], attempts=row[1])
+        events = [self._completed_event(finished, token_cost)] if finished else []
+        events.append(
+            self._event(
+                "agent_started",
+                agent_id=step.node_id,
+                agent_type=step.agent_type,
+                position=position,
+                attempt=step_ref.attempts,
             )
-            events_send(events)
+        )
+        events_send(events)
         self._saved_market_data = self._pending_fingerprint
         return step_ref
 
@@ -366,17 +376,22 @@ class ExecutionRunner:
             "task_id": self.task_id,
         }
 
-    def _charge(self, finished: _FinishedStep, now: datetime) -> None:
-        cost_record_step(
-            owner=self.execution.owner,
-            pipeline_id=self.execution.pipeline_id,
-            execution_id=self.execution.pk,
-            agent_id=finished.step.node_id,
-            agent_type=finished.step.agent_type,
-            pricing_rate=finished.pricing_rate,
-            runtime_seconds=finished.runtime,
-            llm_calls=finished.llm_calls,
-            at=now,
+    def _ledger_params(self, finished: _FinishedStep | None, now: datetime) -> dict[str, Any]:
+        """The finished step's charge, written by the boundary statement that records it."""
+        charge = None
+        if finished is not None and (finished.agent_cost > 0 or finished.llm_calls):
+            charge = step_charge(
+                owner_id=self.execution.owner_id,
+                pipeline_id=self.execution.pipeline_id,
+                execution_id=self.execution.pk,
+                agent_id=finished.step.node_id,
+                agent_type=finished.step.agent_type,
+                pricing_rate=finished.pricing_rate,
+                runtime_seconds=finished.runtime,
+                llm_calls=finished.llm_calls,
+            )
+        return ledger_params(
+            charge, owner=self.execution.owner, pipeline_id=self.execution.pipeline_id, at=now
         )
 
     def _write_finished(self, state: PipelineState) -> None:
@@ -608,31 +623,30 @@ class ExecutionRunner:
             )[:255],
             "report_summary": str(summary.get("summary") or ""),
             "report": json.dumps(state.reports, cls=DjangoJSONEncoder) if state.reports else None,
+            **self._ledger_params(finished, now),
         }
-        charge = finished is not None and (finished.agent_cost > 0 or finished.llm_calls)
-        with transaction.atomic() if charge else contextlib.nullcontext():
-            connection.ensure_connection()
-            with connection.connection.cursor() as cursor:
-                cursor.execute(_COMPLETION_SQL, params)
-                if cursor.fetchone() is None:
-                    raise _LeaseLost
-            if charge:
-                self._charge(finished, now)
-            events = [self._completed_event(finished, token_cost)] if finished else []
-            events.append(
-                self._event(
-                    "execution_completed",
-                    status=ExecutionStatus.COMPLETED,
-                    total_cost=state.total_cost,
-                    report_id=str(report_id) if report_id else None,
-                )
+        # One statement, atomic on its own (the last step's charge included); the events and
+        # the after-run hook go once it has committed.
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            cursor.execute(_COMPLETION_SQL, params)
+            if cursor.fetchone() is None:
+                raise _LeaseLost
+        events = [self._completed_event(finished, token_cost)] if finished else []
+        events.append(
+            self._event(
+                "execution_completed",
+                status=ExecutionStatus.COMPLETED,
+                total_cost=state.total_cost,
+                report_id=str(report_id) if report_id else None,
             )
-            events_send(events)
-            transaction.on_commit(
-                lambda: hooks.execution_finished.send(
-                    sender=PipelineExecution, execution_id=self.execution.pk
-                )
+        )
+        events_send(events)
+        transaction.on_commit(
+            lambda: hooks.execution_finished.send(
+                sender=PipelineExecution, execution_id=self.execution.pk
             )
+        )
         return ExecutionStatus.COMPLETED
 
 

@@ -8,8 +8,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef
 from django.utils import timezone
 
 from accounts.services import notify
@@ -117,7 +118,20 @@ def _announce_limit(pipeline: Pipeline, reason: str, now: datetime) -> None:
 # --- Whether a pipeline may start now ------------------------------------------------------
 
 
+def open_positions_subquery(pipeline_ref: str = "pk"):
+    """The symbols of a pipeline's open positions, as an array a pipeline query can annotate
+    (`open_symbols`), so deciding many starts at once costs no query per pipeline."""
+    return ArraySubquery(
+        Position.objects.filter(pipeline_id=OuterRef(pipeline_ref), status=PositionStatus.OPEN)
+        .order_by("symbol")
+        .values("symbol")
+    )
+
+
 def open_position_symbols(pipeline: Pipeline) -> list[str]:
+    annotated = getattr(pipeline, "open_symbols", None)
+    if annotated is not None:
+        return list(annotated)
     return list(
         Position.objects.filter(pipeline_id=pipeline.pk, status=PositionStatus.OPEN)
         .order_by("symbol")

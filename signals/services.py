@@ -25,6 +25,7 @@ from pipelines.models import (
     PipelineStatus,
     RunMode,
 )
+from pipelines.runmodes import open_positions_subquery
 from pipelines.services import execution_start_for_signal, normalize_symbols
 from signals import catalog, conf, metrics
 from signals.bus import SignalBus
@@ -313,7 +314,11 @@ def signal_dispatch_record(
             # Whole rows: the start rules read the schedule, limits and mode, and a deferred
             # field would cost a query each.
             pipelines = (
-                Pipeline.objects.filter(pk__in=list(candidates)).order_by() if candidates else []
+                Pipeline.objects.filter(pk__in=list(candidates))
+                .annotate(open_symbols=open_positions_subquery())
+                .order_by()
+                if candidates
+                else []
             )
             for pipeline in pipelines:
                 if owner_id is not None and pipeline.owner_id != owner_id:
