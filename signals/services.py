@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
@@ -310,7 +310,7 @@ def signal_dispatch_record(
     try:
         with transaction.atomic():
             started: list[uuid.UUID] = []
-            matches: list[SignalMatch] = []
+            matches: list[dict[str, Any]] = []
             # Whole rows: the start rules read the schedule, limits and mode, and a deferred
             # field would cost a query each.
             pipelines = (
@@ -335,38 +335,86 @@ def signal_dispatch_record(
                 else:
                     outcome, reason = MatchOutcome.SKIPPED, _skip_reason(pipeline, now)
                 matches.append(
-                    SignalMatch(
-                        owner_id=pipeline.owner_id,
-                        pipeline_id=pipeline.pk,
-                        execution_id=execution.pk if execution is not None else None,
-                        symbols=symbols,
-                        outcome=outcome,
-                        reason=reason,
-                    )
+                    {
+                        "owner_id": pipeline.owner_id,
+                        "pipeline_id": str(pipeline.pk),
+                        "execution_id": str(execution.pk) if execution is not None else None,
+                        "symbols": symbols,
+                        "outcome": outcome,
+                        "reason": reason,
+                    }
                 )
-            event = SignalEvent.objects.create(
-                dedup_key=key,
-                signal_id=signal["signal_id"],
-                signal_type=signal["signal_type"],
-                source=signal["source"],
+            event_id = _signal_log_write(
+                key=key,
+                signal=signal,
                 owner_id=owner_id,
-                tickers=signal["tickers"],
-                signal_at=datetime.fromtimestamp(signal["timestamp"], tz=UTC),
                 message_id=message_id,
-                matched_count=len(matches),
+                matches=matches,
                 started_count=len(started),
                 received_at=now,
             )
-            if matches:
-                for match in matches:
-                    match.event = event
-                SignalMatch.objects.bulk_create(matches)
     except IntegrityError:
         existing = SignalEvent.objects.filter(dedup_key=key).first()
         if existing is None:
             raise  # not the dedup key: a real error
         return _replay(existing)
-    return DispatchRecord(event_id=event.pk, matched=len(matches), started=started)
+    return DispatchRecord(event_id=event_id, matched=len(matches), started=started)
+
+
+# The signal's log row and its matches in one statement (the dispatcher's hot path): a repeat of
+# the same dedup key fails on its unique index, which is how a redelivery is recognised.
+_SIGNAL_LOG_SQL = """
+WITH event AS (
+    INSERT INTO signals_signalevent (
+        dedup_key, signal_id, signal_type, source, owner_id, tickers, signal_at, message_id,
+        matched_count, started_count, received_at
+    )
+    VALUES (%(key)s, %(signal_id)s, %(signal_type)s, %(source)s, %(owner_id)s,
+            %(tickers)s::jsonb, %(signal_at)s, %(message_id)s, %(matched_count)s,
+            %(started_count)s, %(received_at)s)
+    RETURNING id
+), matches AS (
+    INSERT INTO signals_signalmatch (
+        event_id, owner_id, pipeline_id, execution_id, symbols, outcome, reason
+    )
+    SELECT event.id, m.owner_id, m.pipeline_id, m.execution_id, m.symbols, m.outcome, m.reason
+      FROM event, jsonb_to_recordset(%(matches)s::jsonb) AS m(
+           owner_id bigint, pipeline_id uuid, execution_id uuid, symbols jsonb, outcome text,
+           reason text)
+)
+SELECT id FROM event
+"""
+
+
+def _signal_log_write(
+    *,
+    key: str,
+    signal: dict[str, Any],
+    owner_id: int | None,
+    message_id: str,
+    matches: list[dict[str, Any]],
+    started_count: int,
+    received_at: datetime,
+) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SIGNAL_LOG_SQL,
+            {
+                "key": key,
+                "signal_id": signal["signal_id"],
+                "signal_type": signal["signal_type"],
+                "source": signal["source"],
+                "owner_id": owner_id,
+                "tickers": json.dumps(signal["tickers"]),
+                "signal_at": datetime.fromtimestamp(signal["timestamp"], tz=UTC),
+                "message_id": message_id,
+                "matched_count": len(matches),
+                "started_count": started_count,
+                "received_at": received_at,
+                "matches": json.dumps(matches),
+            },
+        )
+        return cursor.fetchone()[0]
 
 
 def _skip_reason(pipeline: Pipeline, now: datetime) -> str:
