@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import resource
+import secrets
 import statistics
 import sys
 from pathlib import Path
@@ -15,7 +17,13 @@ if str(ROOT) not in sys.path:
 
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "true")
+    # The production code path (DEBUG off: no debug cursor logging every query). Production
+    # refuses to start without its secrets; a benchmark gets throwaway ones unless set.
+    os.environ.setdefault("DJANGO_DEBUG", "false")
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost")
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
+    if not os.environ.get("FIELD_ENCRYPTION_KEYS"):
+        os.environ["FIELD_ENCRYPTION_KEYS"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
     # Benchmarks use their own Redis databases, away from a running system and the tests.
     os.environ.setdefault("REDIS_DB_BASE", "4")
     import django

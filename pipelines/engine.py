@@ -602,7 +602,9 @@ class ExecutionRunner:
             )
             transaction.on_commit(
                 lambda: hooks.execution_finished.send(
-                    sender=PipelineExecution, execution_id=self.execution.pk
+                    sender=PipelineExecution,
+                    execution_id=self.execution.pk,
+                    pipeline_id=self.execution.pipeline_id,
                 )
             )
 
@@ -644,7 +646,9 @@ class ExecutionRunner:
         events_send(events)
         transaction.on_commit(
             lambda: hooks.execution_finished.send(
-                sender=PipelineExecution, execution_id=self.execution.pk
+                sender=PipelineExecution,
+                execution_id=self.execution.pk,
+                pipeline_id=self.execution.pipeline_id,
             )
         )
         return ExecutionStatus.COMPLETED
@@ -715,6 +719,8 @@ def _fail_before_start(execution: PipelineExecution, task_id: str, message: str,
         )
         transaction.on_commit(
             lambda: hooks.execution_finished.send(
-                sender=PipelineExecution, execution_id=execution.pk
+                sender=PipelineExecution,
+                execution_id=execution.pk,
+                pipeline_id=execution.pipeline_id,
             )
         )

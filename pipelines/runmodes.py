@@ -258,20 +258,18 @@ def pipeline_stop(*, pipeline: Pipeline, reason: str = "Stopped.") -> Pipeline:
 # --- After a run, after a trade -------------------------------------------------------------
 
 
-def after_execution(*, execution_id: UUID, now: datetime | None = None) -> None:
+def after_execution(
+    *, execution_id: UUID, pipeline_id: UUID | None = None, now: datetime | None = None
+) -> None:
     """Continuous and on-signal pipelines start their next cycle (after the cycle interval)."""
     now = now or timezone.now()
     # Most runs end a run-once pipeline: one narrow look settles those without loading anything.
     cycling = (
-        PipelineExecution.objects.filter(
-            pk=execution_id,
-            pipeline__status=PipelineStatus.ACTIVE,
-            pipeline__run_mode__in=CYCLING_MODES,
-        )
-        .exclude(status=ExecutionStatus.CANCELLED)
-        .exists()
-    )
-    if not cycling:
+        Pipeline.objects.filter(pk=pipeline_id)
+        if pipeline_id is not None
+        else Pipeline.objects.filter(executions__pk=execution_id)
+    ).filter(status=PipelineStatus.ACTIVE, run_mode__in=CYCLING_MODES)
+    if not cycling.exists():
         return
     # Not the state, market data or graph: large JSON this needs none of.
     execution = (

@@ -291,7 +291,9 @@ def execution_stop(*, execution: PipelineExecution, reason: str = "Stopped by th
         error_message=reason,
     )
     transaction.on_commit(
-        lambda: hooks.execution_finished.send(sender=PipelineExecution, execution_id=execution.pk)
+        lambda: hooks.execution_finished.send(
+            sender=PipelineExecution, execution_id=execution.pk, pipeline_id=execution.pipeline_id
+        )
     )
     return True
 

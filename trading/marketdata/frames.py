@@ -14,6 +14,9 @@ from trading.marketdata.base import BAR_COLUMNS, validate_timeframe
 # hour bar runs 09:30-10:30 and the last one of a session may be short (15:30-16:00).
 INTRADAY_MINUTES: dict[str, int] = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "4h": 240}
 _DTYPE = pd.DatetimeTZDtype("ns", "UTC")
+# Built once: handing pandas a ready Index spares it inferring a string dtype for the column
+# names on every frame, which costs several times the frame itself (~200 µs against ~30 µs).
+_COLUMNS = pd.Index(list(BAR_COLUMNS))
 
 
 def empty_bars() -> pd.DataFrame:
@@ -25,7 +28,7 @@ def bars_frame(open_seconds: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     stamps = (np.asarray(open_seconds, dtype=np.int64) * 1_000_000_000).view("M8[ns]")
     index = pd.DatetimeIndex(stamps, tz="UTC", name="timestamp")
     matrix = np.ascontiguousarray(values, dtype=np.float64).reshape(len(index), len(BAR_COLUMNS))
-    return pd.DataFrame(matrix, index=index, columns=list(BAR_COLUMNS))
+    return pd.DataFrame(matrix, index=index, columns=_COLUMNS)
 
 
 def frame_seconds(frame: pd.DataFrame) -> np.ndarray:
