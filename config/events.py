@@ -7,7 +7,6 @@ it cannot read yet, and in the order they were emitted.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import queue
@@ -140,6 +139,9 @@ def flush(timeout: float = 5.0) -> bool:
     return _publisher.flush(timeout)
 
 
+_ENCODER = DjangoJSONEncoder()
+
+
 def _plain(value: Any) -> Any:
     """Make an event field JSON-ready (Decimal, UUID, datetime, nested containers)."""
     if value is None or isinstance(value, str | int | float | bool):
@@ -148,7 +150,7 @@ def _plain(value: Any) -> Any:
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return _ENCODER.default(value)  # Decimal, UUID, datetime…: the string JSON would carry
 
 
 def event_build(

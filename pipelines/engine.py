@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -334,13 +335,8 @@ class ExecutionRunner:
             "position": position,
             "engine": engine,
         }
-        # One statement, atomic on its own, the finished step's charge included. psycopg's own
-        # cursor (not Django's client-side-binding one): parameters are sent separately and,
-        # executed on every step, the statement is prepared once per connection.
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
-            cursor.execute(_STEP_BOUNDARY_SQL, params)
-            row = cursor.fetchone()
+        # One statement, atomic on its own, the finished step's charge included.
+        row = _execute_prepared(_STEP_BOUNDARY_SQL, params)
         if row is None:
             raise _LeaseLost
         step_ref = _StepRef(pk=row[0], attempts=row[1])
@@ -629,11 +625,8 @@ class ExecutionRunner:
         }
         # One statement, atomic on its own (the last step's charge included); the events and
         # the after-run hook go once it has committed.
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
-            cursor.execute(_COMPLETION_SQL, params)
-            if cursor.fetchone() is None:
-                raise _LeaseLost
+        if _execute_prepared(_COMPLETION_SQL, params) is None:
+            raise _LeaseLost
         events = [self._completed_event(finished, token_cost)] if finished else []
         events.append(
             self._event(
@@ -652,6 +645,19 @@ class ExecutionRunner:
             )
         )
         return ExecutionStatus.COMPLETED
+
+
+def _execute_prepared(sql: str, params: dict[str, Any]):
+    """Run one of the engine's per-step statements and return its first row.
+
+    On a plain psycopg cursor, not the connection's default one: Django's cursors bind
+    client-side, escaping every parameter (the state's JSON, kilobytes, on every step) into
+    the SQL text in Python. Here the parameters travel separately and the statement, run on
+    every step, is prepared once per connection."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
 
 
 def _token_cost(finished: _FinishedStep | None) -> Decimal:

@@ -40,7 +40,7 @@ class _Bars:
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         # Providers build frames as one float block in OHLCV order: read it without a copy.
-        if tuple(frame.columns[: len(OHLCV)]) == OHLCV:
+        if tuple(frame.columns.tolist()[: len(OHLCV)]) == OHLCV:  # (slicing an Index is slow)
             self.values = frame.to_numpy(dtype=np.float64)[:, : len(OHLCV)]
         else:
             self.values = frame[list(OHLCV)].to_numpy(dtype=np.float64)
