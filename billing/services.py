@@ -162,34 +162,14 @@ def ledger_params(
     }
 
 
-def cost_record_step(
-    *,
-    owner: User,
-    pipeline_id: UUID | None,
-    execution_id: UUID | None,
-    agent_id: str,
-    agent_type: str,
-    pricing_rate: Decimal,
-    runtime_seconds: float,
-    llm_calls: Iterable[LLMCall] = (),
-    at: datetime | None = None,
-) -> tuple[Decimal, Decimal]:
-    """Charge one agent step; returns (agent cost, token cost). Call it inside the step's
-    transaction."""
-    charge = step_charge(
-        owner_id=owner.pk,
-        pipeline_id=pipeline_id,
-        execution_id=execution_id,
-        agent_id=agent_id,
-        agent_type=agent_type,
-        pricing_rate=pricing_rate,
-        runtime_seconds=runtime_seconds,
-        llm_calls=llm_calls,
-    )
+def charge_record(
+    charge: StepCharge, *, owner: User, pipeline_id: UUID | None, at: datetime | None = None
+) -> None:
+    """Write a step's charge on its own (a failed or waiting step; a finished one rides in its
+    step boundary). Call it inside the step's transaction."""
     if charge.entries:
         params = ledger_params(
             charge, owner=owner, pipeline_id=pipeline_id, at=at or timezone.now()
         )
         with connection.cursor() as cursor:
             cursor.execute(f"WITH lease AS (SELECT 1){LEDGER_CTES}SELECT 1", params)
-    return charge.agent_cost, charge.token_cost

@@ -33,8 +33,9 @@ from agents.state import AgentCost, PipelineState
 from billing.budget import PipelineBudgetGate
 from billing.services import (
     LEDGER_CTES,
+    StepCharge,
     agent_rental_cost,
-    cost_record_step,
+    charge_record,
     ledger_params,
     step_charge,
 )
@@ -372,23 +373,41 @@ class ExecutionRunner:
             "task_id": self.task_id,
         }
 
+    def _charge(self, step: PlannedStep, *, pricing_rate, runtime: float, llm_calls) -> StepCharge:
+        return step_charge(
+            owner_id=self.execution.owner_id,
+            pipeline_id=self.execution.pipeline_id,
+            execution_id=self.execution.pk,
+            agent_id=step.node_id,
+            agent_type=step.agent_type,
+            pricing_rate=pricing_rate,
+            runtime_seconds=runtime,
+            llm_calls=llm_calls,
+        )
+
+    def _finished_charge(self, finished: _FinishedStep) -> StepCharge:
+        return self._charge(
+            finished.step,
+            pricing_rate=finished.pricing_rate,
+            runtime=finished.runtime,
+            llm_calls=finished.llm_calls,
+        )
+
     def _ledger_params(self, finished: _FinishedStep | None, now: datetime) -> dict[str, Any]:
         """The finished step's charge, written by the boundary statement that records it."""
         charge = None
         if finished is not None and (finished.agent_cost > 0 or finished.llm_calls):
-            charge = step_charge(
-                owner_id=self.execution.owner_id,
-                pipeline_id=self.execution.pipeline_id,
-                execution_id=self.execution.pk,
-                agent_id=finished.step.node_id,
-                agent_type=finished.step.agent_type,
-                pricing_rate=finished.pricing_rate,
-                runtime_seconds=finished.runtime,
-                llm_calls=finished.llm_calls,
-            )
+            charge = self._finished_charge(finished)
         return ledger_params(
             charge, owner=self.execution.owner, pipeline_id=self.execution.pipeline_id, at=now
         )
+
+    def _record_charge(self, charge: StepCharge, now: datetime) -> Decimal:
+        """Write a charge on its own (inside the caller's transaction); its token cost."""
+        charge_record(
+            charge, owner=self.execution.owner, pipeline_id=self.execution.pipeline_id, at=now
+        )
+        return charge.token_cost
 
     def _write_finished(self, state: PipelineState) -> None:
         """Record the pending finished step at the end of a run (inside the caller's
@@ -398,17 +417,7 @@ class ExecutionRunner:
             return
         now = self.clock.now()
         usage = finished.usage
-        _, token_cost = cost_record_step(
-            owner=self.execution.owner,
-            pipeline_id=self.execution.pipeline_id,
-            execution_id=self.execution.pk,
-            agent_id=finished.step.node_id,
-            agent_type=finished.step.agent_type,
-            pricing_rate=finished.pricing_rate,
-            runtime_seconds=finished.runtime,
-            llm_calls=finished.llm_calls,
-            at=now,
-        )
+        token_cost = self._record_charge(self._finished_charge(finished), now)
         StepRun.objects.filter(pk=finished.step_ref.pk).update(
             status=StepStatus.COMPLETED,
             finished_at=now,
@@ -527,17 +536,10 @@ class ExecutionRunner:
         usage = self.ctx.meter.step_usage()
         if step_run is None or not usage.calls:
             return Decimal(0)
-        _, token_cost = cost_record_step(
-            owner=self.execution.owner,
-            pipeline_id=self.execution.pipeline_id,
-            execution_id=self.execution.pk,
-            agent_id=step.node_id,
-            agent_type=step.agent_type,
-            pricing_rate=Decimal(0),
-            runtime_seconds=0,
-            llm_calls=self.ctx.meter.calls[-usage.calls :],
-            at=now,
+        charge = self._charge(
+            step, pricing_rate=Decimal(0), runtime=0, llm_calls=self.ctx.meter.calls[-usage.calls :]
         )
+        token_cost = self._record_charge(charge, now)
         StepRun.objects.filter(pk=step_run.pk).update(
             tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, token_cost=token_cost
         )

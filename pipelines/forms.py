@@ -14,6 +14,7 @@ from django import forms
 
 from pipelines.models import ExecutionStatus, RunMode, TradingMode
 from pipelines.services import TIMEFRAMES
+from trading.forms import HistoryFilterForm
 
 # --- Trading modes (spec §12.4) --------------------------------------------------------------
 
@@ -321,40 +322,8 @@ class PipelineSettingsForm(forms.Form):
         return leftovers
 
 
-class ExecutionFilterForm(forms.Form):
-    pipeline = forms.ChoiceField(label="Pipeline", required=False)
-    trading_mode = forms.ChoiceField(
-        label="Mode", required=False, choices=[("", "Any mode"), *TradingMode.choices]
-    )
-    status = forms.ChoiceField(
-        label="Status", required=False, choices=[("", "Any status"), *ExecutionStatus.choices]
-    )
-    symbol = forms.CharField(label="Symbol", required=False, max_length=12)
-    date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def __init__(self, *args, pipelines=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["pipeline"].choices = [("", "All pipelines")] + [
-            (str(pk), name) for pk, name in pipelines
-        ]
-
-    def filters(self) -> dict[str, Any]:
-        if not self.is_valid():
-            return {}
-        data = self.cleaned_data
-        return {
-            "pipeline_id": data["pipeline"] or None,
-            "trading_mode": data["trading_mode"] or None,
-            "status": data["status"] or None,
-            "symbol": data["symbol"] or None,
-            "date_from": data["date_from"],
-            "date_to": data["date_to"],
-        }
+class ExecutionFilterForm(HistoryFilterForm):
+    STATUS_CHOICES = ExecutionStatus.choices
 
 
 # --- Agent config forms from JSON Schema -------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Trading page forms: the trade history filters."""
+"""Trading page forms: the history filters."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ from django import forms
 from trading.models import Mode, TradeStatus
 
 
-class TradeFilterForm(forms.Form):
+class HistoryFilterForm(forms.Form):
+    """The filters of a history page (trades, runs): pipeline, mode, symbol, status and dates.
+    A subclass names its statuses."""
+
+    STATUS_CHOICES: list[tuple[str, str]] = []
+
     pipeline = forms.ChoiceField(label="Pipeline", required=False)
     trading_mode = forms.ChoiceField(
         label="Mode", required=False, choices=[("", "Any mode"), *Mode.choices]
     )
     symbol = forms.CharField(label="Symbol", required=False, max_length=12)
-    status = forms.ChoiceField(
-        label="Status", required=False, choices=[("", "Any status"), *TradeStatus.choices]
-    )
+    status = forms.ChoiceField(label="Status", required=False)
     date_from = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -30,6 +33,7 @@ class TradeFilterForm(forms.Form):
         self.fields["pipeline"].choices = [("", "All pipelines")] + [
             (str(pk), name) for pk, name in pipelines
         ]
+        self.fields["status"].choices = [("", "Any status"), *self.STATUS_CHOICES]
 
     def filters(self) -> dict[str, Any]:
         if not self.is_valid():
@@ -43,3 +47,7 @@ class TradeFilterForm(forms.Form):
             "date_from": data["date_from"],
             "date_to": data["date_to"],
         }
+
+
+class TradeFilterForm(HistoryFilterForm):
+    STATUS_CHOICES = TradeStatus.choices
