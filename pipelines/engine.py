@@ -360,8 +360,14 @@ class ExecutionRunner:
         fingerprint = tuple((symbol, id(data)) for symbol, data in state.market_data.items())
         market_data = None
         if fingerprint != self._saved_market_data:
-            market_data = json.dumps(
-                {symbol: data.model_dump(mode="json") for symbol, data in state.market_data.items()}
+            # Each symbol's JSON straight from pydantic's serializer (no Python dict on the way).
+            market_data = (
+                "{"
+                + ",".join(
+                    f"{json.dumps(symbol)}:{data.model_dump_json()}"
+                    for symbol, data in state.market_data.items()
+                )
+                + "}"
             )
         self._pending_fingerprint = fingerprint
         return {
