@@ -5,9 +5,7 @@ executions and the report viewer."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -47,6 +45,16 @@ from pipelines.models import (
     TriggerSource,
 )
 from pipelines.schedules import schedule_of
+from pipelines.selectors import (
+    configured_engines,
+    execution_charts,
+    execution_context,
+    execution_status_context,
+    execution_trades,
+    llm_configured,
+    step_row,
+    timeframe_rank,
+)
 
 CATEGORY_ORDER = ["trigger", "data", "analysis", "risk", "execution", "reporting"]
 CATEGORY_LABELS = {
@@ -108,17 +116,6 @@ def _error_messages(error: ValidationError) -> list[str]:
     if hasattr(error, "message_dict"):
         return [text for texts in error.message_dict.values() for text in texts]
     return list(error.messages)
-
-
-def agent_name(agent_type: str) -> str:
-    cls = agent_class(agent_type)
-    return cls.metadata.name if cls else agent_type
-
-
-def llm_configured() -> bool:
-    from agents.llm.client import llm_status
-
-    return llm_status().configured
 
 
 def graph_layers(graph: dict[str, Any]) -> list[list[dict[str, Any]]]:
@@ -562,7 +559,7 @@ def _timeframe_guidance(graph: dict[str, Any], node_id: str) -> dict[str, Any] |
         if cls is None or node.get("agent_type") == "market_data_agent":
             continue
         config, _ = validate_node_config(node["agent_type"], node.get("config") or {})
-        frames = sorted(cls.required_timeframes(config), key=_timeframe_rank)
+        frames = sorted(cls.required_timeframes(config), key=timeframe_rank)
         if frames:
             role = {"bias_agent": "analysis", "strategy_agent": "execution"}.get(
                 node["agent_type"], "reads"
@@ -580,13 +577,9 @@ def _timeframe_guidance(graph: dict[str, Any], node_id: str) -> dict[str, Any] |
     fetched = set(config.get("timeframes") or [])
     return {
         "readers": readers,
-        "missing": sorted(needed - fetched, key=_timeframe_rank),
-        "needed": sorted(needed, key=_timeframe_rank),
+        "missing": sorted(needed - fetched, key=timeframe_rank),
+        "needed": sorted(needed, key=timeframe_rank),
     }
-
-
-def _timeframe_rank(timeframe: str) -> int:
-    return services.TIMEFRAMES.index(timeframe) if timeframe in services.TIMEFRAMES else 99
 
 
 @login_required
@@ -674,169 +667,6 @@ def execution_list(request):
     return render(request, "pipelines/executions.html", context)
 
 
-@dataclass
-class PlannedStepRow:
-    """A step that has not started yet, shown so the trader sees the whole plan."""
-
-    node_id: str
-    agent_type: str
-    position: int
-    status: str = "pending"
-    engine: str = ""
-    duration_ms: float | None = None
-    tokens_in: int = 0
-    tokens_out: int = 0
-    agent_cost: Decimal = Decimal("0")
-    token_cost: Decimal = Decimal("0")
-    output_summary: str = ""
-    error: str = ""
-    attempts: int = 0
-
-    @property
-    def total_cost(self) -> Decimal:
-        return self.agent_cost + self.token_cost
-
-
-def configured_engines(graph: dict[str, Any]) -> dict[str, str]:
-    """node id → the reasoning engine its config asks for."""
-    return {
-        node.get("id"): (node.get("config") or {}).get("engine", "rules")
-        for node in graph.get("nodes", [])
-        if isinstance(node, dict)
-    }
-
-
-def step_row(step, *, llm_ready: bool, configured: str = "rules"):
-    """Decorate a StepRun (or a planned step) for the row partial: its agent's name, tokens,
-    and whether the rules engine ran in place of the LLM the config asked for."""
-    step.agent_name = agent_name(step.agent_type)
-    step.tokens = (step.tokens_in or 0) + (step.tokens_out or 0)
-    finished = step.status in ("completed", "failed")
-    asked_llm = configured == "llm" or step.engine == "llm"
-    step.rules_fallback = asked_llm and finished and (step.engine == "rules" or not llm_ready)
-    step.no_llm = step.rules_fallback and not llm_ready
-    return step
-
-
-def execution_steps(execution: PipelineExecution, *, llm_ready: bool) -> list:
-    from pipelines.engine import execution_plan
-
-    done = {step.node_id: step for step in execution.steps.all()}
-    engines = configured_engines(execution.graph)
-    try:
-        plan = execution_plan(execution.graph)
-    except Exception:
-        plan = []
-    rows = []
-    for position, planned in enumerate(plan):
-        step = done.pop(planned.node_id, None) or PlannedStepRow(
-            planned.node_id, planned.agent_type, position
-        )
-        rows.append(step_row(step, llm_ready=llm_ready, configured=engines.get(step.node_id)))
-    rows += [
-        step_row(step, llm_ready=llm_ready, configured=engines.get(step.node_id))
-        for step in done.values()
-    ]
-    return rows
-
-
-def execution_status_context(execution: PipelineExecution) -> dict[str, Any]:
-    reports = list(execution.reports.all())
-    run_report = next((r for r in reports if r.report_type == "execution"), None)
-    llm_ready = llm_configured()
-    return {
-        "execution": execution,
-        "report": run_report,
-        "trade_reports": [r for r in reports if r.report_type == "trade_closed"],
-        "llm_configured": llm_ready,
-        "rules_fallback": not llm_ready
-        and any(engine == "llm" for engine in configured_engines(execution.graph).values()),
-    }
-
-
-def execution_trades(execution: PipelineExecution) -> list:
-    from trading.selectors import trades_for_user
-
-    return list(trades_for_user(user=execution.owner).filter(execution_id=execution.pk))
-
-
-def _epoch(value: str) -> int | None:
-    try:
-        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
-    except (TypeError, ValueError):
-        return None
-
-
-def execution_charts(execution: PipelineExecution) -> list[dict[str, Any]]:
-    """Per symbol: the candles the run kept per timeframe, its levels and fills (§ charts)."""
-    state = execution.state or {}
-    signals = state.get("strategy_signals") or {}
-    fills = state.get("trades") or []
-    charts = []
-    for symbol, data in (execution.market_data or {}).items():
-        frames: dict[str, list] = {}
-        for timeframe, frame in (data.get("timeframes") or {}).items():
-            candles = []
-            for candle in frame.get("candles") or []:
-                moment = _epoch(candle.get("t"))
-                if moment is not None:
-                    candles.append(
-                        [moment, candle.get("o"), candle.get("h"), candle.get("l"), candle.get("c")]
-                    )
-            if candles:
-                frames[timeframe] = candles
-        if not frames:
-            continue
-        signal = signals.get(symbol) or {}
-        preferred = signal.get("timeframe") or state.get("primary_timeframe") or "5m"
-        ordered = sorted(frames, key=_timeframe_rank)
-        default = preferred if preferred in frames else ordered[0]
-        levels = []
-        if signal:
-            levels = [
-                {"price": signal.get("entry_price"), "title": "Entry", "kind": "entry"},
-                {"price": signal.get("stop_loss"), "title": "Stop", "kind": "stop"},
-                {"price": signal.get("target_1"), "title": "Target 1", "kind": "target"},
-                {"price": signal.get("target_2"), "title": "Target 2", "kind": "target"},
-            ]
-        markers = []
-        for fill in fills:
-            if fill.get("symbol") != symbol or not fill.get("filled_price"):
-                continue
-            buy = fill.get("action") == "buy"
-            markers.append(
-                {
-                    "at": _epoch(fill.get("timestamp")),
-                    "buy": buy,
-                    "text": f"{'Buy' if buy else 'Sell'} {fill.get('filled_quantity') or ''} @ "
-                    f"{Decimal(str(fill['filled_price'])):.2f}",
-                }
-            )
-        charts.append(
-            {
-                "symbol": symbol,
-                "timeframes": ordered,
-                "default": default,
-                "candles": frames,
-                "levels": [level for level in levels if level["price"]],
-                "markers": markers,
-            }
-        )
-    return charts
-
-
-def execution_context(execution: PipelineExecution) -> dict[str, Any]:
-    llm_ready = llm_configured()
-    steps = execution_steps(execution, llm_ready=llm_ready)
-    return {
-        **execution_status_context(execution),
-        "steps": steps,
-        "trades": execution_trades(execution),
-        "charts": execution_charts(execution),
-        "warnings": (execution.state or {}).get("warnings") or [],
-    }
-
-
 @login_required
 def execution_detail(request, execution_id):
     execution = _owned_execution(request, execution_id)
@@ -904,7 +734,7 @@ def report_detail(request, report_id):
             # JSONB keeps object keys in its own order: list the timeframes short to long.
             for key, name in (("timeframes", "frames"), ("timeframe_breakdown", "breakdown")):
                 if isinstance(data.get(key), dict):
-                    step[name] = sorted(data[key].items(), key=lambda kv: _timeframe_rank(kv[0]))
+                    step[name] = sorted(data[key].items(), key=lambda kv: timeframe_rank(kv[0]))
     full = report.full_report or {}
     context = {
         "report": report,
