@@ -8,12 +8,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from trading.models import Mode
 
-class TradingMode(models.TextChoices):
-    LIVE = "LIVE", "Live"
-    PAPER = "PAPER", "Paper"
-    SIMULATION = "SIMULATION", "Simulation"
-    VALIDATION = "VALIDATION", "Validation"
+# One list of trading modes for the whole product: the ledger's.
+TradingMode = Mode
 
 
 class RunMode(models.TextChoices):
