@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import time_machine
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 from ninja_jwt.tokens import RefreshToken
 
 from agents.state import PipelineState
@@ -19,10 +14,10 @@ from config.celery import app as celery_app
 from conftest import APIClient
 from pipelines.models import ExecutionStatus, PipelineExecution, Report, StepStatus
 from pipelines.tests.conftest import SESSION_TIME
+from tests.worker import worker_process_start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]
 
-ROOT = Path(__file__).resolve().parents[2]
 FINISHED = {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
 
 
@@ -115,37 +110,7 @@ def test_a_worker_killed_mid_run_finishes_after_redelivery_without_repeating_ste
         "/api/v1/pipelines", {"name": "crash test", "graph": graph, "symbols": ["AAPL"]}
     )
     assert created.status_code == 201, created.content
-    database = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgresql://{database['USER']}@/{database['NAME']}?host={database['HOST']}",
-        "AGENT_PLUGINS": "pipelines.tests.crash_plugin",
-    }
-    celery_app.control.purge()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-P",
-            "prefork",
-            "-c",
-            "1",
-            "-Q",
-            "executions,default",
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = worker_process_start(AGENT_PLUGINS="pipelines.tests.crash_plugin")
     try:
         started = api.post(f"/api/v1/pipelines/{created.json()['id']}/executions")
         execution = _wait_finished(started.json()["id"], timeout=120)

@@ -4,28 +4,22 @@ and the monitor reconciling the broker's exits."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import psutil
 import pytest
-from django.conf import settings as django_settings
 
 from accounts.services import broker_connection_create
-from config.celery import app as celery_app
 from pipelines import engine, services
 from pipelines.models import ExecutionStatus, Pipeline, PipelineExecution
 from tests.fakes.alpaca import FakeAlpaca
+from tests.worker import worker_process_start
 from trading.executors.factory import executor_for
 from trading.marketdata.registry import market_data_provider
 from trading.models import Order, Position, Trade
 from trading.monitor import positions_monitor_sweep
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "PKFAKEPAPERKEY01", "fake-paper-secret-0000000001"
 GRAPH = {
     "nodes": [
@@ -176,37 +170,7 @@ def test_a_worker_killed_after_sending_places_no_second_order_when_redelivered(o
     pipeline = paper_pipeline(owner, symbols=("TSLA",))
     # The broker takes the order but its reply hangs: the worker is mid-call when it dies.
     fake.hold_response_next(1, seconds=30, path=r"^/v2/orders$", method="POST")
-    database = django_settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgresql://{database['USER']}@/{database['NAME']}?host={database['HOST']}",
-        "ALPACA_PAPER_URL": fake.url,
-    }
-    celery_app.control.purge()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-P",
-            "prefork",
-            "-c",
-            "1",
-            "-Q",
-            "executions,default",
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = worker_process_start(ALPACA_PAPER_URL=fake.url)
     try:
         execution = services.execution_start(pipeline=pipeline)
         deadline = time.monotonic() + 60
