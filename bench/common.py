@@ -20,6 +20,7 @@ def setup_django() -> None:
     # The production code path (DEBUG off: no debug cursor logging every query). Production
     # refuses to start without its secrets; a benchmark gets throwaway ones unless set.
     os.environ.setdefault("DJANGO_DEBUG", "false")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the figures, not a log line per HTTP call
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost")
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
     if not os.environ.get("FIELD_ENCRYPTION_KEYS"):
