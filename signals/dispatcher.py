@@ -162,9 +162,9 @@ class Dispatcher:
             count=self.batch_size,
             block_ms=self.block_ms if block_ms is None else block_ms,
         )
-        if messages:
-            # A pipeline or scanner may have changed while we were blocked in the read.
-            self.apply_changes()
+        # A pipeline or scanner may have changed while we were blocked in the read: apply it
+        # before matching, and in a quiet turn too, so the index never lags a turn behind.
+        self.apply_changes()
         for message in messages:
             results.append(self.process(message))
         return results
