@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from common import ROOT, bench_user, fresh_tables, peak_rss_mb, setup_django, summary
 
+from trading.indicators import DEFAULT_INDICATORS
+
 # A symbol whose synthetic data carries the whole chain at the bench's clock (a clear bias, a
 # strategy above the minimum R:R, an approved size), so every agent does its full work; VALIDATION
 # mode plans the bracket order on every run instead of skipping once a position is open.
@@ -37,19 +39,7 @@ SEVEN_AGENTS = {
             "agent_type": "market_data_agent",
             "config": {
                 "timeframes": ["5m", "1h", "4h", "1d"],
-                "indicators": [
-                    "SMA_20",
-                    "SMA_50",
-                    "SMA_200",
-                    "EMA_9",
-                    "EMA_20",
-                    "RSI",
-                    "MACD",
-                    "BB",
-                    "ATR",
-                    "VWAP",
-                    "AVG_VOLUME",
-                ],
+                "indicators": list(DEFAULT_INDICATORS),
             },
         },
         {

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from accounts.models import User
 from pipelines.graph import GraphCheck
 from pipelines.models import Pipeline
+from trading.indicators import DEFAULT_INDICATORS
 
 
 @dataclass(frozen=True)
@@ -67,19 +68,7 @@ DAY_TRADING = Blueprint(
             "market_data_agent",
             {
                 "timeframes": ["5m", "1h", "4h", "1d"],
-                "indicators": [
-                    "SMA_20",
-                    "SMA_50",
-                    "SMA_200",
-                    "EMA_9",
-                    "EMA_20",
-                    "RSI",
-                    "MACD",
-                    "BB",
-                    "ATR",
-                    "VWAP",
-                    "AVG_VOLUME",
-                ],
+                "indicators": list(DEFAULT_INDICATORS),
             },
         ),
         _node(

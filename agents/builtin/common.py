@@ -251,3 +251,33 @@ def timeframe_sort_key(timeframe: str) -> int:
 
 def no_symbols(state: PipelineState) -> bool:
     return not state.symbols
+
+
+def trigger_met(
+    agent,
+    state,
+    *,
+    kept: list[str],
+    condition: str,
+    details: dict,
+    now: datetime,
+    failed: dict[str, str] | None = None,
+):
+    """A trigger that holds for the `kept` symbols: the others leave the run (a symbol whose data
+    failed says why), and the result goes on the state."""
+    from agents.state import TriggerResult
+
+    dropped = [symbol for symbol in state.symbols if symbol not in kept]
+    for symbol in dropped:
+        if failed and symbol in failed:
+            state.add_error(agent.agent_id, f"{symbol}: {failed[symbol]}", symbol)
+        state.drop_symbol(symbol)
+    state.trigger = TriggerResult(
+        agent_id=agent.agent_id,
+        agent_type=agent.agent_type,
+        met=True,
+        condition=condition,
+        details={**details, "kept": kept, "dropped": dropped},
+        checked_at=now,
+    )
+    return state

@@ -13,13 +13,14 @@ from agents.builtin.common import (
     engine_properties,
     no_symbols,
     rules_engine_fallback,
+    trigger_met,
     waiting_reason,
 )
 from agents.context import AgentContext
 from agents.errors import AgentError, TriggerNotMet
 from agents.llm.config import llm_available
 from agents.registry import register
-from agents.state import PipelineState, TriggerResult
+from agents.state import PipelineState
 from trading.marketdata.base import Headline, MarketDataError
 from trading.marketdata.news import score_headline_sentiment
 
@@ -157,18 +158,7 @@ class NewsTrigger(BaseAgent):
             rules_engine_fallback(state, ctx, self.agent_id, self.metadata.name)
         if llm_note:
             state.add_warning(self.agent_id, llm_note)
-        dropped = [symbol for symbol in state.symbols if symbol not in kept]
-        for symbol in dropped:
-            state.drop_symbol(symbol)
-        state.trigger = TriggerResult(
-            agent_id=self.agent_id,
-            agent_type=self.agent_type,
-            met=True,
-            condition=description,
-            details={**details, "kept": kept, "dropped": dropped},
-            checked_at=now,
-        )
-        return state
+        return trigger_met(self, state, kept=kept, condition=description, details=details, now=now)
 
     def _describe(self) -> str:
         config = self.config

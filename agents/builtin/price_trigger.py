@@ -15,12 +15,13 @@ from agents.builtin.common import (
     no_symbols,
     run_all,
     timeframe_property,
+    trigger_met,
     waiting_reason,
 )
 from agents.context import AgentContext
 from agents.errors import AgentError, TriggerNotMet
 from agents.registry import register
-from agents.state import PipelineState, TriggerResult
+from agents.state import PipelineState
 from trading import calendar
 from trading.marketdata.base import TIMEFRAME_DELTAS, MarketDataError
 
@@ -147,20 +148,9 @@ class PriceTrigger(BaseAgent):
                 next_check_at=next_check_at,
                 details=details,
             )
-        dropped = [symbol for symbol in state.symbols if symbol not in kept]
-        for symbol in dropped:
-            if symbol in failed:
-                state.add_error(self.agent_id, f"{symbol}: {failed[symbol]}", symbol)
-            state.drop_symbol(symbol)
-        state.trigger = TriggerResult(
-            agent_id=self.agent_id,
-            agent_type=self.agent_type,
-            met=True,
-            condition=description,
-            details={**details, "kept": kept, "dropped": dropped},
-            checked_at=now,
+        return trigger_met(
+            self, state, kept=kept, failed=failed, condition=description, details=details, now=now
         )
-        return state
 
     def _level(self, symbol: str) -> float | None:
         return self.config["levels"].get(symbol, self.config.get("level"))

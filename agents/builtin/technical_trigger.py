@@ -12,6 +12,7 @@ from agents.builtin.common import (
     next_check_time,
     no_symbols,
     run_all,
+    trigger_met,
     waiting_reason,
 )
 from agents.builtin.conditions import (
@@ -24,7 +25,7 @@ from agents.builtin.conditions import (
 from agents.context import AgentContext
 from agents.errors import AgentError, TriggerNotMet
 from agents.registry import register
-from agents.state import PipelineState, TriggerResult
+from agents.state import PipelineState
 
 
 @register
@@ -112,20 +113,9 @@ class TechnicalTrigger(BaseAgent):
                 next_check_at=next_check_at,
                 details=details,
             )
-        dropped = [symbol for symbol in state.symbols if symbol not in kept]
-        for symbol in dropped:
-            if symbol in failed:
-                state.add_error(self.agent_id, f"{symbol}: {failed[symbol]}", symbol)
-            state.drop_symbol(symbol)
-        state.trigger = TriggerResult(
-            agent_id=self.agent_id,
-            agent_type=self.agent_type,
-            met=True,
-            condition=combined,
-            details={**details, "kept": kept, "dropped": dropped},
-            checked_at=now,
+        return trigger_met(
+            self, state, kept=kept, failed=failed, condition=combined, details=details, now=now
         )
-        return state
 
     def _evaluate(
         self, symbols: list[str], conditions: list[Condition], ctx: AgentContext, now
