@@ -165,6 +165,18 @@ class _StepRef:
     attempts: int
 
 
+# The previous step completed, in both statements that end a step; only if `lease` (this task
+# still holds the execution) yields a row.
+_FINISHED_STEP_CTE = """, finished AS (
+    UPDATE pipelines_steprun
+       SET status = 'completed', finished_at = %(now)s, duration_ms = %(duration_ms)s,
+           tokens_in = %(tokens_in)s, tokens_out = %(tokens_out)s,
+           agent_cost = %(agent_cost)s, token_cost = %(token_cost)s,
+           output_summary = %(summary)s, engine = COALESCE(%(finished_engine)s, engine)
+     WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
+)
+"""
+
 # One statement per step boundary (ARCHITECTURE §4: a StepRun row when a step starts and when
 # it ends, the state after every step): it renews the lease while saving the state, marks the
 # previous step completed and starts (or, on a redelivery, restarts) the next one — all only if
@@ -182,15 +194,8 @@ WITH lease AS (
            updated_at = %(now)s
      WHERE id = %(execution_id)s AND status = 'running' AND lease_owner = %(task_id)s
  RETURNING id
-), finished AS (
-    UPDATE pipelines_steprun
-       SET status = 'completed', finished_at = %(now)s, duration_ms = %(duration_ms)s,
-           tokens_in = %(tokens_in)s, tokens_out = %(tokens_out)s,
-           agent_cost = %(agent_cost)s, token_cost = %(token_cost)s,
-           output_summary = %(summary)s, engine = COALESCE(%(finished_engine)s, engine)
-     WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
-)
-"""  # noqa: S608 - constant text with the ledger CTEs; values are parameters
+)"""  # noqa: S608 - constant text with the shared CTEs; values are parameters
+    + _FINISHED_STEP_CTE
     + LEDGER_CTES
     + """
 INSERT INTO pipelines_steprun (
@@ -221,14 +226,9 @@ WITH lease AS (
            lease_owner = '', lease_expires_at = NULL, updated_at = %(now)s
      WHERE id = %(execution_id)s AND status = 'running' AND lease_owner = %(task_id)s
  RETURNING id
-), finished AS (
-    UPDATE pipelines_steprun
-       SET status = 'completed', finished_at = %(now)s, duration_ms = %(duration_ms)s,
-           tokens_in = %(tokens_in)s, tokens_out = %(tokens_out)s,
-           agent_cost = %(agent_cost)s, token_cost = %(token_cost)s,
-           output_summary = %(summary)s, engine = COALESCE(%(finished_engine)s, engine)
-     WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
-), report AS (
+)"""  # noqa: S608 - constant text with the shared CTEs; values are parameters
+    + _FINISHED_STEP_CTE
+    + """, report AS (
     INSERT INTO pipelines_report (
         id, execution_id, pipeline_id, owner_id, report_type, title, summary, full_report,
         created_at
@@ -238,7 +238,7 @@ WITH lease AS (
       FROM lease
      WHERE %(report)s IS NOT NULL
 )
-"""  # noqa: S608 - constant text with the ledger CTEs; values are parameters
+"""
     + LEDGER_CTES
     + """
 SELECT id FROM lease
