@@ -8,6 +8,7 @@ expired, may take it over; nobody else can.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -20,9 +21,8 @@ from typing import Any
 import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 
+from accounts.models import BrokerConnection, User
 from agents.builtin.common import llm_fell_back
 from agents.builtin.pipeline_manager import PIPELINE_MANAGER_TYPE
 from agents.context import AgentContext, PipelineInfo
@@ -43,7 +43,9 @@ from config.events import event_build, event_emit, events_send
 from pipelines import hooks
 from pipelines.graph import required_timeframes, topological_order
 from pipelines.models import (
+    CYCLING_MODES,
     ExecutionStatus,
+    Pipeline,
     PipelineExecution,
     StepRun,
     StepStatus,
@@ -139,20 +141,98 @@ def initial_state(execution: PipelineExecution) -> PipelineState:
     )
 
 
-def _claim(execution_id, task_id: str, now: datetime) -> bool:
-    claimable = Q(status=ExecutionStatus.PENDING) | Q(
-        Q(status=ExecutionStatus.RUNNING) & (Q(lease_owner=task_id) | Q(lease_expires_at__lt=now))
+# The claim and the step boundaries are checkpoints, so they commit without waiting for their
+# WAL flush (synchronous_commit off for the statement's own transaction only; the setting does
+# not outlive it). A database crash can lose the last few hundred milliseconds of checkpoints,
+# never a part of one, and WAL order keeps what survives a prefix of the run. The run is then
+# back to pending, or RUNNING under an expiring lease: the reaper sends it to a new task, which
+# replays the steps after the last surviving checkpoint — what a worker crash between a step's
+# work and its checkpoint already causes. An order is committed synchronously under its
+# client_order_id before the broker hears of it, so a replayed trade step finds it. The end of
+# a run stays synchronous: its final record, its report and what follows them (after-run
+# hooks, notifications) are not replayed.
+_CHECKPOINT_CTE = """checkpoint AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+)"""
+
+# The claim: a pending execution, or a running one whose lease is this task's (a redelivery)
+# or has expired (its worker is gone).
+_CLAIM_SQL = (
+    "WITH "  # noqa: S608 - constant text with the shared CTEs; values are parameters
+    + _CHECKPOINT_CTE
+    + """, claimed AS (
+    UPDATE pipelines_pipelineexecution
+       SET status = 'running', lease_owner = %(task_id)s, lease_expires_at = %(lease_expires_at)s,
+           attempts = attempts + 1, started_at = COALESCE(started_at, %(now)s),
+           next_check_at = NULL, updated_at = %(now)s
+      FROM checkpoint
+     WHERE id = %(execution_id)s
+       AND (status = 'pending'
+            OR (status = 'running'
+                AND (lease_owner = %(task_id)s OR lease_expires_at < %(now)s)))
+ RETURNING *
+)
+SELECT {columns}
+  FROM claimed
+  JOIN pipelines_pipeline ON pipelines_pipeline.id = claimed.pipeline_id
+  JOIN accounts_user ON accounts_user.id = claimed.owner_id
+  LEFT JOIN accounts_brokerconnection
+    ON accounts_brokerconnection.id = pipelines_pipeline.broker_connection_id
+"""
+)
+
+
+@functools.cache
+def _claim_sql() -> str:
+    tables = [
+        ("claimed", PipelineExecution),
+        (Pipeline._meta.db_table, Pipeline),
+        (User._meta.db_table, User),
+        (BrokerConnection._meta.db_table, BrokerConnection),
+    ]
+    columns = ", ".join(
+        f'{table}."{field.column}"'
+        for table, model in tables
+        for field in model._meta.concrete_fields
     )
-    claimed = PipelineExecution.objects.filter(claimable, pk=execution_id).update(
-        status=ExecutionStatus.RUNNING,
-        lease_owner=task_id,
-        lease_expires_at=now + LEASE,
-        attempts=F("attempts") + 1,
-        started_at=Coalesce("started_at", now),
-        next_check_at=None,
-        updated_at=now,
+    return _CLAIM_SQL.format(columns=columns)
+
+
+def _claim(execution_id, task_id: str, now: datetime) -> PipelineExecution | None:
+    """Take the execution for `task_id` and load it with its pipeline, owner and broker
+    connection, in one statement; None when it is not this task's to run.
+
+    One round trip and no query compilation: this starts every run. The rows are turned into
+    model instances the way Django's own loading does (each field's from_db_value)."""
+    row = _execute_prepared(
+        _claim_sql(),
+        {
+            "execution_id": execution_id,
+            "task_id": task_id,
+            "now": now,
+            "lease_expires_at": now + LEASE,
+        },
     )
-    return claimed == 1
+    if row is None:
+        return None
+    values = iter(row)
+    execution = _model_from_row(PipelineExecution, values)
+    pipeline = _model_from_row(Pipeline, values)
+    owner = _model_from_row(User, values)
+    broker_connection = _model_from_row(BrokerConnection, values)
+    pipeline.owner = execution.owner = owner
+    pipeline.broker_connection = broker_connection if broker_connection.pk is not None else None
+    execution.pipeline = pipeline
+    return execution
+
+
+def _model_from_row(model, values):
+    """The next `model` in a row of its concrete fields' columns, converted as Django would."""
+    row = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(model._meta.concrete_fields, values, strict=False)
+    ]
+    return model.from_db(connection.alias, None, row)
 
 
 class _LeaseLost(Exception):
@@ -181,10 +261,11 @@ _FINISHED_STEP_CTE = """, finished AS (
 # it ends, the state after every step): it renews the lease while saving the state, marks the
 # previous step completed and starts (or, on a redelivery, restarts) the next one — all only if
 # this task still holds the execution. Written as SQL because the engine's speed is dominated
-# by round trips: this is one instead of six.
+# by round trips: this is one instead of six. A checkpoint (above).
 _STEP_BOUNDARY_SQL = (
-    """
-WITH lease AS (
+    "WITH "  # noqa: S608 - constant text with the shared CTEs; values are parameters
+    + _CHECKPOINT_CTE
+    + """, lease AS (
     UPDATE pipelines_pipelineexecution
        SET state = %(state)s::jsonb,
            market_data = COALESCE(%(market_data)s::jsonb, market_data),
@@ -192,9 +273,10 @@ WITH lease AS (
            current_node = %(node_id)s,
            lease_expires_at = %(lease_expires_at)s,
            updated_at = %(now)s
+      FROM checkpoint
      WHERE id = %(execution_id)s AND status = 'running' AND lease_owner = %(task_id)s
  RETURNING id
-)"""  # noqa: S608 - constant text with the shared CTEs; values are parameters
+)"""
     + _FINISHED_STEP_CTE
     + LEDGER_CTES
     + """
@@ -241,7 +323,12 @@ WITH lease AS (
 """
     + LEDGER_CTES
     + """
-SELECT id FROM lease
+SELECT id, EXISTS (
+           SELECT 1 FROM pipelines_pipeline
+            WHERE id = %(pipeline_id)s AND status = 'active'
+              AND run_mode = ANY(%(cycling_modes)s)
+       ) AS cycling
+  FROM lease
 """
 )
 
@@ -630,10 +717,13 @@ class ExecutionRunner:
             "report_summary": str(summary.get("summary") or ""),
             "report": json.dumps(state.reports, cls=DjangoJSONEncoder) if state.reports else None,
             **self._ledger_params(finished, now),
+            "cycling_modes": list(CYCLING_MODES),
         }
         # One statement, atomic on its own (the last step's charge included); the events and
-        # the after-run hook go once it has committed.
-        if _execute_prepared(_COMPLETION_SQL, params) is None:
+        # the after-run hook go once it has committed. It also reads whether the pipeline
+        # cycles, which the after-run hook would otherwise ask the database.
+        row = _execute_prepared(_COMPLETION_SQL, params)
+        if row is None:
             raise _LeaseLost
         events = [self._completed_event(finished, token_cost)] if finished else []
         events.append(
@@ -650,6 +740,7 @@ class ExecutionRunner:
                 sender=PipelineExecution,
                 execution_id=self.execution.pk,
                 pipeline_id=self.execution.pipeline_id,
+                cycling=row[1],
             )
         )
         return ExecutionStatus.COMPLETED
@@ -690,12 +781,9 @@ def _finished_params(finished: _FinishedStep | None, token_cost: Decimal, now) -
 def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> str | None:
     """Run (or resume) an execution; returns its status, or None when it was not ours to run."""
     clock = clock or SystemClock()
-    now = clock.now()
-    if not _claim(execution_id, task_id, now):
+    execution = _claim(execution_id, task_id, clock.now())
+    if execution is None:
         return None
-    execution = PipelineExecution.objects.select_related(
-        "pipeline", "owner", "pipeline__broker_connection"
-    ).get(pk=execution_id)
     if execution.attempts == 1:
         event_emit(
             event="execution_started",

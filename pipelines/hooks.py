@@ -9,7 +9,9 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 # Sent after an execution finished (completed, failed or cancelled) and its row committed.
-# kwargs: execution_id, pipeline_id. Run-mode handling (continuous restarts, limits) listens here.
+# kwargs: execution_id, pipeline_id, and `cycling` when the sender knows whether the pipeline was
+# active in a cycling run mode as the run ended (None: ask the database). Run-mode handling
+# (continuous restarts, limits) listens here.
 execution_finished = Signal()
 
 # Asked when a run needs to resolve scanner tickers for an owner; a receiver answers with an

@@ -21,6 +21,10 @@ class RunMode(models.TextChoices):
     RUN_ON_SIGNAL = "run_on_signal", "Run on signal (one position at a time)"
 
 
+# The run modes where the end of one run starts the next cycle.
+CYCLING_MODES = (RunMode.RUN_CONTINUOUS, RunMode.RUN_ON_SIGNAL)
+
+
 class PipelineStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     ACTIVE = "active", "Active"

@@ -15,10 +15,10 @@ def trade_reports_on_close(sender, trade_ids, **kwargs):
         trade_report_create(trade=trade)
 
 
-def run_mode_after_execution(sender, execution_id, pipeline_id=None, **kwargs):
+def run_mode_after_execution(sender, execution_id, pipeline_id=None, cycling=None, **kwargs):
     from pipelines.runmodes import after_execution
 
-    after_execution(execution_id=execution_id, pipeline_id=pipeline_id)
+    after_execution(execution_id=execution_id, pipeline_id=pipeline_id, cycling=cycling)
 
 
 def run_mode_after_trade_opened(sender, trade_id, **kwargs):

@@ -18,6 +18,7 @@ from config.errors import Conflict
 from pipelines import periodic
 from pipelines.models import (
     ACTIVE_EXECUTION_STATUSES,
+    CYCLING_MODES,
     ExecutionStatus,
     Pipeline,
     PipelineDailyStats,
@@ -30,8 +31,6 @@ from pipelines.schedules import ScheduleConfig, schedule_of
 from trading.models import EODAction, Position, PositionStatus
 
 logger = logging.getLogger(__name__)
-
-CYCLING_MODES = (RunMode.RUN_CONTINUOUS, RunMode.RUN_ON_SIGNAL)
 
 
 # --- Daily counters and limits ------------------------------------------------------------
@@ -259,17 +258,29 @@ def pipeline_stop(*, pipeline: Pipeline, reason: str = "Stopped.") -> Pipeline:
 
 
 def after_execution(
-    *, execution_id: UUID, pipeline_id: UUID | None = None, now: datetime | None = None
+    *,
+    execution_id: UUID,
+    pipeline_id: UUID | None = None,
+    cycling: bool | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Continuous and on-signal pipelines start their next cycle (after the cycle interval)."""
+    """Continuous and on-signal pipelines start their next cycle (after the cycle interval).
+
+    `cycling`: whether the pipeline was active in a cycling mode when the run ended, if the
+    caller already knows (the engine reads it in the statement that ends the run)."""
     now = now or timezone.now()
-    # Most runs end a run-once pipeline: one narrow look settles those without loading anything.
-    cycling = (
-        Pipeline.objects.filter(pk=pipeline_id)
-        if pipeline_id is not None
-        else Pipeline.objects.filter(executions__pk=execution_id)
-    ).filter(status=PipelineStatus.ACTIVE, run_mode__in=CYCLING_MODES)
-    if not cycling.exists():
+    if cycling is None:
+        # Most runs end a run-once pipeline: one narrow look settles those without loading.
+        cycling = (
+            (
+                Pipeline.objects.filter(pk=pipeline_id)
+                if pipeline_id is not None
+                else Pipeline.objects.filter(executions__pk=execution_id)
+            )
+            .filter(status=PipelineStatus.ACTIVE, run_mode__in=CYCLING_MODES)
+            .exists()
+        )
+    if not cycling:
         return
     # Not the state, market data or graph: large JSON this needs none of.
     execution = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -318,18 +318,34 @@ def executions_resume_due(*, now: datetime | None = None, limit: int = 500) -> i
     return resumed
 
 
+# A pending execution whose message has not been picked up for this long is sent again.
+PENDING_RESEND_AFTER = timedelta(minutes=5)
+
+
 def executions_reap_stale(*, now: datetime | None = None, limit: int = 100) -> int:
-    """Beat sweep: a running execution whose lease expired lost its worker and its message
-    (e.g. the machine died); hand it to a fresh task, which resumes after the last step."""
+    """Beat sweep for executions no worker is looking after; each goes to a fresh task, which
+    claims it and resumes after its last finished step (a duplicate message finds it claimed).
+
+    - running, with an expired lease: its worker (and message) died, e.g. the machine went down;
+    - pending for `PENDING_RESEND_AFTER`: its message was lost (a broker restart), or the claim
+      that took it was, with the rest of the run's uncommitted checkpoints, in a database
+      crash. Sent again at most once per that period, so a long queue is not flooded."""
     now = now or timezone.now()
     stale = list(
         PipelineExecution.objects.filter(
             status=ExecutionStatus.RUNNING, lease_expires_at__lt=now
         ).values_list("pk", flat=True)[:limit]
     )
-    for execution_id in stale:
-        transaction.on_commit(lambda execution_id=execution_id: _enqueue(execution_id))
-    return len(stale)
+    with transaction.atomic():
+        forgotten = list(
+            PipelineExecution.objects.select_for_update(skip_locked=True)
+            .filter(status=ExecutionStatus.PENDING, updated_at__lt=now - PENDING_RESEND_AFTER)
+            .values_list("pk", flat=True)[:limit]
+        )
+        PipelineExecution.objects.filter(pk__in=forgotten).update(updated_at=now)
+        for execution_id in stale + forgotten:
+            transaction.on_commit(lambda execution_id=execution_id: _enqueue(execution_id))
+    return len(stale) + len(forgotten)
 
 
 def execution_start_for_signal(

@@ -51,6 +51,41 @@ def test_a_run_records_every_step_state_costs_and_a_report(day_trading, clock):
     assert "_summary" in report.full_report
 
 
+def test_step_checkpoints_are_prepared_and_commit_without_waiting_for_the_wal(day_trading, clock):
+    from django.db import connection
+
+    execution = _start(day_trading)
+    assert engine.execution_run(execution_id=execution.pk, task_id="t1", clock=clock)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+        # The asynchronous commit was the checkpoint's own: the connection commits as before.
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert any("INSERT INTO pipelines_steprun" in statement for statement in prepared)
+    assert any("status = 'completed', finished_at" in statement for statement in prepared)
+
+
+def test_the_reaper_sends_again_runs_no_worker_is_looking_after(day_trading, clock):
+    from django.utils import timezone
+
+    pending = _start(day_trading)
+    now = timezone.now()
+    assert services.executions_reap_stale(now=now) == 0  # its message is on its way
+    # Its message was lost (or the claim that took it, in a database crash): sent again, once
+    # per period.
+    later = now + services.PENDING_RESEND_AFTER + timedelta(seconds=1)
+    assert services.executions_reap_stale(now=later) == 1
+    assert services.executions_reap_stale(now=later + timedelta(minutes=1)) == 0
+    assert services.executions_reap_stale(now=later + services.PENDING_RESEND_AFTER * 2) == 1
+
+    # Running under a lease whose worker is gone.
+    claimed = engine._claim(pending.pk, "t1", now)
+    assert claimed.status == ExecutionStatus.RUNNING and claimed.attempts == 1
+    assert services.executions_reap_stale(now=now + timedelta(minutes=4)) == 0
+    assert services.executions_reap_stale(now=now + engine.LEASE + timedelta(seconds=1)) == 1
+
+
 def test_the_chain_reaches_an_intended_bracket_order(owner, clock):
     from pipelines.blueprints import pipeline_create_from_blueprint
 
@@ -168,8 +203,8 @@ def test_a_redelivered_task_resumes_after_the_last_finished_step(day_trading, cl
     execution = _start(day_trading)
     runner_clock = clock
     # Run three steps and start the fourth, then "die" inside it (the lease stays with t1).
-    assert engine._claim(execution.pk, "t1", runner_clock.now())
-    execution = PipelineExecution.objects.select_related("pipeline", "owner").get(pk=execution.pk)
+    execution = engine._claim(execution.pk, "t1", runner_clock.now())
+    assert execution is not None
     runner = engine.ExecutionRunner(execution, task_id="t1", clock=runner_clock)
     state = engine.initial_state(execution)
     plan = engine.execution_plan(execution.graph)
