@@ -18,9 +18,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.models import BrokerConnection, User
 from agents.builtin.common import llm_fell_back
@@ -39,6 +38,7 @@ from billing.services import (
     ledger_params,
     step_charge,
 )
+from config.db import fetch_one_prepared, model_columns, model_from_row
 from config.events import event_build, event_emit, events_send
 from pipelines import hooks
 from pipelines.graph import required_timeframes, topological_order
@@ -184,16 +184,13 @@ SELECT {columns}
 
 @functools.cache
 def _claim_sql() -> str:
-    tables = [
-        ("claimed", PipelineExecution),
-        (Pipeline._meta.db_table, Pipeline),
-        (User._meta.db_table, User),
-        (BrokerConnection._meta.db_table, BrokerConnection),
-    ]
     columns = ", ".join(
-        f'{table}."{field.column}"'
-        for table, model in tables
-        for field in model._meta.concrete_fields
+        [
+            model_columns(PipelineExecution, "claimed"),
+            model_columns(Pipeline),
+            model_columns(User),
+            model_columns(BrokerConnection),
+        ]
     )
     return _CLAIM_SQL.format(columns=columns)
 
@@ -202,9 +199,8 @@ def _claim(execution_id, task_id: str, now: datetime) -> PipelineExecution | Non
     """Take the execution for `task_id` and load it with its pipeline, owner and broker
     connection, in one statement; None when it is not this task's to run.
 
-    One round trip and no query compilation: this starts every run. The rows are turned into
-    model instances the way Django's own loading does (each field's from_db_value)."""
-    row = _execute_prepared(
+    One round trip and no query compilation: this starts every run."""
+    row = fetch_one_prepared(
         _claim_sql(),
         {
             "execution_id": execution_id,
@@ -216,23 +212,14 @@ def _claim(execution_id, task_id: str, now: datetime) -> PipelineExecution | Non
     if row is None:
         return None
     values = iter(row)
-    execution = _model_from_row(PipelineExecution, values)
-    pipeline = _model_from_row(Pipeline, values)
-    owner = _model_from_row(User, values)
-    broker_connection = _model_from_row(BrokerConnection, values)
+    execution = model_from_row(PipelineExecution, values)
+    pipeline = model_from_row(Pipeline, values)
+    owner = model_from_row(User, values)
+    broker_connection = model_from_row(BrokerConnection, values)
     pipeline.owner = execution.owner = owner
     pipeline.broker_connection = broker_connection if broker_connection.pk is not None else None
     execution.pipeline = pipeline
     return execution
-
-
-def _model_from_row(model, values):
-    """The next `model` in a row of its concrete fields' columns, converted as Django would."""
-    row = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(model._meta.concrete_fields, values, strict=False)
-    ]
-    return model.from_db(connection.alias, None, row)
 
 
 class _LeaseLost(Exception):
@@ -424,7 +411,7 @@ class ExecutionRunner:
             "engine": engine,
         }
         # One statement, atomic on its own, the finished step's charge included.
-        row = _execute_prepared(_STEP_BOUNDARY_SQL, params)
+        row = fetch_one_prepared(_STEP_BOUNDARY_SQL, params)
         if row is None:
             raise _LeaseLost
         step_ref = _StepRef(pk=row[0], attempts=row[1])
@@ -722,7 +709,7 @@ class ExecutionRunner:
         # One statement, atomic on its own (the last step's charge included); the events and
         # the after-run hook go once it has committed. It also reads whether the pipeline
         # cycles, which the after-run hook would otherwise ask the database.
-        row = _execute_prepared(_COMPLETION_SQL, params)
+        row = fetch_one_prepared(_COMPLETION_SQL, params)
         if row is None:
             raise _LeaseLost
         events = [self._completed_event(finished, token_cost)] if finished else []
@@ -744,19 +731,6 @@ class ExecutionRunner:
             )
         )
         return ExecutionStatus.COMPLETED
-
-
-def _execute_prepared(sql: str, params: dict[str, Any]):
-    """Run one of the engine's per-step statements and return its first row.
-
-    On a plain psycopg cursor, not the connection's default one: Django's cursors bind
-    client-side, escaping every parameter (the state's JSON, kilobytes, on every step) into
-    the SQL text in Python. Here the parameters travel separately and the statement, run on
-    every step, is prepared once per connection."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
 
 
 def _token_cost(finished: _FinishedStep | None) -> Decimal:

@@ -8,9 +8,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.services import notify
@@ -117,17 +116,9 @@ def _announce_limit(pipeline: Pipeline, reason: str, now: datetime) -> None:
 # --- Whether a pipeline may start now ------------------------------------------------------
 
 
-def open_positions_subquery(pipeline_ref: str = "pk"):
-    """The symbols of a pipeline's open positions, as an array a pipeline query can annotate
-    (`open_symbols`), so deciding many starts at once costs no query per pipeline."""
-    return ArraySubquery(
-        Position.objects.filter(pipeline_id=OuterRef(pipeline_ref), status=PositionStatus.OPEN)
-        .order_by("symbol")
-        .values("symbol")
-    )
-
-
 def open_position_symbols(pipeline: Pipeline) -> list[str]:
+    """The symbols of the pipeline's open positions; read from `open_symbols` when the query
+    that loaded it brought them (the signal dispatcher decides many starts at once)."""
     annotated = getattr(pipeline, "open_symbols", None)
     if annotated is not None:
         return list(annotated)
@@ -180,7 +171,7 @@ def cycle_start(
 ) -> PipelineExecution | None:
     """Start the next cycle of a continuous or on-signal pipeline if nothing stands in the way.
     With a delay the run waits in `waiting_trigger` until then (the beat sweep resumes it)."""
-    from pipelines.services import _enqueue
+    from pipelines.services import execution_enqueue
 
     blocker = start_blocker(pipeline=pipeline, now=now)
     if blocker:
@@ -206,7 +197,7 @@ def cycle_start(
             )
             _count(pipeline, now, executions_count=1)
             if not delay:
-                transaction.on_commit(lambda: _enqueue(execution.pk))
+                transaction.on_commit(lambda: execution_enqueue(execution.pk))
     except IntegrityError:
         return None  # one is already pending, waiting or running
     _set_reason(pipeline, None)

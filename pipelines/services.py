@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from config.db import fetch_one_prepared
 from config.errors import Conflict
 from config.events import event_emit
 from pipelines import hooks
@@ -186,7 +188,8 @@ def _check_run_mode(pipeline: Pipeline) -> None:
         )
 
 
-def _enqueue(execution_id) -> None:
+def execution_enqueue(execution_id) -> None:
+    """Send a (committed) execution to the workers."""
     from pipelines.tasks import execution_run_task
 
     execution_run_task.delay(str(execution_id))
@@ -205,63 +208,78 @@ def execution_start(
     the running to the caller (a worker running it in-process, a benchmark)."""
     if pipeline.status == PipelineStatus.ARCHIVED:
         raise Conflict("This pipeline is archived; clone it to run it again.")
-    execution = PipelineExecution(
-        pipeline=pipeline,
-        owner_id=pipeline.owner_id,
-        status=ExecutionStatus.PENDING,
-        trigger_source=source,
-        trigger_detail=detail or {},
-        trading_mode=pipeline.trading_mode,
-        graph=pipeline.graph,
-    )
-    if not _execution_insert(execution):
+    now = timezone.now()
+    row = execution_row(pipeline=pipeline, source=source, detail=detail or {})
+    if not _execution_insert(row, now):
         raise Conflict(
             "This pipeline already has an execution pending, waiting or running; "
             "stop it before starting another."
         )
+    execution = PipelineExecution(
+        id=row["id"],
+        pipeline=pipeline,
+        owner_id=pipeline.owner_id,
+        status=ExecutionStatus.PENDING,
+        trigger_source=source,
+        trigger_detail=row["trigger_detail"],
+        trading_mode=pipeline.trading_mode,
+        graph=pipeline.graph,
+        created_at=now,
+        updated_at=now,
+    )
+    execution._state.adding = False
+    execution._state.db = "default"
     if enqueue:
-        transaction.on_commit(lambda: _enqueue(execution.pk))
+        transaction.on_commit(lambda: execution_enqueue(execution.pk))
     return execution
 
 
-def _execution_insert(execution: PipelineExecution) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING: False when the one-active-execution index refused it.
+# New pending executions from rows of `execution_row`, as a CTE of a larger statement (the
+# signal dispatcher writes them with the signal's log in one): INSERT … ON CONFLICT DO NOTHING,
+# so `started` holds the ids the one-active-execution index let in — no savepoint, and a refused
+# row does not abort the statement or a surrounding transaction.
+EXECUTIONS_INSERT_CTE = """started AS (
+    INSERT INTO pipelines_pipelineexecution (
+        id, pipeline_id, owner_id, status, trigger_source, trigger_detail, trading_mode, graph,
+        state, market_data, current_node, lease_owner, attempts, total_cost, error, created_at,
+        updated_at
+    )
+    SELECT e.id, e.pipeline_id, e.owner_id, 'pending', e.trigger_source, e.trigger_detail,
+           e.trading_mode, e.graph, '{}'::jsonb, '{}'::jsonb, '', '', 0, 0, '',
+           %(created_at)s, %(created_at)s
+      FROM jsonb_to_recordset(%(executions)s::jsonb) AS e(
+           id uuid, pipeline_id uuid, owner_id bigint, trigger_source text, trigger_detail jsonb,
+           trading_mode text, graph jsonb)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)"""
 
-    One round trip, and no savepoint: a refused insert does not abort a surrounding
-    transaction (the signal dispatcher starts many pipelines in one)."""
-    now = timezone.now()
-    execution.created_at = execution.updated_at = now
-    table = PipelineExecution._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (
-                id, pipeline_id, owner_id, status, trigger_source, trigger_detail,
-                trading_mode, graph, state, market_data, current_node, lease_owner,
-                attempts, total_cost, error, created_at, updated_at
-            )
-            VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb, '{{}}'::jsonb, '{{}}'::jsonb,
-                    '', '', 0, 0, '', %s, %s)
-            ON CONFLICT DO NOTHING
-            RETURNING id
-            """,  # noqa: S608 - the table name is ours; values are parameters
-            [
-                execution.pk,
-                execution.pipeline_id,
-                execution.owner_id,
-                execution.status,
-                execution.trigger_source,
-                json.dumps(execution.trigger_detail, cls=DjangoJSONEncoder),
-                execution.trading_mode,
-                json.dumps(execution.graph),
-                now,
-                now,
-            ],
-        )
-        inserted = cursor.fetchone() is not None
-    execution._state.adding = False
-    execution._state.db = "default"
-    return inserted
+
+def execution_row(*, pipeline: Pipeline, source: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """A new pending execution of `pipeline`, as a row of EXECUTIONS_INSERT_CTE."""
+    return {
+        "id": uuid.uuid4(),
+        "pipeline_id": pipeline.pk,
+        "owner_id": pipeline.owner_id,
+        "trigger_source": source,
+        "trigger_detail": detail,
+        "trading_mode": pipeline.trading_mode,
+        "graph": pipeline.graph,
+    }
+
+
+def executions_params(rows: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
+    """The parameters of EXECUTIONS_INSERT_CTE."""
+    return {"executions": json.dumps(rows, cls=DjangoJSONEncoder), "created_at": now}
+
+
+def _execution_insert(row: dict[str, Any], now: datetime) -> bool:
+    """Insert one new execution; False when the one-active-execution index refused it."""
+    inserted = fetch_one_prepared(
+        f"WITH {EXECUTIONS_INSERT_CTE} SELECT id FROM started",  # noqa: S608 - constant text
+        executions_params([row], now=now),
+    )
+    return inserted is not None
 
 
 @transaction.atomic
@@ -314,7 +332,9 @@ def executions_resume_due(*, now: datetime | None = None, limit: int = 500) -> i
             ).update(status=ExecutionStatus.PENDING, updated_at=now)
             if moved:
                 resumed += 1
-                transaction.on_commit(lambda execution_id=execution_id: _enqueue(execution_id))
+                transaction.on_commit(
+                    lambda execution_id=execution_id: execution_enqueue(execution_id)
+                )
     return resumed
 
 
@@ -344,19 +364,15 @@ def executions_reap_stale(*, now: datetime | None = None, limit: int = 100) -> i
         )
         PipelineExecution.objects.filter(pk__in=forgotten).update(updated_at=now)
         for execution_id in stale + forgotten:
-            transaction.on_commit(lambda execution_id=execution_id: _enqueue(execution_id))
+            transaction.on_commit(lambda execution_id=execution_id: execution_enqueue(execution_id))
     return len(stale) + len(forgotten)
 
 
-def execution_start_for_signal(
+def signal_execution_row(
     *, pipeline: Pipeline, signal: dict[str, Any], symbols: list[str]
-) -> PipelineExecution | None:
-    """Start a run because a signal matched this pipeline; None when the pipeline may not start
-    now (not active, already running — the Conflict is expected and quiet)."""
-    from pipelines.runmodes import start_blocker
-
-    if start_blocker(pipeline=pipeline, now=timezone.now()) is not None:
-        return None  # not active, outside its window, a limit hit, or its position still open
+) -> dict[str, Any]:
+    """The execution a signal that matched `pipeline` on `symbols` starts (a row of
+    EXECUTIONS_INSERT_CTE): its trigger detail names the signal and carries its tickers."""
     detail = {
         "signal_id": signal.get("signal_id"),
         "signal_type": signal.get("signal_type"),
@@ -364,10 +380,7 @@ def execution_start_for_signal(
         "symbols": symbols,
         "tickers": [t for t in signal.get("tickers", []) if t.get("ticker") in symbols],
     }
-    try:
-        return execution_start(pipeline=pipeline, source=TriggerSource.SIGNAL, detail=detail)
-    except Conflict:
-        return None
+    return execution_row(pipeline=pipeline, source=TriggerSource.SIGNAL, detail=detail)
 
 
 def live_mode_requirements(*, pipeline: Pipeline, confirmed: bool) -> dict[str, str]:
