@@ -99,7 +99,10 @@ def in_process(count: int) -> None:
         completed += status == "completed"
     elapsed = time.perf_counter() - started_all
     rate = count / elapsed
-    print(f"engine, in one worker process: {count} executions of 7 agents (+ budget gate)")
+    print(
+        f"engine, one worker process running one execution at a time: {count} executions of "
+        "7 agents (+ budget gate)"
+    )
     print(f"  completed:            {completed}/{count}")
     from pipelines.models import PipelineExecution
 
@@ -185,7 +188,10 @@ def threaded_throughput(count: int, threads: int) -> None:
         worker.join()
     elapsed = time.perf_counter() - started
     total = per_thread * threads
-    print(f"engine, one worker process with {threads} threads: {total} executions")
+    print(
+        f"engine, one worker process with {threads} threads (the Procfile's worker): "
+        f"{total} executions"
+    )
     print(f"  completed:            {sum(completed)}/{total}")
     print(
         f"  throughput:           {total / elapsed:.1f} executions/s per worker process "
