@@ -154,15 +154,29 @@
     if (el) el.classList.add("is-selected");
   }
 
+  // Panels load asynchronously: only the one asked for last may land (a slow answer for the
+  // node selected before must not replace the panel of the node selected now).
+  var panelRequest = 0;
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var headers = (event.detail.requestConfig || {}).headers || {};
+    var asked = headers["X-Panel-Request"];
+    if (asked !== undefined && String(asked) !== String(panelRequest)) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   function loadPanel(dfId) {
     var data = nodeData(dfId);
     if (!data || !window.htmx) return;
     selected = dfId;
     markSelected(dfId);
+    panelRequest += 1;
+    var headers = csrfHeaders();
+    headers["X-Panel-Request"] = String(panelRequest);
     window.htmx.ajax("POST", root.dataset.nodeUrl, {
       target: "#node-panel",
       swap: "outerHTML",
-      headers: csrfHeaders(),
+      headers: headers,
       values: {
         agent_type: data.agent_type,
         node_id: data.node_id,
@@ -374,6 +388,14 @@
   });
 
   editor.on("nodeSelected", function (dfId) {
+    if (String(dfId) !== String(selected)) loadPanel(dfId);
+  });
+  // Drawflow announces a selection only when its own changes: a node whose panel was replaced
+  // through a link ("Edit" on an issue) is still its selection, and a click on it must load it.
+  container.addEventListener("click", function (event) {
+    var el = event.target.closest && event.target.closest(".drawflow-node");
+    if (!el || event.target.closest("[data-remove-node]")) return;
+    var dfId = el.id.replace(/^node-/, "");
     if (String(dfId) !== String(selected)) loadPanel(dfId);
   });
   editor.on("nodeRemoved", function (dfId) {
