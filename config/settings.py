@@ -148,8 +148,9 @@ def _database_from_url(url: str) -> dict:
     options = {key: value for key, value in query.items() if key != "host"}
     # Django turns psycopg's prepared statements off for the sake of connection poolers; the
     # engine and the signal dispatcher prepare the few statements they run all the time
-    # (config/db.py; the ORM binds client-side and never prepares). Behind PgBouncer in transaction mode that needs
-    # PgBouncer ≥ 1.21 with max_prepared_statements set — or DATABASE_PREPARED_STATEMENTS=false.
+    # (config/db.py; the ORM binds client-side and never prepares). Behind PgBouncer in
+    # transaction mode that needs PgBouncer ≥ 1.21 with max_prepared_statements set — or
+    # DATABASE_PREPARED_STATEMENTS=false.
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         options.setdefault("prepare_threshold", 1_000_000)  # only what asks (prepare=True)
     return {
