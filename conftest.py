@@ -12,9 +12,12 @@ from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
 class APIClient(Client):
-    """A test client that speaks JSON to /api/v1/ and can carry a Bearer token."""
+    """A test client that speaks JSON to /api/v1/ and can carry a Bearer token. It checks CSRF
+    as a browser's requests are checked (Django's test client skips that by default), so a
+    script's POST with a token meets the same API a real client does."""
 
     def __init__(self, *args, token: str | None = None, **kwargs):
+        kwargs.setdefault("enforce_csrf_checks", True)
         super().__init__(*args, **kwargs)
         self.token = token
 

@@ -38,4 +38,7 @@ class BearerAuth(HttpBearer):
 
 session_auth = SessionAuth()
 bearer_auth = BearerAuth()
-api_auth = [session_auth, bearer_auth]
+# Bearer first: a request without an Authorization header passes it by, and the browser's session
+# (which checks CSRF on unsafe methods) is tried next. The other way round, the session check
+# refused every script's POST for want of a CSRF token before its token was looked at.
+api_auth = [bearer_auth, session_auth]

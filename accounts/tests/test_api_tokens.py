@@ -69,3 +69,22 @@ def test_tokens_page_creates_shows_once_and_revokes(owner_client, owner):
     owner_client.post(f"/accounts/settings/tokens/{token.pk}/revoke/")
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_a_script_posts_with_its_token_and_a_browser_session_needs_its_csrf_token(owner, api):
+    # A script: a Bearer token and no cookies, so no CSRF token either.
+    created = api.post("/api/v1/auth/api-tokens", {"name": "cron"})
+    assert created.status_code == 201, created.content
+    # A browser session must send the CSRF token with an unsafe request.
+    browser = APIClient()
+    browser.force_login(owner)
+    assert browser.get("/api/v1/me").status_code == 200
+    refused = browser.post("/api/v1/auth/api-tokens", {"name": "forged"})
+    assert refused.status_code == 403
+    browser.get("/accounts/settings/")  # a page, which sets the CSRF cookie
+    allowed = browser.post(
+        "/api/v1/auth/api-tokens",
+        {"name": "from the page"},
+        headers={"X-CSRFToken": browser.cookies["csrftoken"].value},
+    )
+    assert allowed.status_code == 201, allowed.content
