@@ -5,32 +5,36 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import connection
 from django.db.models import Avg
 
 from accounts.models import User
-from billing.models import CostEntry, CostType, DailyCost
+from billing.models import CostEntry, CostType
 from billing.services import owner_local_day
+from config.db import fetch_one_prepared
+
+# Every run's budget gate asks this: one fixed, prepared statement over the owner's month of
+# DailyCost rows (a few dozen), not an ORM aggregate compiled each time.
+_SPEND_SQL = """
+SELECT COALESCE(SUM(total_cost), 0),
+       COALESCE(SUM(total_cost) FILTER (WHERE day = %(today)s), 0),
+       COALESCE(SUM(total_cost) FILTER (WHERE day = %(today)s AND pipeline_id = %(pipeline_id)s), 0)
+  FROM billing_dailycost
+ WHERE owner_id = %(owner_id)s AND day >= %(month_start)s
+"""
 
 
 def spend_summary(*, owner: User, pipeline_id: UUID | None = None) -> dict[str, Decimal]:
-    """Spend today and this month (the owner's local calendar), overall and for one pipeline.
-
-    Every run's budget gate asks this, so it is one fixed statement over the owner's
-    month of DailyCost rows (a few dozen), not an ORM aggregate compiled each time."""
+    """Spend today and this month (the owner's local calendar), overall and for one pipeline."""
     today = owner_local_day(owner=owner)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT COALESCE(SUM(total_cost), 0),
-                   COALESCE(SUM(total_cost) FILTER (WHERE day = %s), 0),
-                   COALESCE(SUM(total_cost) FILTER (WHERE day = %s AND pipeline_id = %s), 0)
-              FROM {DailyCost._meta.db_table}
-             WHERE owner_id = %s AND day >= %s
-            """,  # noqa: S608 - the table name is ours; values are parameters
-            [today, today, pipeline_id, owner.pk, today.replace(day=1)],
-        )
-        month, day, pipeline_day = cursor.fetchone()
+    month, day, pipeline_day = fetch_one_prepared(
+        _SPEND_SQL,
+        {
+            "today": today,
+            "pipeline_id": pipeline_id,
+            "owner_id": owner.pk,
+            "month_start": today.replace(day=1),
+        },
+    )
     return {"month": month, "today": day, "pipeline_today": pipeline_day}
 
 

@@ -10,7 +10,9 @@ and planned once per connection (`prepare=True`; see DATABASE_PREPARED_STATEMENT
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -20,19 +22,31 @@ from django.db.models import Model
 
 def fetch_prepared(sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
     """Every row of a prepared statement."""
-    connection.ensure_connection()
-    # Errors come out as Django's (IntegrityError…), as from any other query.
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+    with _prepared_cursor(sql, params) as cursor:
         return cursor.fetchall() if cursor.description else []
 
 
 def fetch_one_prepared(sql: str, params: dict[str, Any] | None = None) -> tuple | None:
     """The first row of a prepared statement (None when it returned none)."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+    with _prepared_cursor(sql, params) as cursor:
         return cursor.fetchone()
+
+
+@contextmanager
+def _prepared_cursor(sql: str, params: dict[str, Any] | None) -> Iterator[psycopg.Cursor]:
+    connection.ensure_connection()
+    started = time.monotonic()
+    # Errors come out as Django's (IntegrityError…), as from any other query.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        try:
+            cursor.execute(sql, params, prepare=True)
+            yield cursor
+        finally:
+            if connection.queries_logged:
+                # Counted and shown like the ORM's queries (DEBUG, assertNumQueries).
+                connection.queries_log.append(
+                    {"sql": sql, "time": f"{time.monotonic() - started:.3f}"}
+                )
 
 
 def model_columns(model: type[Model], table: str | None = None) -> str:
