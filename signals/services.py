@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -453,11 +454,9 @@ def _signal_record_write(
         "matches": json.dumps(matches),
         "run_under_way": RUN_UNDER_WAY,
     }
-    if connection.in_atomic_block:
-        # Inside a caller's transaction: a savepoint, so a refused dedup key leaves it usable.
-        with transaction.atomic():
-            event_id, started = fetch_one_prepared(_SIGNAL_RECORD_SQL, params)
-    else:
+    # Inside a caller's transaction, a savepoint, so a refused dedup key leaves it usable; on
+    # its own the statement is atomic and needs no BEGIN/COMMIT round trips.
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
         event_id, started = fetch_one_prepared(_SIGNAL_RECORD_SQL, params)
     return event_id, list(started)
 
