@@ -28,10 +28,46 @@ class BudgetStatus:
     pipeline_spent_today: Decimal
 
 
+def money(value: Decimal | None) -> str:
+    """Dollars as a trader reads them: cents, or "< $0.01" for what rounds to nothing."""
+    if value is None:
+        return "no limit"
+    if 0 < value < Decimal("0.005"):
+        return "< $0.01"
+    return f"${value:.2f}"
+
+
+def budget_refusal(status: BudgetStatus, needed: Decimal) -> str | None:
+    """Why `needed` more dollars do not fit the limits in `status` (None: they fit). The spend
+    figures include what other runs in progress have reserved."""
+    checks = (
+        ("your daily budget", status.user_daily_limit, status.spent_today),
+        ("your monthly budget", status.user_monthly_limit, status.spent_this_month),
+        (
+            "this pipeline's daily allocation",
+            status.pipeline_daily_limit,
+            status.pipeline_spent_today,
+        ),
+    )
+    for label, limit, spent in checks:
+        if limit is not None and spent + needed > limit:
+            return (
+                f"Budget: {label} is {money(limit)}, {money(spent)} is spent or reserved by "
+                f"runs in progress and this run is estimated at {money(needed)}. Raise the "
+                "limit or wait for it to reset."
+            )
+    return None
+
+
 class BudgetGate(Protocol):
     def status(self) -> BudgetStatus: ...
 
     def estimate_execution_cost(self, *, symbol_count: int = 1) -> Decimal: ...
+
+    def reserve(self, *, estimate: Decimal) -> BudgetStatus:
+        """Set `estimate` aside for this run atomically (raises BudgetExceeded when it does
+        not fit); the spend it was checked against."""
+        ...
 
 
 class SymbolSource(Protocol):

@@ -1,4 +1,5 @@
-"""The budget gate a pipeline run checks before paid agents work (used by the pipeline manager)."""
+"""The budget gate a pipeline run checks before paid agents work (used by the pipeline manager
+and the engine): spend against the owner's budgets, and the run's reservation of its estimate."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from uuid import UUID
 from accounts.models import User
 from agents.context import BudgetStatus
 from billing.estimator import estimate_pipeline_cost
+from billing.reservations import budget_reserve
 from billing.selectors import spend_summary
 
 
 class PipelineBudgetGate:
-    """Spend against the owner's daily/monthly budgets and the pipeline's daily allocation."""
+    """Spend against the owner's daily/monthly budgets and the pipeline's daily allocation, and
+    the reservation one execution holds against them."""
 
     def __init__(
         self,
@@ -22,13 +25,17 @@ class PipelineBudgetGate:
         pipeline_id: UUID,
         pipeline_daily_limit: Decimal | None,
         graph: dict[str, Any],
+        execution_id: UUID | None = None,
         history_seconds: dict[str, float] | None = None,
     ):
         self.owner = owner
         self.pipeline_id = pipeline_id
         self.pipeline_daily_limit = pipeline_daily_limit
         self.graph = graph
+        self.execution_id = execution_id
         self.history_seconds = history_seconds
+        # What the run has reserved in all (None: nothing yet).
+        self.reserved: Decimal | None = None
 
     def status(self) -> BudgetStatus:
         spend = spend_summary(owner=self.owner, pipeline_id=self.pipeline_id)
@@ -41,7 +48,28 @@ class PipelineBudgetGate:
             pipeline_spent_today=spend["pipeline_today"],
         )
 
-    def estimate_execution_cost(self, *, symbol_count: int = 1) -> Decimal:
+    def estimate_execution_cost(
+        self, *, symbol_count: int = 1, node_ids: set[str] | None = None
+    ) -> Decimal:
+        """The run's estimated cost; with `node_ids`, only those nodes' (what is left to run)."""
+        graph = self.graph
+        if node_ids is not None:
+            graph = {"nodes": [n for n in graph.get("nodes", []) if n.get("id") in node_ids]}
         return estimate_pipeline_cost(
-            graph=self.graph, symbol_count=symbol_count, history_seconds=self.history_seconds
+            graph=graph, symbol_count=symbol_count, history_seconds=self.history_seconds
         ).cost_per_execution
+
+    def reserve(self, *, estimate: Decimal, spent_by_run: Decimal = Decimal(0)) -> BudgetStatus:
+        """Set `estimate` more aside for this run (BudgetExhausted when it does not fit)."""
+        if self.execution_id is None:
+            raise ValueError("A budget reservation needs the execution it is for.")
+        status = budget_reserve(
+            owner=self.owner,
+            pipeline_id=self.pipeline_id,
+            pipeline_daily_limit=self.pipeline_daily_limit,
+            execution_id=self.execution_id,
+            remaining_estimate=estimate,
+            spent_by_run=spent_by_run,
+        )
+        self.reserved = spent_by_run + max(estimate, Decimal(0))
+        return status

@@ -65,3 +65,42 @@ class DailyCost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id} {self.day} ${self.total_cost}"
+
+
+class ReservationStatus(models.TextChoices):
+    HELD = "held", "Held"
+    SETTLED = "settled", "Settled"
+    RELEASED = "released", "Released"
+
+
+class BudgetReservation(models.Model):
+    """What one run has set aside of its owner's budgets (its estimated cost), taken under the
+    owner's budget lock so concurrent runs cannot all spend the same remaining dollars. A held
+    reservation counts against the budgets, less what its run has already spent, while the run
+    is pending or running; it is settled when the run ends and released while it waits."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget_reservations"
+    )
+    pipeline_id = models.UUIDField(null=True, blank=True)
+    execution_id = models.UUIDField(unique=True)
+    day = models.DateField()
+    # The most the run may spend in all (what it has spent plus its remaining estimate).
+    amount = models.DecimalField(max_digits=14, decimal_places=8)
+    status = models.CharField(
+        max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.HELD
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["owner", "day"],
+                name="held_reservations_by_day",
+                condition=models.Q(status="held"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.execution_id} {self.status} ${self.amount}"

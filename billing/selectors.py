@@ -38,6 +38,40 @@ def spend_summary(*, owner: User, pipeline_id: UUID | None = None) -> dict[str, 
     return {"month": month, "today": day, "pipeline_today": pipeline_day}
 
 
+# What runs in flight have reserved and not yet spent (their spend is already in DailyCost).
+# A reservation stops counting once its run is no longer pending or running, even if a crash
+# kept it from being settled.
+_HELD_SQL = """
+SELECT COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0)), 0),
+       COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0)) FILTER (WHERE r.day = %(today)s), 0),
+       COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0))
+                FILTER (WHERE r.day = %(today)s AND r.pipeline_id = %(pipeline_id)s), 0)
+  FROM billing_budgetreservation r
+  JOIN pipelines_pipelineexecution e ON e.id = r.execution_id
+ WHERE r.owner_id = %(owner_id)s AND r.status = 'held' AND r.day >= %(month_start)s
+   AND r.execution_id <> %(exclude)s AND e.status IN ('pending', 'running')
+"""
+
+
+def held_summary(
+    *, owner: User, pipeline_id: UUID | None = None, exclude_execution: UUID | None = None
+) -> dict[str, Decimal]:
+    """Reserved and not yet spent by the owner's runs in flight: this month, today, and today
+    for one pipeline (leaving out `exclude_execution`, the run asking)."""
+    today = owner_local_day(owner=owner)
+    month, day, pipeline_day = fetch_one_prepared(
+        _HELD_SQL,
+        {
+            "today": today,
+            "pipeline_id": pipeline_id,
+            "owner_id": owner.pk,
+            "month_start": today.replace(day=1),
+            "exclude": exclude_execution or UUID(int=0),
+        },
+    )
+    return {"month": month, "today": day, "pipeline_today": pipeline_day}
+
+
 def average_runtime_seconds(*, owner: User) -> dict[str, float]:
     """Average runtime per agent type from this owner's recent paid steps."""
     rows = (

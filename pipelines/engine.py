@@ -30,6 +30,8 @@ from agents.metering import CostMeter
 from agents.registry import agent_class, create_agent
 from agents.state import AgentCost, PipelineState
 from billing.budget import PipelineBudgetGate
+from billing.models import ReservationStatus
+from billing.reservations import SETTLE_CTE, BudgetExhausted, reservation_end
 from billing.services import (
     LEDGER_CTES,
     StepCharge,
@@ -122,6 +124,7 @@ def build_context(execution: PipelineExecution, *, clock: Clock) -> AgentContext
             pipeline_id=pipeline.pk,
             pipeline_daily_limit=pipeline.daily_budget,
             graph=execution.graph,
+            execution_id=execution.pk,
         ),
         symbol_source=hooks.symbol_source_for(owner=execution.owner),
     )
@@ -297,6 +300,7 @@ WITH lease AS (
  RETURNING id
 )"""  # noqa: S608 - constant text with the shared CTEs; values are parameters
     + _FINISHED_STEP_CTE
+    + SETTLE_CTE
     + """, report AS (
     INSERT INTO pipelines_report (
         id, execution_id, pipeline_id, owner_id, report_type, title, summary, full_report,
@@ -532,11 +536,13 @@ class ExecutionRunner:
             else initial_state(execution)
         )
         self._saved_market_data = tuple((s, id(d)) for s, d in state.market_data.items())
-        plan = execution_plan(execution.graph)
+        plan = self._plan = execution_plan(execution.graph)
         done = {
             node_id for node_id, step in self.steps.items() if step.status == StepStatus.COMPLETED
         }
         try:
+            if PIPELINE_MANAGER_NODE in done and not self._reserve_again(plan, done, state):
+                return self._reload_status()
             for position, step in enumerate(plan):
                 if step.node_id in done:
                     continue
@@ -547,6 +553,38 @@ class ExecutionRunner:
         except _LeaseLost:
             return self._reload_status()
 
+    def _reserve_again(
+        self, plan: list[PlannedStep], skip: set[str], state: PipelineState, position: int = 0
+    ) -> bool:
+        """Reserve what the steps still to run are estimated to cost (a resumed run's
+        reservation was released while it waited; a run whose spend reached its reservation
+        needs more before its next paid step). False when the budget has no room: the run has
+        failed and the pipeline's exhaustion policy applies."""
+        budget = self.ctx.budget
+        if budget is None:
+            return True
+        left = {step.node_id for step in plan[position:] if step.node_id not in skip}
+        try:
+            estimate = budget.estimate_execution_cost(
+                symbol_count=max(1, len(state.symbols)), node_ids=left
+            )
+            budget.reserve(estimate=estimate, spent_by_run=state.total_cost)
+        except AgentError as error:
+            self._fail(None, plan[position], str(error), state)
+            if isinstance(error, BudgetExhausted):
+                self._budget_exhausted(str(error))
+            return False
+        return True
+
+    def _budget_exhausted(self, message: str) -> None:
+        """The pipeline's policy once its budget is gone (§11.5), after the failure commits."""
+        from pipelines.runmodes import pipeline_budget_exhausted
+
+        pipeline_id = self.execution.pipeline_id
+        transaction.on_commit(
+            lambda: pipeline_budget_exhausted(pipeline_id=pipeline_id, reason=message)
+        )
+
     def _reload_status(self) -> str:
         return PipelineExecution.objects.values_list("status", flat=True).get(pk=self.execution.pk)
 
@@ -556,6 +594,16 @@ class ExecutionRunner:
             self._fail(None, step, f"Unknown agent type {step.agent_type!r}.", state)
             return None
         engine = step.config.get("engine", "rules") if isinstance(step.config, dict) else "rules"
+        budget = self.ctx.budget
+        if (
+            budget is not None
+            and budget.reserved is not None
+            and state.total_cost >= budget.reserved
+            and (cls.metadata.pricing_rate > 0 or engine == "llm")
+            and not self._reserve_again(self._plan, set(), state, position)
+        ):
+            # Spent what it reserved: a paid step needs more, which the budget does not have.
+            return None
         step_run = self._begin_step(position, step, engine, state)
         self.ctx.meter.begin_step()
         started = time.perf_counter()
@@ -564,6 +612,10 @@ class ExecutionRunner:
             state = agent.process(state, self.ctx)
         except TriggerNotMet as waiting:
             self._wait(step_run, step, state, waiting)
+            return None
+        except BudgetExhausted as error:
+            self._fail(step_run, step, str(error), state)
+            self._budget_exhausted(str(error))
             return None
         except (AgentError, MarketDataError, ValueError) as error:
             self._fail(step_run, step, str(error), state)
@@ -642,6 +694,8 @@ class ExecutionRunner:
             StepRun.objects.filter(pk=step_run.pk).update(
                 status=StepStatus.WAITING, finished_at=now, output_summary=summary
             )
+            # Nothing is held while it waits; it reserves again when it resumes.
+            reservation_end(execution_id=self.execution.pk, status=ReservationStatus.RELEASED)
             self._emit(
                 "execution_waiting",
                 agent_id=step.node_id,
@@ -664,6 +718,7 @@ class ExecutionRunner:
                 lease_expires_at=None,
             )
             self._write_finished(state)
+            reservation_end(execution_id=self.execution.pk)
             if step_run is not None:
                 StepRun.objects.filter(pk=step_run.pk).update(
                     status=StepStatus.FAILED,

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.services import notify
@@ -233,6 +234,61 @@ def pipeline_pause(*, pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
+def pipeline_budget_exhausted(
+    *, pipeline_id: UUID, reason: str, now: datetime | None = None
+) -> bool:
+    """A run found no budget left (§11.5): an active pipeline pauses, closes its positions if
+    its settings say so, and the trader is told once — later refusals the same day (other
+    runs, other cycles) change nothing. True when this call paused it."""
+    from trading.api import executor_for_position
+    from trading.models import CloseReason
+    from trading.services import pipeline_positions_close
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Under the pipeline's row lock: concurrent refusals decide one after the other.
+        pipeline = (
+            Pipeline.objects.select_for_update().select_related("owner").filter(pk=pipeline_id)
+        ).first()
+        if pipeline is None:
+            return False
+        paused = pipeline.status == PipelineStatus.ACTIVE
+        kind = f"budget:{pipeline.pk}:{timezone.localdate(now)}"
+        if not paused and pipeline.owner.notifications.filter(kind=kind).exists():
+            return False
+        close = paused and (pipeline.settings or {}).get("close_positions_on_budget_exhausted")
+        if paused:
+            pipeline.status = PipelineStatus.PAUSED
+            pipeline.status_reason = "Paused: the budget is used up."
+            pipeline.save(update_fields=["status", "status_reason", "updated_at"])
+            periodic.periodic_task_remove(pipeline=pipeline)
+            PipelineExecution.objects.filter(
+                pipeline=pipeline,
+                status=ExecutionStatus.WAITING_TRIGGER,
+                trigger_source=TriggerSource.RESTART,
+            ).update(status=ExecutionStatus.CANCELLED, finished_at=now, error="Budget used up.")
+        what = "It is paused" if paused else "Its runs are refused"
+        if close:
+            what += " and its open positions are being closed"
+        notify(
+            owner=pipeline.owner,
+            title=f"“{pipeline.name}” is out of budget",
+            message=f"{reason} {what} until you raise the limit or it resets.",
+            level="warning",
+            link=f"/pipelines/{pipeline.pk}/",
+            kind=kind,
+        )
+    if close:
+        pipeline_positions_close(
+            owner=pipeline.owner,
+            pipeline_id=pipeline.pk,
+            reason=CloseReason.BUDGET,
+            executor_for=executor_for_position,
+            now=now,
+        )
+    return paused
+
+
 def pipeline_stop(*, pipeline: Pipeline, reason: str = "Stopped.") -> Pipeline:
     """No new runs, and the one in progress (if any) is cancelled."""
     from pipelines.services import execution_stop
@@ -327,10 +383,15 @@ def after_trades_closed(*, trades, now: datetime | None = None) -> None:
             )
     for pipeline in Pipeline.objects.filter(pk__in=by_pipeline).select_related("owner"):
         day = trading_day(schedule_of(pipeline), now)
-        stats = daily_stats(pipeline=pipeline, day=day)
-        stats.daily_pnl += by_pipeline[pipeline.pk]
-        stats.peak_pnl = max(stats.peak_pnl, stats.daily_pnl)
-        stats.save(update_fields=["daily_pnl", "peak_pnl", "updated_at"])
+        daily_stats(pipeline=pipeline, day=day)
+        # In SQL, not read-modify-write: closes land concurrently (monitor, close-all, EOD).
+        # Every SET expression reads the row as it was, so the peak sees the new P&L.
+        pnl = by_pipeline[pipeline.pk]
+        PipelineDailyStats.objects.filter(pipeline=pipeline, date=day).update(
+            daily_pnl=F("daily_pnl") + pnl,
+            peak_pnl=Greatest(F("peak_pnl"), F("daily_pnl") + pnl),
+            updated_at=now,
+        )
         reason = limit_hit(pipeline=pipeline, now=now)
         if reason:
             _announce_limit(pipeline, reason, now)

@@ -20,6 +20,8 @@ class PipelineSettings(BaseModel):
     max_tokens_per_run: int | None = Field(None, ge=1)
     max_cost_per_run: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=4)
     replay_cache: bool = True
+    # §11.5: when the budget runs out the pipeline pauses; this also closes its positions.
+    close_positions_on_budget_exhausted: bool = False
 
 
 class SimulationConfig(BaseModel):

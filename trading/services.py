@@ -755,6 +755,17 @@ def pipeline_flatten(
     )
 
 
+def pipeline_positions_close(
+    *, owner: User, pipeline_id: UUID, reason: str, executor_for, now: datetime | None = None
+) -> list[CloseResult]:
+    """Close every open position this pipeline opened, now, with close reason `reason`."""
+    now = now or timezone.now()
+    positions = Position.objects.filter(
+        owner=owner, pipeline_id=pipeline_id, status=PositionStatus.OPEN
+    )
+    return [_close_one(p, executor_for, reason, reason, now) for p in positions]
+
+
 # --- Price updates --------------------------------------------------------------------------
 
 

@@ -6,15 +6,14 @@ from decimal import Decimal
 
 from agents.base import AgentMetadata, BaseAgent
 from agents.context import AgentContext
-from agents.errors import BudgetExceeded
 from agents.registry import register
 from agents.state import PipelineState
 
 PIPELINE_MANAGER_TYPE = "pipeline_manager_agent"
 
 
-def _money(value: Decimal | None) -> str:
-    return "no limit" if value is None else f"${value:.2f}"
+def _limit(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 @register
@@ -38,39 +37,21 @@ class PipelineManagerAgent(BaseAgent):
         if ctx.budget is None:
             state.budget = {"checked": False, "reason": "no budget gate configured"}
             return state
-        status = ctx.budget.status()
         estimate = ctx.budget.estimate_execution_cost(symbol_count=max(1, len(state.symbols)))
-        checks = [
-            ("your daily budget", status.user_daily_limit, status.spent_today),
-            ("your monthly budget", status.user_monthly_limit, status.spent_this_month),
-            (
-                "this pipeline's daily allocation",
-                status.pipeline_daily_limit,
-                status.pipeline_spent_today,
-            ),
-        ]
+        # Checked and set aside in one step, so runs started together cannot all pass on the
+        # same remaining dollars (the spend includes what runs in progress have reserved).
+        status = ctx.budget.reserve(estimate=estimate)
         state.budget = {
             "checked": True,
             "estimated_cost": str(estimate),
+            "reserved": str(estimate),
             "spent_today": str(status.spent_today),
             "spent_this_month": str(status.spent_this_month),
             "pipeline_spent_today": str(status.pipeline_spent_today),
-            "user_daily_limit": None
-            if status.user_daily_limit is None
-            else str(status.user_daily_limit),
-            "user_monthly_limit": None
-            if status.user_monthly_limit is None
-            else str(status.user_monthly_limit),
-            "pipeline_daily_limit": None
-            if status.pipeline_daily_limit is None
-            else str(status.pipeline_daily_limit),
+            "user_daily_limit": _limit(status.user_daily_limit),
+            "user_monthly_limit": _limit(status.user_monthly_limit),
+            "pipeline_daily_limit": _limit(status.pipeline_daily_limit),
         }
-        for label, limit, spent in checks:
-            if limit is not None and spent + estimate > limit:
-                raise BudgetExceeded(
-                    f"Budget: {label} is {_money(limit)}, {_money(spent)} is spent and this run "
-                    f"is estimated at {_money(estimate)}. Raise the limit or wait for it to reset."
-                )
         return state
 
     def summarize(self, state: PipelineState) -> str:

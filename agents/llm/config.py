@@ -8,12 +8,15 @@ from typing import Any
 
 from django.conf import settings
 
+from agents.errors import AgentError
+
 # Roles whose model can be chosen per deployment (LLM_<ROLE>_MODEL); "" = LLM_DEFAULT_MODEL.
 ROLES = ("bias", "strategy", "reporting", "news")
 RESPONSE_FORMATS = ("json_object", "json_schema", "none")
 
-# USD per 1,000 tokens (input, output) — the same shape billing's cost estimator reads. Models
-# missing from the table cost nothing, which is right for local servers (Ollama, vLLM).
+# USD per 1,000 tokens (input, output) — the same shape billing's cost estimator reads. A model
+# missing from the table is refused (it would be billed $0 and slip past every budget) unless
+# the operator lists it in LLM_FREE_MODELS (local servers: Ollama, vLLM) or prices "default".
 DEFAULT_PRICING: dict[str, dict[str, str]] = {
     "gpt-4o": {"input": "0.0025", "output": "0.01"},
     "gpt-4o-mini": {"input": "0.00015", "output": "0.0006"},
@@ -35,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "LLM_NEWS_MODEL": "",
     "LLM_MODELS": [],
     "LLM_PRICING": {},
+    "LLM_FREE_MODELS": [],
     "LLM_REQUEST_TIMEOUT": 60.0,
     "LLM_MAX_RETRIES": 2,
     "LLM_RETRY_BACKOFF_SECONDS": 1.0,
@@ -46,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
 
 def _setting(name: str) -> Any:
     return getattr(settings, name, DEFAULTS[name])
+
+
+class UnpricedModel(AgentError):
+    """A model without a price: calling it would spend money no budget sees."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class LLMSettings:
     role_models: dict[str, str]
     models: tuple[str, ...]
     pricing: dict[str, Price]
+    free_models: frozenset[str]
     timeout: float
     max_retries: int
     retry_backoff: float
@@ -81,8 +90,18 @@ class LLMSettings:
         return chosen or self.role_models.get(role) or self.default_model
 
     def price(self, model: str) -> Price:
-        free = Price(Decimal(0), Decimal(0))
-        return self.pricing.get(model) or self.pricing.get("default") or free
+        """The model's price; UnpricedModel when it has none (fails closed)."""
+        price = self.pricing.get(model)
+        if price is not None:
+            return price
+        if model in self.free_models:
+            return Price(Decimal(0), Decimal(0))
+        if "default" in self.pricing:
+            return self.pricing["default"]
+        raise UnpricedModel(
+            f"No price configured for model {model!r}: add it to LLM_PRICING, or to "
+            "LLM_FREE_MODELS if it runs on your own server."
+        )
 
 
 def _pricing() -> dict[str, Price]:
@@ -113,6 +132,7 @@ def llm_settings() -> LLMSettings:
         role_models={role: model for role, model in role_models.items() if model},
         models=tuple(model_choices()),
         pricing=_pricing(),
+        free_models=frozenset(_names(_setting("LLM_FREE_MODELS"))),
         timeout=float(_setting("LLM_REQUEST_TIMEOUT")),
         max_retries=max(0, int(_setting("LLM_MAX_RETRIES"))),
         retry_backoff=max(0.0, float(_setting("LLM_RETRY_BACKOFF_SECONDS"))),

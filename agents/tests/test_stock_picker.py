@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from agents.context import BudgetStatus
+from agents.context import BudgetStatus, budget_refusal
 from agents.errors import AgentError, BudgetExceeded
 from agents.registry import validate_node_config
 from agents.tests.factories import build_agent, make_context, make_state
@@ -145,6 +145,12 @@ class DailyBudget:
 
     def estimate_execution_cost(self, *, symbol_count: int = 1) -> Decimal:
         return Decimal("0.40") * symbol_count
+
+    def reserve(self, *, estimate: Decimal) -> BudgetStatus:
+        refusal = budget_refusal(self.status(), estimate)
+        if refusal:
+            raise BudgetExceeded(refusal)
+        return self.status()
 
 
 def test_picking_more_symbols_checks_the_budget_again():
