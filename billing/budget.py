@@ -3,6 +3,7 @@ and the engine): spend against the owner's budgets, and the run's reservation of
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from agents.context import BudgetStatus
 from billing.estimator import estimate_pipeline_cost
 from billing.reservations import budget_reserve
 from billing.selectors import spend_summary
+from trading.clock import Clock
 
 
 class PipelineBudgetGate:
@@ -27,6 +29,7 @@ class PipelineBudgetGate:
         graph: dict[str, Any],
         execution_id: UUID | None = None,
         history_seconds: dict[str, float] | None = None,
+        clock: Clock | None = None,
     ):
         self.owner = owner
         self.pipeline_id = pipeline_id
@@ -34,11 +37,12 @@ class PipelineBudgetGate:
         self.graph = graph
         self.execution_id = execution_id
         self.history_seconds = history_seconds
+        self.clock = clock  # the run's clock: which day's spend counts
         # What the run has reserved in all (None: nothing yet).
         self.reserved: Decimal | None = None
 
     def status(self) -> BudgetStatus:
-        spend = spend_summary(owner=self.owner, pipeline_id=self.pipeline_id)
+        spend = spend_summary(owner=self.owner, pipeline_id=self.pipeline_id, at=self._now())
         return BudgetStatus(
             user_daily_limit=self.owner.budget_limit_daily,
             user_monthly_limit=self.owner.budget_limit_monthly,
@@ -59,8 +63,18 @@ class PipelineBudgetGate:
             graph=graph, symbol_count=symbol_count, history_seconds=self.history_seconds
         ).cost_per_execution
 
-    def reserve(self, *, estimate: Decimal, spent_by_run: Decimal = Decimal(0)) -> BudgetStatus:
-        """Set `estimate` more aside for this run (BudgetExhausted when it does not fit)."""
+    def _now(self) -> datetime | None:
+        return self.clock.now() if self.clock is not None else None
+
+    def reserve(
+        self,
+        *,
+        estimate: Decimal,
+        spent_by_run: Decimal = Decimal(0),
+        unrecorded: Decimal = Decimal(0),
+    ) -> BudgetStatus:
+        """Set `estimate` more aside for this run (BudgetExhausted when it does not fit);
+        `unrecorded`: what it spent that the ledger does not show yet."""
         if self.execution_id is None:
             raise ValueError("A budget reservation needs the execution it is for.")
         status = budget_reserve(
@@ -70,6 +84,8 @@ class PipelineBudgetGate:
             execution_id=self.execution_id,
             remaining_estimate=estimate,
             spent_by_run=spent_by_run,
+            unrecorded=unrecorded,
+            at=self._now(),
         )
         self.reserved = spent_by_run + max(estimate, Decimal(0))
         return status

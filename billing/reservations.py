@@ -11,6 +11,7 @@ runs never exceed a limit by more than one step's cost.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -40,10 +41,13 @@ def budget_reserve(
     execution_id: UUID,
     remaining_estimate: Decimal,
     spent_by_run: Decimal = Decimal(0),
+    unrecorded: Decimal = Decimal(0),
+    at: datetime | None = None,
 ) -> BudgetStatus:
     """Reserve `remaining_estimate` more for the run (its total reservation becomes
     `spent_by_run` + that), or raise BudgetExhausted naming the limit without room. Atomic
-    against every other run of the same owner. Returns the spend (with other runs'
+    against every other run of the same owner. `unrecorded`: what the run has spent that is not
+    on the ledger yet (a finished step is written with the next step's start). Returns the spend (with other runs'
     reservations) it was checked against."""
     remaining_estimate = max(Decimal(remaining_estimate), Decimal(0))
     with transaction.atomic():
@@ -51,15 +55,17 @@ def budget_reserve(
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [BUDGET_LOCK_NAMESPACE, int(owner.pk)]
             )
-        spend = spend_summary(owner=owner, pipeline_id=pipeline_id)
-        held = held_summary(owner=owner, pipeline_id=pipeline_id, exclude_execution=execution_id)
+        spend = spend_summary(owner=owner, pipeline_id=pipeline_id, at=at)
+        held = held_summary(
+            owner=owner, pipeline_id=pipeline_id, exclude_execution=execution_id, at=at
+        )
         status = BudgetStatus(
             user_daily_limit=owner.budget_limit_daily,
             user_monthly_limit=owner.budget_limit_monthly,
             pipeline_daily_limit=pipeline_daily_limit,
-            spent_today=spend["today"] + held["today"],
-            spent_this_month=spend["month"] + held["month"],
-            pipeline_spent_today=spend["pipeline_today"] + held["pipeline_today"],
+            spent_today=spend["today"] + held["today"] + unrecorded,
+            spent_this_month=spend["month"] + held["month"] + unrecorded,
+            pipeline_spent_today=spend["pipeline_today"] + held["pipeline_today"] + unrecorded,
         )
         refusal = budget_refusal(status, remaining_estimate)
         if refusal:
@@ -69,7 +75,7 @@ def budget_reserve(
             defaults={
                 "owner": owner,
                 "pipeline_id": pipeline_id,
-                "day": owner_local_day(owner=owner),
+                "day": owner_local_day(owner=owner, at=at),
                 "amount": spent_by_run + remaining_estimate,
                 "status": ReservationStatus.HELD,
             },

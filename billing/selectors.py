@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -23,9 +24,12 @@ SELECT COALESCE(SUM(total_cost), 0),
 """
 
 
-def spend_summary(*, owner: User, pipeline_id: UUID | None = None) -> dict[str, Decimal]:
-    """Spend today and this month (the owner's local calendar), overall and for one pipeline."""
-    today = owner_local_day(owner=owner)
+def spend_summary(
+    *, owner: User, pipeline_id: UUID | None = None, at: datetime | None = None
+) -> dict[str, Decimal]:
+    """Spend today (or on the day of `at`) and this month (the owner's local calendar), overall
+    and for one pipeline."""
+    today = owner_local_day(owner=owner, at=at)
     month, day, pipeline_day = fetch_one_prepared(
         _SPEND_SQL,
         {
@@ -54,11 +58,15 @@ SELECT COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0)), 0),
 
 
 def held_summary(
-    *, owner: User, pipeline_id: UUID | None = None, exclude_execution: UUID | None = None
+    *,
+    owner: User,
+    pipeline_id: UUID | None = None,
+    exclude_execution: UUID | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Decimal]:
     """Reserved and not yet spent by the owner's runs in flight: this month, today, and today
     for one pipeline (leaving out `exclude_execution`, the run asking)."""
-    today = owner_local_day(owner=owner)
+    today = owner_local_day(owner=owner, at=at)
     month, day, pipeline_day = fetch_one_prepared(
         _HELD_SQL,
         {

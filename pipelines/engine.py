@@ -125,6 +125,7 @@ def build_context(execution: PipelineExecution, *, clock: Clock) -> AgentContext
             pipeline_daily_limit=pipeline.daily_budget,
             graph=execution.graph,
             execution_id=execution.pk,
+            clock=clock,
         ),
         symbol_source=hooks.symbol_source_for(owner=execution.owner),
     )
@@ -568,7 +569,11 @@ class ExecutionRunner:
             estimate = budget.estimate_execution_cost(
                 symbol_count=max(1, len(state.symbols)), node_ids=left
             )
-            budget.reserve(estimate=estimate, spent_by_run=state.total_cost)
+            finished = self._finished  # charged with the next step's start: not on the ledger
+            unrecorded = finished.agent_cost + _token_cost(finished) if finished else Decimal(0)
+            budget.reserve(
+                estimate=estimate, spent_by_run=state.total_cost, unrecorded=unrecorded
+            )
         except AgentError as error:
             self._fail(None, plan[position], str(error), state)
             if isinstance(error, BudgetExhausted):
