@@ -15,15 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from agents.context import BudgetStatus, budget_refusal
 from agents.errors import BudgetExceeded
 from billing.models import BudgetReservation, ReservationStatus
-from billing.selectors import held_summary, spend_summary
 from billing.services import owner_local_day
+from config.db import fetch_one_prepared
 
 # The first key of the two-key advisory lock: budgets (the second is the owner's id).
 BUDGET_LOCK_NAMESPACE = 19_001
@@ -31,6 +31,63 @@ BUDGET_LOCK_NAMESPACE = 19_001
 
 class BudgetExhausted(BudgetExceeded):
     """The owner's or the pipeline's budget has no room for the run: the pipeline pauses."""
+
+
+# Taken first, in its own statement (a statement's snapshot is fixed when it starts, so the
+# reads must come after the lock is held). Like the engine's checkpoints, the reservation
+# commits without waiting for its WAL flush: a database crash that loses it also loses the
+# run's later checkpoints, and the replayed run reserves again.
+_LOCK_SQL = """
+SELECT pg_advisory_xact_lock(%(namespace)s, %(owner_id)s),
+       set_config('synchronous_commit', 'off', true)
+"""
+
+# The check and the reservation in one statement: spend on the ledger's roll-up, plus what
+# other runs in flight hold and have not spent (see billing.selectors), plus what this run
+# spent that is not on the ledger yet; the reservation is written only if every limit has room.
+_RESERVE_SQL = """
+WITH spend AS (
+    SELECT COALESCE(SUM(total_cost), 0) AS month,
+           COALESCE(SUM(total_cost) FILTER (WHERE day = %(today)s), 0) AS today,
+           COALESCE(SUM(total_cost)
+                    FILTER (WHERE day = %(today)s AND pipeline_id = %(pipeline_id)s), 0) AS pipe
+      FROM billing_dailycost
+     WHERE owner_id = %(owner_id)s AND day >= %(month_start)s
+), held AS (
+    SELECT COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0)), 0) AS month,
+           COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0))
+                    FILTER (WHERE r.day = %(today)s), 0) AS today,
+           COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0))
+                    FILTER (WHERE r.day = %(today)s AND r.pipeline_id = %(pipeline_id)s), 0) AS pipe
+      FROM billing_budgetreservation r
+      JOIN pipelines_pipelineexecution e ON e.id = r.execution_id
+     WHERE r.owner_id = %(owner_id)s AND r.status = 'held' AND r.day >= %(month_start)s
+       AND r.execution_id <> %(execution_id)s AND e.status IN ('pending', 'running')
+), figures AS (
+    SELECT spend.month + held.month + %(unrecorded)s AS month,
+           spend.today + held.today + %(unrecorded)s AS today,
+           spend.pipe + held.pipe + %(unrecorded)s AS pipe
+      FROM spend, held
+), reserved AS (
+    INSERT INTO billing_budgetreservation (
+        owner_id, pipeline_id, execution_id, day, amount, status, created_at, updated_at
+    )
+    SELECT %(owner_id)s, %(pipeline_id)s, %(execution_id)s, %(today)s, %(amount)s, 'held',
+           %(now)s, %(now)s
+      FROM figures
+     WHERE (%(daily_limit)s::numeric IS NULL OR figures.today + %(needed)s <= %(daily_limit)s)
+       AND (%(monthly_limit)s::numeric IS NULL
+            OR figures.month + %(needed)s <= %(monthly_limit)s)
+       AND (%(pipeline_limit)s::numeric IS NULL
+            OR figures.pipe + %(needed)s <= %(pipeline_limit)s)
+    ON CONFLICT (execution_id) DO UPDATE
+       SET amount = EXCLUDED.amount, status = 'held', day = EXCLUDED.day,
+           updated_at = EXCLUDED.updated_at
+    RETURNING 1
+)
+SELECT figures.month, figures.today, figures.pipe, EXISTS (SELECT 1 FROM reserved)
+  FROM figures
+"""
 
 
 def budget_reserve(
@@ -47,38 +104,40 @@ def budget_reserve(
     """Reserve `remaining_estimate` more for the run (its total reservation becomes
     `spent_by_run` + that), or raise BudgetExhausted naming the limit without room. Atomic
     against every other run of the same owner. `unrecorded`: what the run has spent that is not
-    on the ledger yet (a finished step is written with the next step's start). Returns the spend (with other runs'
-    reservations) it was checked against."""
-    remaining_estimate = max(Decimal(remaining_estimate), Decimal(0))
+    on the ledger yet (a finished step is written with the next step's start). Returns the
+    spend (with other runs' reservations) it was checked against."""
+    needed = max(Decimal(remaining_estimate), Decimal(0))
+    today = owner_local_day(owner=owner, at=at)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [BUDGET_LOCK_NAMESPACE, int(owner.pk)]
-            )
-        spend = spend_summary(owner=owner, pipeline_id=pipeline_id, at=at)
-        held = held_summary(
-            owner=owner, pipeline_id=pipeline_id, exclude_execution=execution_id, at=at
-        )
-        status = BudgetStatus(
-            user_daily_limit=owner.budget_limit_daily,
-            user_monthly_limit=owner.budget_limit_monthly,
-            pipeline_daily_limit=pipeline_daily_limit,
-            spent_today=spend["today"] + held["today"] + unrecorded,
-            spent_this_month=spend["month"] + held["month"] + unrecorded,
-            pipeline_spent_today=spend["pipeline_today"] + held["pipeline_today"] + unrecorded,
-        )
-        refusal = budget_refusal(status, remaining_estimate)
-        if refusal:
-            raise BudgetExhausted(refusal)
-        BudgetReservation.objects.update_or_create(
-            execution_id=execution_id,
-            defaults={
-                "owner": owner,
+        fetch_one_prepared(_LOCK_SQL, {"namespace": BUDGET_LOCK_NAMESPACE, "owner_id": owner.pk})
+        month, day, pipeline_day, reserved = fetch_one_prepared(
+            _RESERVE_SQL,
+            {
+                "today": today,
+                "month_start": today.replace(day=1),
+                "owner_id": owner.pk,
                 "pipeline_id": pipeline_id,
-                "day": owner_local_day(owner=owner, at=at),
-                "amount": spent_by_run + remaining_estimate,
-                "status": ReservationStatus.HELD,
+                "execution_id": execution_id,
+                "unrecorded": unrecorded,
+                "needed": needed,
+                "amount": spent_by_run + needed,
+                "now": timezone.now(),
+                "daily_limit": owner.budget_limit_daily,
+                "monthly_limit": owner.budget_limit_monthly,
+                "pipeline_limit": pipeline_daily_limit,
             },
+        )
+    status = BudgetStatus(
+        user_daily_limit=owner.budget_limit_daily,
+        user_monthly_limit=owner.budget_limit_monthly,
+        pipeline_daily_limit=pipeline_daily_limit,
+        spent_today=day,
+        spent_this_month=month,
+        pipeline_spent_today=pipeline_day,
+    )
+    if not reserved:
+        raise BudgetExhausted(
+            budget_refusal(status, needed) or "Budget: no room left for this run."
         )
     return status
 

@@ -571,9 +571,7 @@ class ExecutionRunner:
             )
             finished = self._finished  # charged with the next step's start: not on the ledger
             unrecorded = finished.agent_cost + _token_cost(finished) if finished else Decimal(0)
-            budget.reserve(
-                estimate=estimate, spent_by_run=state.total_cost, unrecorded=unrecorded
-            )
+            budget.reserve(estimate=estimate, spent_by_run=state.total_cost, unrecorded=unrecorded)
         except AgentError as error:
             self._fail(None, plan[position], str(error), state)
             if isinstance(error, BudgetExhausted):

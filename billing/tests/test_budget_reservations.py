@@ -160,7 +160,10 @@ def test_it_reserves_atomically_so_only_one_of_eight_callers_gets_the_last_dolla
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=reserve, args=pair) for pair in zip(pipelines, executions)]
+    threads = [
+        threading.Thread(target=reserve, args=pair)
+        for pair in zip(pipelines, executions, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -232,9 +235,10 @@ def test_it_reserves_again_before_a_paid_step_once_the_run_has_spent_its_reserva
 
     # The estimate badly underrates the crews (a new model, longer prompts): the run is
     # admitted for a fraction of a cent and its first crew spends far more than that.
-    monkeypatch.setattr(estimator, "LLM_AVG_TOKENS", {k: (1, 1) for k in estimator.LLM_AVG_TOKENS})
+    tiny = dict.fromkeys(estimator.LLM_AVG_TOKENS, (1, 1))
+    monkeypatch.setattr(estimator, "LLM_AVG_TOKENS", tiny)
     monkeypatch.setattr(
-        estimator, "LLM_DURATION_SECONDS", {k: 1.0 for k in estimator.LLM_DURATION_SECONDS}
+        estimator, "LLM_DURATION_SECONDS", dict.fromkeys(estimator.LLM_DURATION_SECONDS, 1.0)
     )
     owner.budget_limit_daily = Decimal("0.05")
     owner.save()
