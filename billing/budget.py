@@ -40,6 +40,8 @@ class PipelineBudgetGate:
         self.clock = clock  # the run's clock: which day's spend counts
         # What the run has reserved in all (None: nothing yet).
         self.reserved: Decimal | None = None
+        # The whole run's estimate per agent type, recorded with its first reservation.
+        self.breakdown: dict[str, Decimal] | None = None
 
     def status(self) -> BudgetStatus:
         spend = spend_summary(owner=self.owner, pipeline_id=self.pipeline_id, at=self._now())
@@ -59,9 +61,12 @@ class PipelineBudgetGate:
         graph = self.graph
         if node_ids is not None:
             graph = {"nodes": [n for n in graph.get("nodes", []) if n.get("id") in node_ids]}
-        return estimate_pipeline_cost(
+        estimate = estimate_pipeline_cost(
             graph=graph, symbol_count=symbol_count, history_seconds=self.history_seconds
-        ).cost_per_execution
+        )
+        if node_ids is None:
+            self.breakdown = estimate.cost_by_agent()
+        return estimate.cost_per_execution
 
     def _now(self) -> datetime | None:
         return self.clock.now() if self.clock is not None else None
@@ -86,6 +91,7 @@ class PipelineBudgetGate:
             spent_by_run=spent_by_run,
             unrecorded=unrecorded,
             at=self._now(),
+            estimated_by_agent=self.breakdown if self.reserved is None else None,
         )
         self.reserved = spent_by_run + max(estimate, Decimal(0))
         return status

@@ -58,6 +58,13 @@ class CostEstimate:
     monthly_cost_range: tuple[Decimal, Decimal] = (Decimal("0"), Decimal("0"))
     confidence: str = "medium"
 
+    def cost_by_agent(self) -> dict[str, Decimal]:
+        """Runtime plus tokens per agent type, for one run."""
+        costs = {agent: entry["cost"] for agent, entry in self.agent_costs.items()}
+        for agent, entry in self.token_costs.items():
+            costs[agent] = costs.get(agent, Decimal(0)) + entry["cost"]
+        return costs
+
 
 def token_price(model: str) -> tuple[Decimal, Decimal]:
     """(input, output) USD per 1K tokens for `model` (built-in table, LLM_PRICING over it)."""

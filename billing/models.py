@@ -90,6 +90,10 @@ class BudgetReservation(models.Model):
     status = models.CharField(
         max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.HELD
     )
+    # The estimate the run was admitted with (§9.4: kept to measure the estimator's accuracy
+    # against what the run then cost), in all and per agent type.
+    estimated_cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    estimated_by_agent = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

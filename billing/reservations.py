@@ -11,6 +11,7 @@ runs never exceed a limit by more than one step's cost.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -70,10 +71,11 @@ WITH spend AS (
       FROM spend, held
 ), reserved AS (
     INSERT INTO billing_budgetreservation (
-        owner_id, pipeline_id, execution_id, day, amount, status, created_at, updated_at
+        owner_id, pipeline_id, execution_id, day, amount, status, estimated_cost,
+        estimated_by_agent, created_at, updated_at
     )
     SELECT %(owner_id)s, %(pipeline_id)s, %(execution_id)s, %(today)s, %(amount)s, 'held',
-           %(now)s, %(now)s
+           %(estimated_cost)s, %(estimated_by_agent)s::jsonb, %(now)s, %(now)s
       FROM figures
      WHERE (%(daily_limit)s::numeric IS NULL OR figures.today + %(needed)s <= %(daily_limit)s)
        AND (%(monthly_limit)s::numeric IS NULL
@@ -82,7 +84,12 @@ WITH spend AS (
             OR figures.pipe + %(needed)s <= %(pipeline_limit)s)
     ON CONFLICT (execution_id) DO UPDATE
        SET amount = EXCLUDED.amount, status = 'held', day = EXCLUDED.day,
-           updated_at = EXCLUDED.updated_at
+           updated_at = EXCLUDED.updated_at,
+           estimated_cost = COALESCE(billing_budgetreservation.estimated_cost,
+                                     EXCLUDED.estimated_cost),
+           estimated_by_agent = CASE WHEN billing_budgetreservation.estimated_cost IS NULL
+                                     THEN EXCLUDED.estimated_by_agent
+                                     ELSE billing_budgetreservation.estimated_by_agent END
     RETURNING 1
 )
 SELECT figures.month, figures.today, figures.pipe, EXISTS (SELECT 1 FROM reserved)
@@ -100,6 +107,7 @@ def budget_reserve(
     spent_by_run: Decimal = Decimal(0),
     unrecorded: Decimal = Decimal(0),
     at: datetime | None = None,
+    estimated_by_agent: dict[str, Decimal] | None = None,
 ) -> BudgetStatus:
     """Reserve `remaining_estimate` more for the run (its total reservation becomes
     `spent_by_run` + that), or raise BudgetExhausted naming the limit without room. Atomic
@@ -125,6 +133,11 @@ def budget_reserve(
                 "daily_limit": owner.budget_limit_daily,
                 "monthly_limit": owner.budget_limit_monthly,
                 "pipeline_limit": pipeline_daily_limit,
+                # The run's first reservation records the estimate it was admitted with.
+                "estimated_cost": needed if estimated_by_agent is not None else None,
+                "estimated_by_agent": json.dumps(
+                    {agent: str(cost) for agent, cost in (estimated_by_agent or {}).items()}
+                ),
             },
         )
     status = BudgetStatus(
