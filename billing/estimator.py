@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -81,10 +81,51 @@ def _window_minutes(schedule: dict[str, Any]) -> float:
     return ((end_dt - start_dt).seconds) / 60
 
 
-def daily_executions(run_mode: str, schedule: dict[str, Any] | None) -> tuple[int, int]:
+def _cron_runs_per_session(
+    expression: str, schedule: dict[str, Any], at: date | None = None
+) -> list[int]:
+    """How many times a cron schedule fires on each trading day of the next 30 days (the
+    exchange calendar: weekends and holidays do not count), within its active days."""
+    from pipelines.schedules import _cron_fields
+    from trading import calendar
+
+    cron = _cron_fields(expression)
+    start = at or date.today()
+    active_days = set(schedule.get("active_days") or [0, 1, 2, 3, 4])
+    window = None
+    if schedule.get("start_time") and schedule.get("end_time"):
+        window = (schedule["start_time"], schedule["end_time"])
+    counts = []
+    for day in calendar.sessions_between(start, start + timedelta(days=30)):
+        if day.weekday() not in active_days:
+            continue
+        if day.month not in cron.month_of_year or day.day not in cron.day_of_month:
+            continue
+        if day.isoweekday() % 7 not in cron.day_of_week:
+            continue
+        fires = [f"{hour:02d}:{minute:02d}" for hour in cron.hour for minute in cron.minute]
+        if window is not None:
+            begin, end = window
+            fires = (
+                [t for t in fires if begin <= t < end]
+                if begin < end
+                else [t for t in fires if t >= begin or t < end]
+            )
+        counts.append(len(fires))
+    return counts
+
+
+def daily_executions(
+    run_mode: str, schedule: dict[str, Any] | None, at: date | None = None
+) -> tuple[int, int]:
+    """Runs a day (fewest, most) for a run mode and its schedule (spec §9.2's rules; a cron
+    schedule counted over the exchange's coming trading days)."""
     schedule = schedule or {}
     if run_mode == "run_scheduled":
         kind = schedule.get("schedule_type")
+        if kind == "cron" and schedule.get("cron_expression"):
+            counts = _cron_runs_per_session(schedule["cron_expression"], schedule, at)
+            return (min(counts), max(counts)) if counts else (0, 0)
         if kind == "interval":
             runs = int(
                 _window_minutes(schedule) / max(1, int(schedule.get("interval_minutes") or 60))
@@ -111,8 +152,14 @@ def estimate_pipeline_cost(
     schedule: dict[str, Any] | None = None,
     symbol_count: int = 1,
     history_seconds: dict[str, float] | None = None,
+    history: dict[str, dict[str, float]] | None = None,
+    at: date | None = None,
 ) -> CostEstimate:
+    """§9.2: each agent's rental for its typical runtime plus its typical tokens, per run, per
+    day and per month. `history` ("agent_type:engine" → median seconds, tokens_in, tokens_out
+    per step of the owner's own runs) replaces the built-in figures where it has them."""
     history_seconds = history_seconds or {}
+    history = history or {}
     estimate = CostEstimate(cost_per_execution=Decimal("0"))
     total_seconds = 0.0
     for node in graph.get("nodes", []):
@@ -123,11 +170,14 @@ def estimate_pipeline_cost(
         config = node.get("config") or {}
         engine = config.get("engine", "rules")
         multiplier = max(1, symbol_count) if agent_type in PER_SYMBOL_AGENTS else 1
-        if engine == "llm":
-            seconds = LLM_DURATION_SECONDS.get(agent_type, 60.0)
+        own = history.get(f"{agent_type}:{engine}")
+        if own is not None:
+            seconds = float(own["seconds"]) * multiplier
+        elif engine == "llm":
+            seconds = LLM_DURATION_SECONDS.get(agent_type, 60.0) * multiplier
         else:
             seconds = history_seconds.get(agent_type, RULES_DURATION_SECONDS.get(agent_type, 1.0))
-        seconds *= multiplier
+            seconds *= multiplier
         rate = Decimal(cls.metadata.pricing_rate)
         agent_cost = (rate * Decimal(str(seconds)) / Decimal(3600)).quantize(MONEY, ROUND_HALF_UP)
         entry = estimate.agent_costs.setdefault(
@@ -137,9 +187,13 @@ def estimate_pipeline_cost(
         entry["cost"] += agent_cost
         estimate.total_agent_cost += agent_cost
         total_seconds += seconds
-        if engine == "llm" and agent_type in LLM_AVG_TOKENS:
+        if engine == "llm" and (agent_type in LLM_AVG_TOKENS or own is not None):
             model = config.get("model") or getattr(settings, "LLM_DEFAULT_MODEL", "default")
-            tokens_in, tokens_out = (t * multiplier for t in LLM_AVG_TOKENS[agent_type])
+            if own is not None:
+                typical = (int(own["tokens_in"]), int(own["tokens_out"]))
+            else:
+                typical = LLM_AVG_TOKENS[agent_type]
+            tokens_in, tokens_out = (t * multiplier for t in typical)
             price_in, price_out = token_price(model)
             cost = Decimal(tokens_in) / 1000 * price_in + Decimal(tokens_out) / 1000 * price_out
             cost = cost.quantize(MONEY, ROUND_HALF_UP)
@@ -152,7 +206,7 @@ def estimate_pipeline_cost(
             estimate.total_token_cost += cost
     estimate.cost_per_execution = estimate.total_agent_cost + estimate.total_token_cost
     estimate.estimated_duration_minutes = round(total_seconds / 60, 3)
-    low, high = daily_executions(run_mode, schedule)
+    low, high = daily_executions(run_mode, schedule, at)
     estimate.daily_executions_range = (low, high)
     per_run = estimate.cost_per_execution
     estimate.daily_cost_range = (per_run * low, per_run * high)
@@ -160,7 +214,7 @@ def estimate_pipeline_cost(
         per_run * low * TRADING_DAYS_PER_MONTH,
         per_run * high * TRADING_DAYS_PER_MONTH,
     )
-    if history_seconds or run_mode == "run_once":
+    if history or history_seconds or run_mode == "run_once":
         estimate.confidence = "high"
     elif run_mode == "run_continuous":
         estimate.confidence = "low"

@@ -16,6 +16,8 @@ from accounts.api import auth_router, me_router, notifications_router
 from accounts.auth import api_auth
 from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefreshToken
 from agents.api import router as agents_router
+from billing.api import pipelines_router as cost_pipelines_router
+from billing.api import router as cost_router
 from config import health
 from config.errors import Conflict
 from pipelines.api import executions_router
@@ -152,7 +154,9 @@ api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/agents", agents_router)
+api.add_router("/pipelines", cost_pipelines_router)
 api.add_router("/pipelines", pipelines_router)
+api.add_router("/cost", cost_router)
 api.add_router("/executions", executions_router)
 api.add_router("/positions", positions_router)
 api.add_router("/trades", trades_router)

@@ -6,30 +6,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0002_remove_dailycost_executions'),
+        ("billing", "0002_remove_dailycost_executions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BudgetReservation',
+            name="BudgetReservation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pipeline_id', models.UUIDField(blank=True, null=True)),
-                ('execution_id', models.UUIDField(unique=True)),
-                ('day', models.DateField()),
-                ('amount', models.DecimalField(decimal_places=8, max_digits=14)),
-                ('status', models.CharField(choices=[('held', 'Held'), ('settled', 'Settled'), ('released', 'Released')], default='held', max_length=10)),
-                ('estimated_cost', models.DecimalField(blank=True, decimal_places=8, max_digits=14, null=True)),
-                ('estimated_by_agent', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='budget_reservations', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("pipeline_id", models.UUIDField(blank=True, null=True)),
+                ("execution_id", models.UUIDField(unique=True)),
+                ("day", models.DateField()),
+                ("amount", models.DecimalField(decimal_places=8, max_digits=14)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("held", "Held"),
+                            ("settled", "Settled"),
+                            ("released", "Released"),
+                        ],
+                        default="held",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "estimated_cost",
+                    models.DecimalField(blank=True, decimal_places=8, max_digits=14, null=True),
+                ),
+                ("estimated_by_agent", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="budget_reservations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('status', 'held')), fields=['owner', 'day'], name='held_reservations_by_day')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("status", "held")),
+                        fields=["owner", "day"],
+                        name="held_reservations_by_day",
+                    )
+                ],
             },
         ),
     ]

@@ -1,0 +1,263 @@
+"""Cost estimates as the trader sees them (spec §9): per agent, per run, per day and per month,
+against the budgets left, from the owner's own history once there is some; and how close past
+estimates came to what the runs then cost (§9.4)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import User
+from billing.estimator import TRADING_DAYS_PER_MONTH, CostEstimate, estimate_pipeline_cost
+from billing.selectors import spend_summary
+from billing.services import owner_local_day
+
+# A median needs a few runs behind it before it replaces the built-in figures.
+HISTORY_MIN_STEPS = 3
+HISTORY_DAYS = 30
+CENT = Decimal("0.01")
+PCT = Decimal("0.1")
+
+_HISTORY_SQL = """
+SELECT s.agent_type, s.engine, COUNT(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_ms),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.tokens_in),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.tokens_out)
+  FROM pipelines_steprun s
+  JOIN pipelines_pipelineexecution e ON e.id = s.execution_id
+ WHERE e.owner_id = %s AND s.status = 'completed' AND s.duration_ms IS NOT NULL
+   AND s.finished_at >= %s
+ GROUP BY s.agent_type, s.engine
+"""
+
+
+def agent_history(*, owner: User, days: int = HISTORY_DAYS) -> dict[str, dict[str, float]]:
+    """The owner's median runtime and tokens per step, per agent type and engine, over the
+    last `days` (only where there are HISTORY_MIN_STEPS steps or more)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY_SQL, [owner.pk, timezone.now() - timedelta(days=days)])
+        rows = cursor.fetchall()
+    return {
+        f"{agent_type}:{engine}": {
+            "seconds": float(duration_ms) / 1000,
+            "tokens_in": float(tokens_in),
+            "tokens_out": float(tokens_out),
+            "steps": count,
+        }
+        for agent_type, engine, count, duration_ms, tokens_in, tokens_out in rows
+        if count >= HISTORY_MIN_STEPS
+    }
+
+
+def budget_comparison(
+    estimate: CostEstimate, *, owner: User, pipeline_daily_limit: Decimal | None = None
+) -> dict[str, Any]:
+    """§9.2's comparison, against what is left today and this month: warnings at 80 % of a
+    budget and when the estimate would exceed it."""
+    spend = spend_summary(owner=owner)
+    warnings: list[str] = []
+    figures: dict[str, Any] = {}
+    per_run = estimate.cost_per_execution
+    daily_high = estimate.daily_cost_range[1]
+    monthly_high = estimate.monthly_cost_range[1]
+    checks = (
+        ("daily", owner.budget_limit_daily, spend["today"], daily_high),
+        ("monthly", owner.budget_limit_monthly, spend["month"], monthly_high),
+        ("pipeline_daily", pipeline_daily_limit, None, daily_high),
+    )
+    run_fits = True
+    for name, limit, spent, planned in checks:
+        if limit is None:
+            figures[name] = None
+            continue
+        remaining = max(limit - (spent or Decimal(0)), Decimal(0))
+        usage = (planned / limit * 100).quantize(PCT) if limit > 0 else None
+        figures[name] = {
+            "limit": limit,
+            "spent": spent,
+            "remaining": remaining,
+            "planned": planned,
+            "usage_pct": usage,
+        }
+        label = {
+            "daily": "daily budget",
+            "monthly": "monthly budget",
+            "pipeline_daily": "this pipeline's daily budget",
+        }[name]
+        if name != "pipeline_daily" and per_run > remaining:
+            run_fits = False
+            warnings.append(
+                f"One run (~{_money(per_run)}) is more than what is left of your {label} "
+                f"({_money(remaining)}): it would be refused."
+            )
+        if planned > limit:
+            warnings.append(
+                f"Estimated {name.replace('pipeline_', '')} cost ({_money(planned)}) may exceed "
+                f"the {label} ({_money(limit)})."
+            )
+        elif usage is not None and planned > limit * Decimal("0.8"):
+            warnings.append(f"Estimated cost will use ~{usage:.0f}% of the {label}.")
+    return {
+        "within_budget": not warnings,
+        "run_fits": run_fits,
+        "warnings": warnings,
+        **figures,
+    }
+
+
+def _money(value: Decimal) -> str:
+    if 0 < value < Decimal("0.005"):
+        return "< $0.01"
+    return f"${value.quantize(CENT, ROUND_HALF_UP)}"
+
+
+def cost_estimate(
+    *,
+    owner: User,
+    graph: dict[str, Any],
+    run_mode: str = "run_once",
+    schedule: dict[str, Any] | None = None,
+    symbol_count: int = 1,
+    pipeline_daily_limit: Decimal | None = None,
+) -> dict[str, Any]:
+    """The estimate the builder, the pipeline page and the API show (UnpricedModel when a
+    model has no price)."""
+    history = agent_history(owner=owner)
+    estimate = estimate_pipeline_cost(
+        graph=graph,
+        run_mode=run_mode,
+        schedule=schedule,
+        symbol_count=symbol_count,
+        history=history,
+        at=owner_local_day(owner=owner),
+    )
+    low, high = estimate.daily_executions_range
+    agents = []
+    for agent_type, per_run in sorted(estimate.cost_by_agent().items()):
+        rental = estimate.agent_costs.get(agent_type, {})
+        tokens = estimate.token_costs.get(agent_type)
+        agents.append(
+            {
+                "agent_type": agent_type,
+                "hourly_rate": rental.get("hourly_rate"),
+                "duration_minutes": round(rental.get("duration_minutes", 0.0), 3),
+                "rental_cost": rental.get("cost", Decimal(0)),
+                "model": tokens["model"] if tokens else None,
+                "input_tokens": tokens["input_tokens"] if tokens else 0,
+                "output_tokens": tokens["output_tokens"] if tokens else 0,
+                "token_cost": tokens["cost"] if tokens else Decimal(0),
+                "per_run": per_run,
+                "per_day": [per_run * low, per_run * high],
+                "per_month": [
+                    per_run * low * TRADING_DAYS_PER_MONTH,
+                    per_run * high * TRADING_DAYS_PER_MONTH,
+                ],
+                "from_history": any(key.startswith(f"{agent_type}:") for key in history),
+            }
+        )
+    return {
+        "run_mode": run_mode,
+        "cost_per_execution": estimate.cost_per_execution,
+        "total_agent_cost": estimate.total_agent_cost,
+        "total_token_cost": estimate.total_token_cost,
+        "estimated_duration_minutes": estimate.estimated_duration_minutes,
+        "daily_executions_range": [low, high],
+        "daily_cost_range": list(estimate.daily_cost_range),
+        "monthly_cost_range": list(estimate.monthly_cost_range),
+        "confidence": estimate.confidence,
+        "from_history": bool(history),
+        "agents": agents,
+        "budget": budget_comparison(
+            estimate, owner=owner, pipeline_daily_limit=pipeline_daily_limit
+        ),
+    }
+
+
+_ACCURACY_SQL = """
+SELECT r.execution_id, r.estimated_cost, r.estimated_by_agent, e.total_cost
+  FROM billing_budgetreservation r
+  JOIN pipelines_pipelineexecution e ON e.id = r.execution_id
+ WHERE r.owner_id = %s AND r.estimated_cost IS NOT NULL AND e.status = 'completed'
+   AND e.finished_at >= %s
+"""
+
+_ACTUAL_BY_AGENT_SQL = """
+SELECT execution_id, agent_type, SUM(agent_cost + token_cost)
+  FROM pipelines_steprun
+ WHERE execution_id = ANY(%s)
+ GROUP BY execution_id, agent_type
+"""
+
+
+def _ape(estimated: Decimal, actual: Decimal) -> Decimal | None:
+    """Absolute percentage error of one estimate (None when nothing was spent)."""
+    if actual <= 0:
+        return None
+    return abs(estimated - actual) / actual * 100
+
+
+def estimate_accuracy(*, owner: User, days: int = 30) -> dict[str, Any]:
+    """Mean absolute percentage error of the estimates runs were admitted with, against what
+    they cost, overall and per agent type, over the owner's completed runs of the last `days`."""
+    since = timezone.now() - timedelta(days=days)
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCURACY_SQL, [owner.pk, since])
+        runs = cursor.fetchall()
+        actual_by_agent: dict[Any, dict[str, Decimal]] = defaultdict(dict)
+        if runs:
+            cursor.execute(_ACTUAL_BY_AGENT_SQL, [[row[0] for row in runs]])
+            for execution_id, agent_type, cost in cursor.fetchall():
+                actual_by_agent[execution_id][agent_type] = cost
+    errors: list[Decimal] = []
+    per_agent: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"errors": [], "estimated": Decimal(0), "actual": Decimal(0)}
+    )
+    total_estimated = total_actual = Decimal(0)
+    for execution_id, estimated, by_agent, actual in runs:
+        total_estimated += estimated
+        total_actual += actual
+        error = _ape(estimated, actual)
+        if error is not None:
+            errors.append(error)
+        actuals = actual_by_agent.get(execution_id, {})
+        if isinstance(by_agent, str):  # Django leaves jsonb undecoded in raw cursors
+            by_agent = json.loads(by_agent)
+        for agent_type, agent_estimate in (by_agent or {}).items():
+            agent_estimate = Decimal(str(agent_estimate))
+            agent_actual = actuals.get(agent_type, Decimal(0))
+            entry = per_agent[agent_type]
+            entry["estimated"] += agent_estimate
+            entry["actual"] += agent_actual
+            agent_error = _ape(agent_estimate, agent_actual)
+            if agent_error is not None:
+                entry["errors"].append(agent_error)
+    return {
+        "days": days,
+        "sample_size": len(runs),
+        "total_estimated": total_estimated,
+        "total_actual": total_actual,
+        "mape_pct": _mean(errors),
+        "confidence": "high" if len(errors) >= 20 else "medium" if len(errors) >= 5 else "low",
+        "agents": [
+            {
+                "agent_type": agent_type,
+                "runs": len(entry["errors"]),
+                "estimated": entry["estimated"],
+                "actual": entry["actual"],
+                "mape_pct": _mean(entry["errors"]),
+            }
+            for agent_type, entry in sorted(per_agent.items())
+        ],
+    }
+
+
+def _mean(values: list[Decimal]) -> Decimal | None:
+    if not values:
+        return None
+    return (sum(values, Decimal(0)) / len(values)).quantize(PCT, ROUND_HALF_UP)
