@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from billing.selectors import effective_plan
 from accounts import selectors, services
 from accounts.forms import (
     APITokenForm,
@@ -141,6 +142,7 @@ def settings_view(request):
         "new_token": new_token,
         "tokens": selectors.api_tokens_for_user(user=request.user),
         "broker_connections": selectors.broker_connections_for_user(user=request.user),
+        "plan": effective_plan(user=request.user),
     }
     return render(request, "accounts/settings.html", context)
 

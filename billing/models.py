@@ -108,3 +108,68 @@ class BudgetReservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.execution_id} {self.status} ${self.amount}"
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Payment failed"
+    CANCELED = "canceled", "Cancelled"
+
+
+class Subscription(models.Model):
+    """A user's Stripe customer and subscription, as the last applied webhook left them. The
+    tier itself lives on the user (`subscription_tier`); this keeps what decides it."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription"
+    )
+    stripe_customer_id = models.CharField(max_length=255, unique=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    tier = models.CharField(max_length=20, default="FREE")
+    status = models.CharField(
+        max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
+    )
+    # §19.4's subscription_expires_at: the end of the period paid for.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # After a failed payment the plan holds until then (BILLING_GRACE_DAYS).
+    grace_until = models.DateTimeField(null=True, blank=True)
+    # The Stripe `created` time of the last event applied: an older one arriving late is ignored.
+    last_event_created = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.tier} {self.status}"
+
+
+class StripeEvent(models.Model):
+    """Every webhook event applied, by Stripe's id: a replay is recognised and changes nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=100)
+    created = models.DateTimeField()
+    applied = models.BooleanField(default=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.event_type}"
+
+
+class UsageReport(models.Model):
+    """Usage fees of one owner for one day, reported to Stripe's billing meter once (the
+    identifier doubles as Stripe's idempotency key)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_reports"
+    )
+    day = models.DateField()
+    cents = models.PositiveIntegerField()
+    identifier = models.CharField(max_length=100, unique=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "day"], name="one_usage_report_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.day} {self.cents}¢"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -10,6 +11,7 @@ from django.db.models import Avg
 
 from accounts.models import User
 from billing.models import CostEntry, CostType
+from billing.plans import Plan, plan
 from billing.services import owner_local_day
 from config.db import fetch_one_prepared
 
@@ -89,3 +91,68 @@ def average_runtime_seconds(*, owner: User) -> dict[str, float]:
         .annotate(avg=Avg("quantity"))
     )
     return {row["agent_type"]: float(row["avg"]) for row in rows}
+
+
+@dataclass(frozen=True)
+class EffectivePlan:
+    """The plan that decides a user's limits, and why (shown once per page)."""
+
+    plan: Plan
+    enforced: bool
+    own_tier: str
+    explanation: str
+
+    @property
+    def tier(self) -> str:
+        return self.plan.tier
+
+
+def effective_plan(*, user: User, now: datetime | None = None) -> EffectivePlan:
+    """The one answer to "which plan applies": the user's own when ENFORCE_SUBSCRIPTION_LIMITS
+    is on (Free once a failed payment's grace period has run out), else
+    DEFAULT_SUBSCRIPTION_TIER for everyone."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from billing.models import Subscription, SubscriptionStatus
+
+    own = str(user.subscription_tier or "FREE").upper()
+    if not settings.ENFORCE_SUBSCRIPTION_LIMITS:
+        default = plan(settings.DEFAULT_SUBSCRIPTION_TIER)
+        return EffectivePlan(
+            plan=default,
+            enforced=False,
+            own_tier=own,
+            explanation=(
+                f"Subscription limits are not enforced on this installation, so every account "
+                f"has the {default.name} plan."
+            ),
+        )
+    now = now or timezone.now()
+    subscription = Subscription.objects.filter(owner=user).first()
+    if (
+        subscription is not None
+        and subscription.status == SubscriptionStatus.PAST_DUE
+        and subscription.grace_until is not None
+        and subscription.grace_until < now
+    ):
+        return EffectivePlan(
+            plan=plan("FREE"),
+            enforced=True,
+            own_tier=own,
+            explanation=(
+                f"The last payment failed and the grace period ended: the {own.title()} plan "
+                "is suspended until the card is updated."
+            ),
+        )
+    current = plan(own)
+    explanation = f"You are on the {current.name} plan."
+    if subscription is not None and subscription.status == SubscriptionStatus.PAST_DUE:
+        explanation += " The last payment failed: update your card before the grace period ends."
+    return EffectivePlan(plan=current, enforced=True, own_tier=own, explanation=explanation)
+
+
+def active_pipelines_count(*, user: User) -> int:
+    from pipelines.models import Pipeline, PipelineStatus
+
+    return Pipeline.objects.filter(owner=user, status=PipelineStatus.ACTIVE).count()

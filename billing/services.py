@@ -173,3 +173,27 @@ def charge_record(
         )
         with connection.cursor() as cursor:
             cursor.execute(f"WITH lease AS (SELECT 1){LEDGER_CTES}SELECT 1", params)
+
+
+def plan_check_activation(*, owner: User, pipeline_id: UUID | None = None) -> None:
+    """UpgradeRequired when activating one more pipeline would pass the plan's limit (§19.5;
+    only when limits are enforced)."""
+    from billing.selectors import active_pipelines_count, effective_plan
+    from config.errors import UpgradeRequired
+    from pipelines.models import Pipeline, PipelineStatus
+
+    current = effective_plan(user=owner)
+    limit = current.plan.max_active_pipelines
+    if not current.enforced or limit is None:
+        return
+    if (
+        pipeline_id is not None
+        and Pipeline.objects.filter(pk=pipeline_id, status=PipelineStatus.ACTIVE).exists()
+    ):
+        return  # already counted
+    active = active_pipelines_count(user=owner)
+    if active >= limit:
+        raise UpgradeRequired(
+            f"Your {current.plan.name} plan allows {limit} active pipelines and {active} are "
+            "active. Pause one, or upgrade your plan on the Billing page."
+        )

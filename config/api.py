@@ -19,7 +19,7 @@ from agents.api import router as agents_router
 from billing.api import pipelines_router as cost_pipelines_router
 from billing.api import router as cost_router
 from config import health
-from config.errors import Conflict
+from config.errors import Conflict, UpgradeRequired
 from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
 from pipelines.graph import InvalidGraph
@@ -95,6 +95,13 @@ def on_permission_denied(request: HttpRequest, error: PermissionDenied):
 @api.exception_handler(Conflict)
 def on_conflict(request: HttpRequest, error: Conflict):
     return api.create_response(request, {"detail": str(error)}, status=409)
+
+
+@api.exception_handler(UpgradeRequired)
+def on_upgrade_required(request: HttpRequest, error: UpgradeRequired):
+    return api.create_response(
+        request, {"detail": str(error), "upgrade_url": error.upgrade_url}, status=402
+    )
 
 
 @api.exception_handler(AuthenticationError)

@@ -11,4 +11,5 @@ BEAT_SCHEDULE: dict[str, tuple[str, float]] = {
         15.0,
     ),
     "signals: delete signal log rows past their retention": ("signals.signal_log_cleanup", 3600.0),
+    "billing: report yesterday's usage fees to Stripe": ("billing.usage_report", 3600.0),
 }

@@ -421,6 +421,22 @@ DEFAULT_SUBSCRIPTION_TIER = env_choice(
 DEFAULT_DAILY_BUDGET = env_decimal("DEFAULT_DAILY_BUDGET", Decimal("10.00"))
 DEFAULT_MONTHLY_BUDGET = env_decimal("DEFAULT_MONTHLY_BUDGET", Decimal("200.00"))
 HEALTH_CELERY_TIMEOUT = float(env_str("HEALTH_CELERY_TIMEOUT", "1.0"))
+# Subscription plans (spec §19.2): monthly price and active-pipeline limit (None = unlimited).
+SUBSCRIPTION_PLANS = {
+    "FREE": {"price": "0", "max_active_pipelines": 2},
+    "BASIC": {"price": "29", "max_active_pipelines": 5},
+    "PRO": {"price": "99", "max_active_pipelines": 20},
+    "ENTERPRISE": {"price": "299", "max_active_pipelines": None},
+}
+# Stripe (billing): the SDK is pointed at STRIPE_API_BASE (empty = Stripe itself).
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+STRIPE_PRICE_BASIC = env_str("STRIPE_PRICE_BASIC")
+STRIPE_PRICE_PRO = env_str("STRIPE_PRICE_PRO")
+STRIPE_PRICE_ENTERPRISE = env_str("STRIPE_PRICE_ENTERPRISE")
+STRIPE_USAGE_METER_EVENT = env_str("STRIPE_USAGE_METER_EVENT", "tradecrew_usage_cents")
+BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7, minimum=0)
 # --- Market data ---------------------------------------------------------------------------------
 
 MARKET_DATA_PROVIDER = env_choice(

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("", include("pipelines.urls")),
     path("accounts/", include("accounts.urls")),
+    path("billing/", include("billing.urls")),
     path("signals/", include("signals.urls")),
     path("trading/", include("trading.urls")),
     path("admin/", admin.site.urls),

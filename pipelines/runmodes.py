@@ -212,6 +212,9 @@ def pipeline_activate(*, pipeline: Pipeline, now: datetime | None = None) -> Pip
     now = now or timezone.now()
     if pipeline.status == PipelineStatus.ARCHIVED:
         raise Conflict("This pipeline is archived; clone it to use it again.")
+    from billing.services import plan_check_activation
+
+    plan_check_activation(owner=pipeline.owner, pipeline_id=pipeline.pk)
     # save(), not update(): other apps (the signal dispatcher's index) hear post_save.
     pipeline.status, pipeline.status_reason = PipelineStatus.ACTIVE, ""
     pipeline.save(update_fields=["status", "status_reason", "updated_at"])

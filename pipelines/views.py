@@ -312,6 +312,12 @@ def pipeline_control(request, pipeline_id, action: str):
     except (Conflict, ValidationError) as error:
         for text in _error_messages(error) if isinstance(error, ValidationError) else [str(error)]:
             messages.error(request, text)
+    except UpgradeRequired as error:
+        # The upgrade prompt: the refusal, and the Billing page one click away.
+        messages.error(
+            request,
+            format_html('{} <a href="{}">See plans</a>', str(error), reverse("billing:overview")),
+        )
     return redirect(_next_url(request, detail_url))
 
 

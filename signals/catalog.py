@@ -105,13 +105,11 @@ def known_signal_types() -> list[str]:
 
 
 def effective_tier(user) -> str:
-    """The tier that decides access: the user's own when limits are enforced (§19.5), else
-    DEFAULT_SUBSCRIPTION_TIER for everyone."""
-    if conf.enforce_subscription_limits():
-        tier = str(getattr(user, "subscription_tier", "") or "FREE").upper()
-    else:
-        tier = conf.default_subscription_tier()
-    return tier if tier in TIERS else "FREE"
+    """The tier that decides access — billing's one answer (billing.selectors.effective_plan):
+    the user's own when limits are enforced (§19.5), else DEFAULT_SUBSCRIPTION_TIER."""
+    from billing.selectors import effective_plan
+
+    return effective_plan(user=user).tier
 
 
 def effective_tier_for(tier: str) -> str:
