@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from billing.selectors import effective_plan
 from accounts import selectors, services
 from accounts.forms import (
     APITokenForm,
@@ -21,6 +20,7 @@ from accounts.forms import (
     ProfileForm,
     SignupForm,
 )
+from billing.selectors import effective_plan
 
 
 def _safe_next(request, default: str) -> str:

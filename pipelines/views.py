@@ -17,13 +17,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.views import confirmation_page, is_confirmed
 from agents.registry import agent_class, all_metadata, validate_node_config
-from config.errors import Conflict
+from config.errors import Conflict, UpgradeRequired
 from pipelines import blueprints, runmodes, selectors, services
 from pipelines.forms import (
     LIVE_WARNING,
