@@ -1,0 +1,203 @@
+"""Subscriptions: the effective plan, tier limits, Checkout → signed webhook → upgrade, the
+Portal, forged/replayed/out-of-order webhooks, the grace period, and usage reported once — all
+through the real stripe SDK against the loopback fake (tests/fakes/stripe.py)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models import DailyCost, StripeEvent, Subscription, SubscriptionStatus
+from billing.selectors import effective_plan
+from billing.subscriptions import usage_report_day
+from pipelines.blueprints import pipeline_create_from_blueprint
+from pipelines.models import PipelineStatus
+from tests.fakes.stripe import FakeStripe
+
+pytestmark = pytest.mark.django_db
+
+WEBHOOK = "/billing/stripe/webhook/"
+
+
+@pytest.fixture
+def stripe_fake(settings):
+    with FakeStripe() as fake:
+        settings.STRIPE_SECRET_KEY = fake.api_key
+        settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
+        settings.STRIPE_API_BASE = fake.url
+        settings.STRIPE_PRICE_BASIC = "price_basic"
+        settings.STRIPE_PRICE_PRO = "price_pro"
+        settings.STRIPE_PRICE_ENTERPRISE = "price_enterprise"
+        settings.ENFORCE_SUBSCRIPTION_LIMITS = True
+        yield fake
+        assert fake.errors == []
+
+
+def post_event(client, payload: bytes, signature: str):
+    return client.post(
+        WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+
+
+def pipelines(owner, count: int, *, active: int = 0):
+    """`count` pipelines of a Free-plan owner, the first `active` of them active."""
+    owner.subscription_tier = "FREE"
+    owner.save()
+    made = [
+        pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")[0] for _ in range(count)
+    ]
+    for pipeline in made[:active]:
+        pipeline.status = PipelineStatus.ACTIVE
+        pipeline.save()
+    return made
+
+
+def test_it_shows_one_effective_plan_everywhere_when_limits_are_off(owner_client, owner, settings):
+    settings.ENFORCE_SUBSCRIPTION_LIMITS = False
+    settings.DEFAULT_SUBSCRIPTION_TIER = "ENTERPRISE"
+    owner.subscription_tier = "FREE"
+    owner.save()
+    current = effective_plan(user=owner)
+    assert current.tier == "ENTERPRISE" and not current.enforced
+    settings_page = owner_client.get(reverse("accounts:settings")).content.decode()
+    billing_page = owner_client.get(reverse("billing:overview")).content.decode()
+    for page in (settings_page, billing_page):
+        assert "Enterprise plan" in page and "Free plan" not in page
+        assert "not enforced on this installation" in page
+
+
+def test_it_refuses_an_activation_past_the_plans_limit_with_an_upgrade_prompt(
+    api, owner, owner_client, settings
+):
+    settings.ENFORCE_SUBSCRIPTION_LIMITS = True
+    *_, third = pipelines(owner, 3, active=2)
+
+    response = api.post(f"/api/v1/pipelines/{third.pk}/activate")
+    assert response.status_code == 402
+    assert response.json()["detail"].startswith("Your Free plan allows 2 active pipelines")
+    assert response.json()["upgrade_url"] == "/billing/"
+    third.refresh_from_db()
+    assert third.status != PipelineStatus.ACTIVE
+
+    page = owner_client.post(reverse("pipelines:activate", args=[third.pk]), follow=True)
+    body = page.content.decode()
+    assert "Your Free plan allows 2 active pipelines" in body and 'href="/billing/"' in body
+    billing = owner_client.get(reverse("billing:overview")).content.decode()
+    assert 'data-testid="upgrade-prompt"' in billing and "2/2" in billing
+
+
+def test_it_upgrades_after_checkout_and_a_signed_webhook_and_raises_the_limit(
+    api, owner, owner_client, client, stripe_fake
+):
+    *_, third = pipelines(owner, 3, active=2)
+
+    response = owner_client.post(reverse("billing:checkout"), {"tier": "PRO"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{stripe_fake.url}/pay/cs_")
+    session_id = response["Location"].rsplit("/", 1)[1]
+    session = stripe_fake.checkout_sessions[session_id]
+    assert session["price"] == "price_pro" and session["mode"] == "subscription"
+
+    period_end = int(time.time()) + 30 * 86400
+    for payload, signature in stripe_fake.complete_checkout(session_id, period_end=period_end):
+        assert post_event(client, payload, signature).status_code == 200
+
+    owner.refresh_from_db()
+    assert owner.subscription_tier == "PRO"
+    subscription = Subscription.objects.get(owner=owner)
+    assert subscription.status == SubscriptionStatus.ACTIVE
+    assert int(subscription.expires_at.timestamp()) == period_end
+    assert api.post(f"/api/v1/pipelines/{third.pk}/activate").status_code == 200
+
+
+def test_it_opens_a_portal_session_for_a_customer(owner, owner_client, stripe_fake):
+    assert owner_client.post(reverse("billing:portal")).status_code == 302  # none yet: a message
+    assert stripe_fake.portal_sessions == []
+    owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
+
+    response = owner_client.post(reverse("billing:portal"))
+
+    assert response["Location"].startswith(f"{stripe_fake.url}/portal/bps_")
+    (session,) = stripe_fake.portal_sessions
+    assert session["customer"] == Subscription.objects.get(owner=owner).stripe_customer_id
+    assert session["return_url"].endswith("/billing/")
+
+
+def test_it_rejects_forged_and_ignores_replayed_and_stale_webhooks(
+    owner, owner_client, client, stripe_fake
+):
+    owner_client.post(reverse("billing:checkout"), {"tier": "PRO"})
+    session_id = next(iter(stripe_fake.checkout_sessions))
+    now = int(time.time())
+    events = stripe_fake.complete_checkout(session_id, period_end=now + 86400, created=now)
+    for payload, signature in events:
+        post_event(client, payload, signature)
+    customer = Subscription.objects.get(owner=owner).stripe_customer_id
+    applied = StripeEvent.objects.count()
+
+    # Forged: signed with the wrong secret, or not signed at all.
+    deleted = {"id": "sub_x", "object": "subscription", "customer": customer, "status": "canceled"}
+    forged = stripe_fake.signed("customer.subscription.deleted", deleted, secret="whsec_wrong")
+    assert post_event(client, *forged).status_code == 400
+    unsigned = client.post(WEBHOOK, forged[0], content_type="application/json")
+    assert unsigned.status_code == 400
+    # Replayed: the same event id again.
+    replay = post_event(client, *events[0])
+    assert replay.status_code == 200 and replay.content == b"duplicate"
+    # Out of order: a cancellation created before the events already applied.
+    stale = stripe_fake.signed("customer.subscription.deleted", deleted, created=now - 60)
+    assert post_event(client, *stale).content == b"stale"
+
+    owner.refresh_from_db()
+    assert owner.subscription_tier == "PRO"
+    assert Subscription.objects.get(owner=owner).status == SubscriptionStatus.ACTIVE
+    assert StripeEvent.objects.filter(applied=True).count() == applied
+
+
+def test_it_keeps_the_plan_through_the_grace_period_after_a_failed_payment(
+    owner, owner_client, client, stripe_fake, settings
+):
+    settings.BILLING_GRACE_DAYS = 7
+    owner_client.post(reverse("billing:checkout"), {"tier": "PRO"})
+    session_id = next(iter(stripe_fake.checkout_sessions))
+    for event in stripe_fake.complete_checkout(session_id, period_end=int(time.time()) + 86400):
+        post_event(client, *event)
+    customer = Subscription.objects.get(owner=owner).stripe_customer_id
+
+    failed = stripe_fake.signed(
+        "invoice.payment_failed", {"id": "in_1", "object": "invoice", "customer": customer}
+    )
+    assert post_event(client, *failed).status_code == 200
+
+    subscription = Subscription.objects.get(owner=owner)
+    assert subscription.status == SubscriptionStatus.PAST_DUE
+    owner.refresh_from_db()
+    assert effective_plan(user=owner).tier == "PRO"  # within the grace period
+    after_grace = timezone.now() + timedelta(days=8)
+    lapsed = effective_plan(user=owner, now=after_grace)
+    assert lapsed.tier == "FREE" and "grace period ended" in lapsed.explanation
+
+    paid = stripe_fake.signed(
+        "invoice.paid", {"id": "in_1", "object": "invoice", "customer": customer}
+    )
+    post_event(client, *paid)
+    assert effective_plan(user=owner, now=after_grace).tier == "PRO"
+
+
+def test_it_reports_usage_to_the_meter_once_per_period(owner, owner_client, stripe_fake):
+    owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
+    day = date(2026, 11, 24)
+    DailyCost.objects.create(owner=owner, pipeline_id=None, day=day, total_cost=Decimal("1.2345"))
+
+    assert usage_report_day(day=day) == 1
+    assert usage_report_day(day=day) == 0  # the next beat: already reported
+
+    (event,) = stripe_fake.meter_events.values()
+    assert event["payload"]["value"] == "124"  # $1.2345 → 124 cents, rounded up
+    assert event["payload"]["stripe_customer_id"] == owner.subscription.stripe_customer_id
+    assert stripe_fake.meter_event_posts == 1
