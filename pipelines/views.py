@@ -231,17 +231,26 @@ def pipeline_detail(request, pipeline_id):
     context = _detail_context(request, pipeline)
     if request.htmx:
         return render(request, "pipelines/detail.html#live", context)
-    from billing.estimator import estimate_pipeline_cost
+    from agents.llm.config import UnpricedModel
+    from billing.estimates import cost_estimate
 
+    try:
+        estimate = cost_estimate(
+            owner=request.user,
+            graph=pipeline.graph,
+            run_mode=pipeline.run_mode,
+            schedule=pipeline.schedule,
+            symbol_count=max(1, len(pipeline.symbols or [])),
+            pipeline_daily_limit=pipeline.daily_budget,
+        )
+        estimate_error = None
+    except UnpricedModel as error:
+        estimate, estimate_error = {"budget": {"run_fits": True, "warnings": []}}, str(error)
     context.update(
         {
             "layers": graph_layers(pipeline.graph),
-            "estimate": estimate_pipeline_cost(
-                graph=pipeline.graph,
-                run_mode=pipeline.run_mode,
-                schedule=pipeline.schedule,
-                symbol_count=max(1, len(pipeline.symbols or [])),
-            ),
+            "estimate": estimate,
+            "estimate_error": estimate_error,
             "mode_changes": list(pipeline.mode_changes.all()[:5]),
             **_mode_context(pipeline),
         }

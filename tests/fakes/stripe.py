@@ -39,6 +39,8 @@ class FakeStripe(FakeHTTPServer):
         self.add_route("POST", r"/v1/checkout/sessions$", self._checkout_create)
         self.add_route("POST", r"/v1/billing_portal/sessions$", self._portal_create)
         self.add_route("POST", r"/v1/billing/meter_events$", self._meter_event)
+        # The hosted pages a browser is sent to.
+        self.add_route("GET", r"/(?P<kind>pay|portal)/(?P<session_id>\w+)$", self._hosted_page)
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"
@@ -118,6 +120,11 @@ class FakeStripe(FakeHTTPServer):
         }
         self.meter_events.setdefault(identifier, event)  # a duplicate identifier counts once
         return Response(200, self.meter_events[identifier])
+
+    def _hosted_page(self, request: RecordedRequest, kind: str, session_id: str) -> Response:
+        title = "Checkout" if kind == "pay" else "Customer portal"
+        html = f"<!doctype html><title>Fake Stripe {title}</title><h1>Fake Stripe {title}</h1>"
+        return Response(200, html + f"<p id=session>{session_id}</p>", content_type="text/html")
 
     # --- Webhooks ----------------------------------------------------------------------------
 
