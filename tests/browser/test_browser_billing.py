@@ -97,7 +97,7 @@ def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
     for payload, signature in fake.complete_checkout(
         session_id, period_end=int(time.time()) + 30 * 86400
     ):
-        request = Request(
+        request = Request(  # noqa: S310 - the test's own server
             f"{live_server_url}/billing/stripe/webhook/",
             data=payload,
             headers={"Content-Type": "application/json", "Stripe-Signature": signature},
