@@ -309,7 +309,9 @@ SECURE_CSP = {
     "connect-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
-    "form-action": [CSP.SELF],
+    # Checkout and the Customer Portal are reached by a form post answered with a redirect to
+    # Stripe, which form-action governs too.
+    "form-action": [CSP.SELF, "https://checkout.stripe.com", "https://billing.stripe.com"],
     "frame-ancestors": [CSP.NONE],
 }
 
@@ -437,6 +439,8 @@ STRIPE_PRICE_PRO = env_str("STRIPE_PRICE_PRO")
 STRIPE_PRICE_ENTERPRISE = env_str("STRIPE_PRICE_ENTERPRISE")
 STRIPE_USAGE_METER_EVENT = env_str("STRIPE_USAGE_METER_EVENT", "tradecrew_usage_cents")
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7, minimum=0)
+if STRIPE_API_BASE:  # a self-hosted or test Stripe serves its hosted pages too
+    SECURE_CSP["form-action"].append(STRIPE_API_BASE.rstrip("/"))
 # --- Market data ---------------------------------------------------------------------------------
 
 MARKET_DATA_PROVIDER = env_choice(

@@ -59,11 +59,11 @@
         return "<li>" + escapeHtml(w) + "</li>";
       }).join("") + "</ul>";
     }
-    html += '<details><summary class="small">Per agent</summary><table class="small"><thead><tr><th>Agent</th><th>Run</th><th>Day</th><th>Month</th></tr></thead><tbody>' +
+    html += '<details><summary class="small">Per agent</summary><div class="table-wrap"><table class="small"><thead><tr><th>Agent</th><th>Run</th><th>Day</th><th>Month</th></tr></thead><tbody>' +
       data.agents.map(function (a) {
         return "<tr><td>" + escapeHtml(a.agent_type) + (a.model ? " (" + escapeHtml(a.model) + ")" : "") + "</td><td>" +
           money(a.per_run) + "</td><td>" + money(a.per_day[1]) + "</td><td>" + money(a.per_month[1]) + "</td></tr>";
-      }).join("") + "</tbody></table></details>";
+      }).join("") + "</tbody></table></div></details>";
     box.innerHTML = html;
   }
 

@@ -47,6 +47,8 @@ def stripe_for_the_server():
 def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
     page, screenshots, live_server_url, stripe_for_the_server
 ):
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
     from accounts.models import User
     from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
     from pipelines.blueprints import pipeline_create_from_blueprint
@@ -55,6 +57,9 @@ def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
     fake = stripe_for_the_server
     camera = Camera(page, screenshots)
     user = UserFactory(email=EMAIL, full_name="Bill Buyer", subscription_tier="FREE")
+    # The server checks passwords with the production hashers, not the tests' fast MD5 one.
+    user.password = PBKDF2PasswordHasher().encode(DEFAULT_PASSWORD, "billingsalt")
+    user.save(update_fields=["password"])
     made = [pipeline_create_from_blueprint(owner=user, key="day_trading_5m")[0] for _ in range(3)]
     for pipeline in made[:2]:
         pipeline.status = PipelineStatus.ACTIVE
