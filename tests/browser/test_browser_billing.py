@@ -139,4 +139,5 @@ def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
     page.wait_for_selector("[data-testid=estimate-per-run]")
     assert "a run" in page.inner_text("[data-testid=cost-estimate]")
     camera("builder-estimate")
-    assert page.console_errors == []
+    # (the fake Stripe pages have no favicon; only our pages must be clean)
+    assert [e for e in page.console_errors if fake.url not in e] == []
