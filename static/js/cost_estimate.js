@@ -49,7 +49,9 @@
     var runs = data.daily_executions_range;
     var perDay = runs[0] === runs[1] ? runs[0] + " run" + (runs[0] === 1 ? "" : "s") : runs[0] + "–" + runs[1] + " runs";
     var day = data.daily_cost_range, month = data.monthly_cost_range;
-    var html = '<p><strong data-testid="estimate-per-run">≈ ' + money(data.cost_per_execution) + " a run</strong> · " +
+    var perRun = Number(data.cost_per_execution);
+    var runText = perRun > 0 && perRun < 0.005 ? "under $0.01" : "≈ " + money(perRun);
+    var html = '<p><strong data-testid="estimate-per-run">' + runText + " a run</strong> · " +
       (day[0] === day[1] ? money(day[1]) : money(day[0]) + "–" + money(day[1])) + " a day (" + perDay + ") · " +
       money(month[1]) + " a month at most" +
       ' <span class="small muted">(' + escapeHtml(data.confidence) + " confidence" +
