@@ -156,3 +156,43 @@ def active_pipelines_count(*, user: User) -> int:
     from pipelines.models import Pipeline, PipelineStatus
 
     return Pipeline.objects.filter(owner=user, status=PipelineStatus.ACTIVE).count()
+
+
+# --- For the costs page (analytics): spend history and the estimator's accuracy ----------------
+
+
+def daily_spend(*, owner: User, start, end) -> list[dict]:
+    """The owner's spend per local day from `start` to `end` (inclusive), all pipelines."""
+    from django.db.models import Sum
+
+    from billing.models import DailyCost
+
+    rows = (
+        DailyCost.objects.filter(owner=owner, day__gte=start, day__lte=end)
+        .values("day")
+        .annotate(total=Sum("total_cost"))
+        .order_by("day")
+    )
+    return [{"day": row["day"], "total": row["total"]} for row in rows]
+
+
+def spend_by_agent(*, owner: User, since: datetime) -> list[dict]:
+    """The owner's ledger since `since` per agent type and kind of charge (runtime, tokens)."""
+    from django.db.models import Sum
+
+    rows = (
+        CostEntry.objects.filter(owner=owner, created_at__gte=since)
+        .order_by()
+        .values("agent_type", "cost_type")
+        .annotate(total=Sum("total_cost"), quantity=Sum("quantity"))
+        .order_by("-total")
+    )
+    return list(rows)
+
+
+def estimates_accuracy(*, owner: User, days: int = 30) -> dict:
+    """How close the estimates runs were admitted with came to what they cost (MAPE overall and
+    per agent type) — what GET /api/v1/cost/historical-accuracy answers."""
+    from billing.estimates import estimate_accuracy
+
+    return estimate_accuracy(owner=owner, days=days)
