@@ -16,7 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import transaction
+import psycopg
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
@@ -97,6 +98,34 @@ SELECT figures.month, figures.today, figures.pipe, EXISTS (SELECT 1 FROM reserve
 """
 
 
+def _lock_and_reserve(lock_params: dict, params: dict) -> tuple:
+    """The lock, the check-and-reserve and the commit. Outside a transaction they go to the
+    server in one round trip (a psycopg pipeline: the statements still run one after the
+    other, each with its own snapshot); inside a caller's transaction, as two statements in
+    it."""
+    if connection.in_atomic_block:
+        fetch_one_prepared(_LOCK_SQL, lock_params)
+        return fetch_one_prepared(_RESERVE_SQL, params)
+    connection.ensure_connection()
+    conn = connection.connection
+    with (
+        connection.wrap_database_errors,
+        psycopg.Cursor(conn) as control,
+        psycopg.Cursor(conn) as cursor,
+    ):
+        try:
+            with conn.pipeline():
+                control.execute("BEGIN")
+                control.execute(_LOCK_SQL, lock_params, prepare=True)
+                cursor.execute(_RESERVE_SQL, params, prepare=True)
+                control.execute("COMMIT")
+        except psycopg.Error:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            raise
+        return cursor.fetchone()
+
+
 def budget_reserve(
     *,
     owner: User,
@@ -116,30 +145,28 @@ def budget_reserve(
     spend (with other runs' reservations) it was checked against."""
     needed = max(Decimal(remaining_estimate), Decimal(0))
     today = owner_local_day(owner=owner, at=at)
-    with transaction.atomic():
-        fetch_one_prepared(_LOCK_SQL, {"namespace": BUDGET_LOCK_NAMESPACE, "owner_id": owner.pk})
-        month, day, pipeline_day, reserved = fetch_one_prepared(
-            _RESERVE_SQL,
-            {
-                "today": today,
-                "month_start": today.replace(day=1),
-                "owner_id": owner.pk,
-                "pipeline_id": pipeline_id,
-                "execution_id": execution_id,
-                "unrecorded": unrecorded,
-                "needed": needed,
-                "amount": spent_by_run + needed,
-                "now": timezone.now(),
-                "daily_limit": owner.budget_limit_daily,
-                "monthly_limit": owner.budget_limit_monthly,
-                "pipeline_limit": pipeline_daily_limit,
-                # The run's first reservation records the estimate it was admitted with.
-                "estimated_cost": needed if estimated_by_agent is not None else None,
-                "estimated_by_agent": json.dumps(
-                    {agent: str(cost) for agent, cost in (estimated_by_agent or {}).items()}
-                ),
-            },
-        )
+    month, day, pipeline_day, reserved = _lock_and_reserve(
+        {"namespace": BUDGET_LOCK_NAMESPACE, "owner_id": owner.pk},
+        {
+            "today": today,
+            "month_start": today.replace(day=1),
+            "owner_id": owner.pk,
+            "pipeline_id": pipeline_id,
+            "execution_id": execution_id,
+            "unrecorded": unrecorded,
+            "needed": needed,
+            "amount": spent_by_run + needed,
+            "now": timezone.now(),
+            "daily_limit": owner.budget_limit_daily,
+            "monthly_limit": owner.budget_limit_monthly,
+            "pipeline_limit": pipeline_daily_limit,
+            # The run's first reservation records the estimate it was admitted with.
+            "estimated_cost": needed if estimated_by_agent is not None else None,
+            "estimated_by_agent": json.dumps(
+                {agent: str(cost) for agent, cost in (estimated_by_agent or {}).items()}
+            ),
+        },
+    )
     status = BudgetStatus(
         user_daily_limit=owner.budget_limit_daily,
         user_monthly_limit=owner.budget_limit_monthly,
