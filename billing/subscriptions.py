@@ -214,6 +214,17 @@ def usage_cents(*, owner: User, day: date) -> int:
     return math.ceil(total * 100)
 
 
+def usage_cents_this_month(*, owner: User, today: date) -> int:
+    """What the meter is sent for this month so far: each day's fees in whole cents, rounded
+    up per day as the daily reports are (so the invoice's usage line equals this)."""
+    totals = (
+        DailyCost.objects.filter(owner=owner, day__gte=today.replace(day=1), day__lte=today)
+        .values("day")
+        .annotate(total=Sum("total_cost"))
+    )
+    return sum(math.ceil(row["total"] * 100) for row in totals if row["total"] > 0)
+
+
 def usage_report(*, owner: User, day: date, client: stripe.StripeClient | None = None) -> bool:
     """Report `day`'s usage fees to the Stripe meter once: the UsageReport row is written first
     and its identifier is Stripe's idempotency key, so a retry or a second beat sends nothing

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
@@ -18,6 +20,7 @@ from billing.subscriptions import (
     checkout_start,
     portal_start,
     usage_cents,
+    usage_cents_this_month,
     webhook_receive,
 )
 from config.errors import Conflict
@@ -42,6 +45,8 @@ def billing_overview(request):
         "at_limit": current.enforced and limit is not None and active >= limit,
         "spend": spend,
         "usage_today_cents": usage_cents(owner=user, day=today),
+        "next_invoice": current.plan.price
+        + Decimal(usage_cents_this_month(owner=user, today=today)) / 100,
         "subscription": subscription,
         "accuracy": estimate_accuracy(owner=user),
     }

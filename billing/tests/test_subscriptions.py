@@ -201,3 +201,28 @@ def test_it_reports_usage_to_the_meter_once_per_period(owner, owner_client, stri
     assert event["payload"]["value"] == "124"  # $1.2345 → 124 cents, rounded up
     assert event["payload"]["stripe_customer_id"] == owner.subscription.stripe_customer_id
     assert stripe_fake.meter_event_posts == 1
+
+
+def test_it_shows_the_next_invoice_as_the_plan_plus_what_the_meter_is_sent(
+    owner, owner_client, stripe_fake
+):
+    from billing.services import owner_local_day
+    from billing.subscriptions import usage_cents
+
+    owner.subscription_tier = "BASIC"
+    owner.save()
+    today = owner_local_day(owner=owner)
+    yesterday = today - timedelta(days=1) if today.day > 1 else today
+    DailyCost.objects.create(owner=owner, pipeline_id=None, day=today, total_cost=Decimal("0.101"))
+    if yesterday != today:
+        DailyCost.objects.create(
+            owner=owner, pipeline_id=None, day=yesterday, total_cost=Decimal("2.001")
+        )
+    metered = usage_cents(owner=owner, day=today) + (
+        usage_cents(owner=owner, day=yesterday) if yesterday != today else 0
+    )
+
+    page = owner_client.get(reverse("billing:overview")).content.decode()
+
+    expected = Decimal("29") + Decimal(metered) / 100
+    assert f'data-testid="next-invoice">${expected:.2f}<' in page
