@@ -78,10 +78,25 @@
     return result;
   }
 
+  function incomplete(payload) {
+    // A schedule still being typed: say what is missing instead of asking the API (which would
+    // answer 422 for it).
+    var schedule = payload.schedule;
+    if (schedule && schedule.schedule_type === "cron" && !schedule.cron_expression) return "a cron expression";
+    if (schedule && schedule.schedule_type === "interval" && !schedule.interval_minutes) return "the interval in minutes";
+    return null;
+  }
+
   function refresh() {
-    var body = JSON.stringify(request());
+    var payload = request();
+    var body = JSON.stringify(payload);
     if (body === last) return;
     last = body;
+    var missing = incomplete(payload);
+    if (missing) {
+      box.innerHTML = '<p class="small muted">Enter ' + missing + " to see the estimate.</p>";
+      return;
+    }
     fetch(box.dataset.url, { method: "POST", headers: headers(), body: body, credentials: "same-origin" })
       .then(function (response) { return response.json().then(function (data) { return [response.ok, data]; }); })
       .then(function (result) {
