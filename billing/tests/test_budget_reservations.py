@@ -333,3 +333,30 @@ def test_it_adds_eight_concurrent_losses_of_100_dollars_to_minus_800(owner):
     stats = PipelineDailyStats.objects.get(pipeline=pipeline)
     assert stats.daily_pnl == Decimal("-800.00")
     assert stats.peak_pnl == Decimal("0")
+
+
+def test_it_closes_the_pipelines_positions_when_its_policy_says_so(owner):
+    from trading.models import CloseReason, Position, PositionStatus, Trade
+
+    pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")
+    first = services.execution_start(pipeline=pipeline, enqueue=False)
+    engine.execution_run(execution_id=first.pk, task_id="t1", clock=ManualClock(SESSION_TIME))
+    opened = Position.objects.filter(pipeline_id=pipeline.pk, status=PositionStatus.OPEN)
+    if not opened.exists():
+        pytest.fail("the day-trading template opened no position at the session time")
+    pipeline.settings = {**(pipeline.settings or {}), "close_positions_on_budget_exhausted": True}
+    pipeline.status = PipelineStatus.ACTIVE
+    pipeline.save()
+    owner.budget_limit_daily = Decimal("0.00")
+    owner.save()
+
+    refused = services.execution_start(pipeline=pipeline, enqueue=False)
+    engine.execution_run(execution_id=refused.pk, task_id="t2", clock=ManualClock(SESSION_TIME))
+
+    pipeline.refresh_from_db()
+    assert pipeline.status == PipelineStatus.PAUSED
+    assert not Position.objects.filter(pipeline_id=pipeline.pk, status=PositionStatus.OPEN)
+    closed = Trade.objects.filter(pipeline_id=pipeline.pk).exclude(status="open")
+    assert closed and all(t.close_reason == CloseReason.BUDGET for t in closed)
+    (note,) = Notification.objects.filter(owner=owner, kind__startswith="budget:")
+    assert "open positions are being closed" in note.message
