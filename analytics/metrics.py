@@ -115,7 +115,8 @@ def trade_book(trades: Iterable[ClosedTrade | Mapping]) -> TradeBook:
     """Build the numpy columns once from closed trades (dataclasses, model rows or mappings).
 
     Trades are sorted by close time, so streaks and per-trade equity read in the order the
-    trader lived them. A missing ``gross_pnl`` is ``net_pnl + commission + slippage``.
+    trader lived them. A missing ``gross_pnl`` is ``net_pnl + commission``: slippage is already
+    in the fill prices, so it is shown beside the P&L, not added back.
     """
     rows = sorted(trades, key=lambda t: _naive_utc(_get(t, "closed_at")))
     n = len(rows)
@@ -137,7 +138,7 @@ def trade_book(trades: Iterable[ClosedTrade | Mapping]) -> TradeBook:
         commission[i] = _to_units(_get(t, "commission"))
         slippage[i] = _to_units(_get(t, "slippage"))
         g = _get(t, "gross_pnl")
-        gross[i] = _to_units(g) if g is not None else net[i] + commission[i] + slippage[i]
+        gross[i] = _to_units(g) if g is not None else net[i] + commission[i]
         opened[i] = np.datetime64(_naive_utc(_get(t, "opened_at")), "us")
         closed[i] = np.datetime64(_naive_utc(_get(t, "closed_at")), "us")
         is_long[i] = str(_get(t, "side", "long")).lower() == "long"
@@ -164,6 +165,46 @@ def trade_book(trades: Iterable[ClosedTrade | Mapping]) -> TradeBook:
     )
 
 
+def trade_book_from_columns(
+    *,
+    net_units: Sequence[int],
+    commission_units: Sequence[int],
+    slippage_units: Sequence[int],
+    opened_at_us: Sequence[int],
+    closed_at_us: Sequence[int],
+    is_long: Sequence[bool],
+    quantity: Sequence[int],
+    entry_price: Sequence[float],
+    symbol: Sequence[str],
+    close_reason: Sequence[str],
+    pipeline_id: Sequence[str],
+    trade_id: Sequence[str] = (),
+    gross_units: Sequence[int] | None = None,
+) -> TradeBook:
+    """Build the columns straight from already-scaled values (money in 1/10,000 $, times in
+    microseconds since the epoch, UTC), e.g. as PostgreSQL returns them, already in close
+    order: no per-row Decimal work, so 10,000 trades load in a few milliseconds."""
+    net = np.asarray(net_units, dtype=np.int64)
+    commission = np.asarray(commission_units, dtype=np.int64)
+    return TradeBook(
+        net_units=net,
+        gross_units=(
+            net + commission if gross_units is None else np.asarray(gross_units, dtype=np.int64)
+        ),
+        commission_units=commission,
+        slippage_units=np.asarray(slippage_units, dtype=np.int64),
+        opened_at=np.asarray(opened_at_us, dtype=np.int64).astype("datetime64[us]"),
+        closed_at=np.asarray(closed_at_us, dtype=np.int64).astype("datetime64[us]"),
+        is_long=np.asarray(is_long, dtype=bool),
+        quantity=np.asarray(quantity, dtype=np.int64),
+        entry_price=np.asarray(entry_price, dtype=np.float64),
+        symbol=np.asarray(symbol, dtype=object),
+        close_reason=np.asarray(close_reason, dtype=object),
+        pipeline_id=np.asarray(pipeline_id, dtype=object),
+        trade_id=np.asarray(trade_id, dtype=object),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Trade statistics
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +221,7 @@ def net_pnl(book: TradeBook) -> Decimal:
 
 
 def gross_pnl(book: TradeBook) -> Decimal:
-    """Gross P&L: ``Σ gross_pnlᵢ`` — price moves times shares, before any cost."""
+    """Gross P&L: ``Σ gross_pnlᵢ`` — fill-price moves times shares, before commissions."""
     return _money(book.gross_units.sum())
 
 
@@ -190,7 +231,8 @@ def total_commissions(book: TradeBook) -> Decimal:
 
 
 def total_slippage(book: TradeBook) -> Decimal:
-    """Slippage paid: ``Σ slippageᵢ`` (fill price worse than the requested price, in dollars)."""
+    """Slippage paid: ``Σ slippageᵢ`` (fill worse than the requested price, in dollars; already
+    inside gross and net P&L, shown so the trader sees what fills cost)."""
     return _money(book.slippage_units.sum())
 
 

@@ -41,7 +41,7 @@ def _trade(day, net, *, side="long", commission="1.00", slippage="0.50", hours=2
 # Worked by hand:
 #   net:   +120, -40, +60, 0, -80, +30, +30, +30   (sum = +150; wins 5, losses 2, breakeven 1)
 #   win rate = 5/8 = 0.625
-#   gross = net + 1.00 commission + 0.50 slippage each = 150 + 8 × 1.50 = 162
+#   gross = net + 1.00 commission each = 150 + 8 = 158 (slippage is inside the fill prices)
 #   average win = (120+60+30+30+30)/5 = 54; average loss = (-40-80)/2 = -60
 #   expectancy = 150/8 = 18.75
 #   profit factor = 270 / 120 = 2.25
@@ -74,7 +74,7 @@ def test_it_counts_trades_and_win_rate_as_worked_by_hand(book):
 
 def test_it_sums_net_gross_commission_and_slippage_exactly(book):
     assert metrics.net_pnl(book) == Decimal("150")
-    assert metrics.gross_pnl(book) == Decimal("162")
+    assert metrics.gross_pnl(book) == Decimal("158")
     assert metrics.total_commissions(book) == Decimal("8")
     assert metrics.total_slippage(book) == Decimal("4")
 
