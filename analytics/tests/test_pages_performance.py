@@ -37,6 +37,10 @@ def _card(html: str, key: str) -> str:
     return match.group(1)
 
 
+def _json_block(html: str, element_id: str):
+    return json.loads(re.search(rf'id="{element_id}"[^>]*>(.*?)</script>', html, re.S).group(1))
+
+
 def test_it_enables_analytics_in_the_navigation(owner_client):
     html = owner_client.get(reverse("dashboard")).content.decode()
     assert f'href="{reverse("analytics:performance")}"' in html
@@ -50,10 +54,10 @@ def test_it_shows_cards_chart_breakdowns_and_trades(owner_client, traded):
     assert _card(html, "trades") == "3"
     assert _card(html, "win_rate") == "66.7%"
     assert "data-equity-chart" in html and "data-drawdown-chart" in html
-    series = json.loads(re.search(r'id="analytics-series"[^>]*>(.*?)</script>', html, re.S).group(1))
+    series = _json_block(html, "analytics-series")
     assert series["equity"][-1]["value"] == 100140.0
     assert 'data-breakdown="symbol"' in html and 'data-breakdown="close_reason"' in html
-    assert html.count("<td data-label=\"Symbol\"") == 3
+    assert html.count('<td data-label="Symbol"') == 3
     assert "SIMULATION — no real money" in html
 
 
@@ -145,7 +149,7 @@ def test_it_compares_pipelines_side_by_side(owner, owner_client, traded):
     table = html[html.index('data-testid="compare-table"') :]
     assert "Momentum crew" in table and "Mean reversion" in table
     assert "+$140.00" in table and "−$25.00" in table
-    lines = json.loads(re.search(r'id="compare-series"[^>]*>(.*?)</script>', html, re.S).group(1))
+    lines = _json_block(html, "compare-series")
     assert [line["data"][0]["value"] for line in lines] == [100.0, 100.0]
 
 
