@@ -64,6 +64,15 @@ TRADE_HEADER = [
 ]
 
 
+def _uuid_or_none(value):
+    import uuid
+
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def trade_rows(scope: Scope, filters: dict | None = None):
     """The scope's closed trades as CSV rows, newest first, read in chunks from a cursor."""
     filters = filters or {}
@@ -72,6 +81,7 @@ def trade_rows(scope: Scope, filters: dict | None = None):
         symbol=filters.get("symbol"),
         side=filters.get("side"),
         close_reason=filters.get("close_reason"),
+        pipeline_id=_uuid_or_none(filters.get("pipeline_id")),
     ).values_list(
         "pk",
         "closed_at",
