@@ -329,3 +329,20 @@ def _pipeline_param(request) -> list[str]:
         return selectors.validate_pipeline_ids(request.user, [raw])
     except (ValidationError, Pipeline.DoesNotExist):
         raise Http404("No such pipeline.") from None
+
+
+def live_analytics_fragments(*, payload: dict) -> list[str]:
+    """A closed trade changes the cards and the curve: the socket sends a signal element and the
+    page re-requests its live partial for the period and mode on screen (the socket does not
+    know them; the page does), rendered by the same view as on load."""
+    from django.utils.html import format_html
+
+    position = payload.get("position") or {}
+    if position.get("status") != "closed":
+        return []
+    return [
+        format_html(
+            '<div id="analytics-signal" hx-swap-oob="true" hidden data-closed="{}"></div>',
+            position.get("id", ""),
+        )
+    ]
