@@ -11,11 +11,13 @@ from typing import Any
 from analytics.selectors import Performance
 from analytics.templatetags.tradecrew import money, signed_money
 
+MINUS = "−"  # the same minus sign the money filters use
+
 
 def percent(value: float | None, places: int = 1) -> str:
     if value is None:
         return "—"
-    return f"{value * 100:.{places}f}%"
+    return f"{value * 100:.{places}f}%".replace("-", MINUS)
 
 
 def ratio(value: float | None) -> str:
@@ -23,7 +25,7 @@ def ratio(value: float | None) -> str:
         return "—"
     if math.isinf(value):
         return "∞"
-    return f"{value:.2f}"
+    return f"{value:.2f}".replace("-", MINUS)
 
 
 def holding(value: timedelta | None) -> str:
