@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import datetime
 from decimal import Decimal
 
@@ -37,7 +38,7 @@ def _stream(filename: str, header: list[str], rows) -> StreamingHttpResponse:
     return response
 
 
-def _stamp(scope: Scope) -> str:
+def stamp(scope: Scope) -> str:
     return f"{scope.mode.lower()}-{scope.period.lower()}-{scope.last_day:%Y%m%d}"
 
 
@@ -135,7 +136,7 @@ def trade_rows(scope: Scope, filters: dict | None = None):
 
 
 def trades_csv_response(scope: Scope, filters: dict | None = None) -> StreamingHttpResponse:
-    return _stream(f"trades-{_stamp(scope)}.csv", TRADE_HEADER, trade_rows(scope, filters))
+    return _stream(f"trades-{stamp(scope)}.csv", TRADE_HEADER, trade_rows(scope, filters))
 
 
 def equity_csv_response(perf: Performance) -> StreamingHttpResponse:
@@ -143,7 +144,7 @@ def equity_csv_response(perf: Performance) -> StreamingHttpResponse:
         [day.isoformat(), equity, f"{drawdown:.6f}"]
         for (day, equity), (_, drawdown) in zip(perf.equity, perf.drawdown(), strict=True)
     )
-    return _stream(f"equity-{_stamp(perf.scope)}.csv", ["date", "equity", "drawdown"], rows)
+    return _stream(f"equity-{stamp(perf.scope)}.csv", ["date", "equity", "drawdown"], rows)
 
 
 def costs_csv_response(scope: Scope) -> StreamingHttpResponse:
@@ -175,7 +176,7 @@ def costs_csv_response(scope: Scope) -> StreamingHttpResponse:
         )
     )
     header = ["created_at", "pipeline_id", "execution_id", "agent", "cost_type", "quantity"]
-    return _stream(f"costs-{_stamp(scope)}.csv", [*header, "total_cost", "model"], rows)
+    return _stream(f"costs-{stamp(scope)}.csv", [*header, "total_cost", "model"], rows)
 
 
 # --- PDF ------------------------------------------------------------------------------------------
@@ -201,8 +202,10 @@ def _line_chart(points: list[float], *, width: float, height: float, colour, fil
     return drawing
 
 
-def pdf_bytes(perf: Performance, *, title: str = "Performance report") -> bytes:
-    """The performance report: scope, metrics, equity and drawdown charts, breakdowns, trades."""
+def pdf_bytes(perf: Performance, *, title: str = "Performance report", progress=None) -> bytes:
+    """The performance report: scope, metrics, equity and drawdown charts, breakdowns, trades.
+    `progress(share, stage)` hears how far it got (the Celery job shows it on the page)."""
+    progress = progress or (lambda share, stage: None)
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
@@ -240,6 +243,7 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report") -> bytes:
         for card in cards
     ]
     story.append(Table(metric_rows, colWidths=[40 * mm, 35 * mm, width - 75 * mm], style=grid))
+    progress(30, "Drawing the equity and drawdown charts")
     story += [Spacer(1, 5 * mm), Paragraph("Equity", styles["Heading2"])]
     story.append(
         _line_chart(
@@ -255,6 +259,7 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report") -> bytes:
             colour=colors.red,
         )
     )
+    progress(55, "Adding the breakdowns")
     for panel in presenters.breakdown_panels(perf):
         if not panel["rows"]:
             continue
@@ -269,8 +274,9 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report") -> bytes:
             for row in panel["rows"]
         ]
         story.append(Table(rows, colWidths=[60 * mm, 25 * mm, 25 * mm, 35 * mm], style=grid))
+    progress(70, "Listing the trades")
     story.append(Paragraph("Trades", styles["Heading2"]))
-    trades = list(trade_rows(scope))[:PDF_TRADE_ROWS]
+    trades = list(itertools.islice(trade_rows(scope), PDF_TRADE_ROWS))
     if trades:
         rows = [["Closed", "Symbol", "Side", "Qty", "Entry", "Exit", "Net P&L", "Reason"]] + [
             [t[1][:16].replace("T", " "), t[3], t[4], t[5], t[6], t[7], t[8], t[12]] for t in trades
@@ -282,6 +288,7 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report") -> bytes:
                 "No closed trades in this period. Run a pipeline in simulation.", styles["Normal"]
             )
         )
+    progress(85, "Laying out the pages")
     doc.build(story)
     return buffer.getvalue()
 
@@ -293,5 +300,5 @@ def _plain_money(amount: Decimal) -> str:
 
 def pdf_response(perf: Performance) -> HttpResponse:
     response = HttpResponse(pdf_bytes(perf), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="performance-{_stamp(perf.scope)}.pdf"'
+    response["Content-Disposition"] = f'attachment; filename="performance-{stamp(perf.scope)}.pdf"'
     return response

@@ -17,4 +17,6 @@ urlpatterns = [
     path("export/equity.csv", views.export_equity_csv, name="export-equity"),
     path("export/costs.csv", views.export_costs_csv, name="export-costs"),
     path("export/report.pdf", views.export_pdf, name="export-pdf"),
+    path("export/pdf/<str:job_id>/", views.pdf_job, name="pdf-job"),
+    path("export/pdf/<str:job_id>/download/", views.pdf_job_download, name="pdf-job-download"),
 ]

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.utils import timezone
 
-from analytics import exports, presenters, selectors
+from analytics import exports, pdf_jobs, presenters, selectors
 from billing.selectors import spend_summary
 from pipelines import blueprints
 from pipelines.models import PipelineStatus
@@ -313,8 +313,48 @@ def export_costs_csv(request):
 
 @login_required
 def export_pdf(request):
+    """The performance PDF: built here when small; a large one is built by a worker while a
+    page shows its progress and then the download link."""
+    from django.shortcuts import redirect
+
     scope, _ = _scope_or_default(request, pipeline_ids=_pipeline_param(request))
-    return exports.pdf_response(selectors.performance(scope))
+    perf = selectors.performance(scope)
+    if len(perf.book) <= pdf_jobs.PDF_INLINE_LIMIT:
+        return exports.pdf_response(perf)
+    params = {
+        "period": scope.period,
+        "mode": scope.mode,
+        "start": scope.first_day.isoformat() if scope.period == "CUSTOM" else None,
+        "end": scope.last_day.isoformat() if scope.period == "CUSTOM" else None,
+        "pipeline_ids": [str(p) for p in scope.pipeline_ids],
+    }
+    job_id = pdf_jobs.pdf_job_start(user=request.user, params=params)
+    return redirect("analytics:pdf-job", job_id=job_id)
+
+
+@login_required
+def pdf_job(request, job_id):
+    from django.http import Http404
+
+    job = pdf_jobs.pdf_job_get(user=request.user, job_id=job_id)
+    if job is None:
+        raise Http404("No such report.")
+    context = {"job": job, "job_id": job_id}
+    if request.htmx:
+        return render(request, "analytics/pdf_job.html#status", context)
+    return render(request, "analytics/pdf_job.html", context)
+
+
+@login_required
+def pdf_job_download(request, job_id):
+    from django.http import Http404, HttpResponse
+
+    job = pdf_jobs.pdf_job_get(user=request.user, job_id=job_id)
+    if job is None or job.get("status") != "done":
+        raise Http404("No such report.")
+    response = HttpResponse(job["content"], content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{job["filename"]}"'
+    return response
 
 
 def _pipeline_param(request) -> list[str]:
