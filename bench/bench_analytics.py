@@ -73,6 +73,9 @@ def main(trades: int = TRADES, requests: int = REQUESTS) -> int:
     started = time.perf_counter()
     _seed(user, trades)
     print(f"seeded {trades:,} closed trades over 365 days in {time.perf_counter() - started:.1f} s")
+    from run_all import print_host_speed
+
+    print_host_speed("before the requests")
     failed = 0
     for name, url in pages.items():
         timings, queries = _measure(client, url, requests)
@@ -86,6 +89,7 @@ def main(trades: int = TRADES, requests: int = REQUESTS) -> int:
             f"target p95 ≤ {TARGET_P95_MS:.0f} ms: {'OK' if ok else 'MISSED'}",
             flush=True,
         )
+    print_host_speed("after the requests")
     return failed
 
 

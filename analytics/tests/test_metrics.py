@@ -260,3 +260,44 @@ def test_it_measures_drawdown_from_the_peak_not_the_initial_balance():
 def test_it_rebases_equity_to_100():
     equity = [(date(2026, 1, 1), Decimal("2000")), (date(2026, 1, 2), Decimal("2100"))]
     assert metrics.rebased(equity) == [(date(2026, 1, 1), 100.0), (date(2026, 1, 2), 105.0)]
+
+
+def test_it_gives_equity_after_each_closed_trade(book):
+    equity = metrics.equity_by_trade(Decimal("1000"), book)
+    assert [value for _, value in equity][:3] == [
+        Decimal("1120.00"),
+        Decimal("1080.00"),
+        Decimal("1140.00"),
+    ]
+    assert equity[-1][1] == Decimal("1150.00")
+    assert equity[0][0] == datetime(2026, 3, 2, 16, 30, tzinfo=UTC)
+
+
+def test_it_draws_the_drawdown_from_the_running_peak():
+    equity = [(date(2026, 1, d), Decimal(v)) for d, v in [(1, "100"), (2, "120"), (3, "90")]]
+    assert list(metrics.drawdown_series(equity)) == [0.0, 0.0, -0.25]
+
+
+def test_it_gives_no_ratio_without_enough_returns_or_deviation():
+    flat = np.array([0.0, 0.0, 0.0])
+    assert metrics.sharpe_ratio(np.array([0.01])) is None
+    assert metrics.sharpe_ratio(flat) is None
+    assert metrics.sortino_ratio(np.array([0.01, 0.02])) is None  # no downside
+    assert metrics.calmar_ratio(0.1, metrics.max_drawdown([])) is None
+
+
+def test_it_builds_the_same_book_from_columns_as_from_trades(book):
+    again = metrics.trade_book_from_columns(
+        net_units=book.net_units,
+        commission_units=book.commission_units,
+        slippage_units=book.slippage_units,
+        opened_at_us=book.opened_at.astype(np.int64),
+        closed_at_us=book.closed_at.astype(np.int64),
+        is_long=book.is_long,
+        quantity=book.quantity,
+        entry_price=book.entry_price,
+        symbol=book.symbol,
+        close_reason=book.close_reason,
+        pipeline_id=book.pipeline_id,
+    )
+    assert metrics.trade_statistics(again) == metrics.trade_statistics(book)
