@@ -147,6 +147,15 @@ def equity_csv_response(perf: Performance) -> StreamingHttpResponse:
     return _stream(f"equity-{stamp(perf.scope)}.csv", ["date", "equity", "drawdown"], rows)
 
 
+def equity_per_trade_csv_response(perf: Performance) -> StreamingHttpResponse:
+    """Equity after each closed trade, in close order (the curve a backtest draws)."""
+    rows = (
+        [moment.astimezone(perf.scope.zone).isoformat(timespec="seconds"), equity]
+        for moment, equity in perf.equity_per_trade()
+    )
+    return _stream(f"equity-per-trade-{stamp(perf.scope)}.csv", ["closed_at", "equity"], rows)
+
+
 def costs_csv_response(scope: Scope) -> StreamingHttpResponse:
     entries = selectors.ledger_entries(
         owner=scope.user, start=scope.start, end=scope.end

@@ -302,7 +302,10 @@ def export_trades_csv(request):
 @login_required
 def export_equity_csv(request):
     scope, _ = _scope_or_default(request, pipeline_ids=_pipeline_param(request))
-    return exports.equity_csv_response(selectors.performance(scope))
+    perf = selectors.performance(scope)
+    if request.GET.get("per") == "trade":
+        return exports.equity_per_trade_csv_response(perf)
+    return exports.equity_csv_response(perf)
 
 
 @login_required

@@ -93,3 +93,8 @@ def test_an_outsider_cannot_export_a_foreign_pipeline(crew, outsider):
     assert response.status_code == 404
     response = client.get(reverse("analytics:export-trades"), {"pipeline": crew.pk})
     assert response.status_code == 404
+
+
+def test_it_streams_equity_after_each_trade(owner_client, crew):
+    rows = _csv(owner_client.get(reverse("analytics:export-equity"), {"per": "trade"}))
+    assert [row["equity"] for row in rows] == ["100120.00", "100080.00", "100140.00"]
