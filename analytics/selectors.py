@@ -37,7 +37,7 @@ PERIOD_LABELS = {
 TEST_MODES = {Mode.SIMULATION, Mode.VALIDATION}
 DEFAULT_CAPITAL = Decimal("100000")
 MAX_COMPARED = 5
-_EPOCH = date(1970, 1, 1)
+EARLIEST_DAY = date(2000, 1, 1)  # the exchange calendar's first day
 
 # Close reasons as the breakdown names them (spec: stop, target 1, target 2, end of day, manual,
 # budget, signal exit); the ledger's own labels for the rest.
@@ -154,9 +154,14 @@ def scope_for(
         if not start:
             raise ValidationError({"start": "A custom period needs a start date."})
         first_day = _parse_day(start, "start")
-        last_day = _parse_day(end, "end") if end else today
+        if first_day < EARLIEST_DAY:
+            raise ValidationError({"start": f"start must be on or after {EARLIEST_DAY}."})
+        # Days to come hold no trades yet: a period ends today at the latest.
+        last_day = min(_parse_day(end, "end") if end else today, today)
         if last_day < first_day:
-            raise ValidationError({"end": "end must be on or after start."})
+            raise ValidationError(
+                {"end": "end must be on or after start, and start not after today."}
+            )
     elif period == "YTD":
         first_day = today.replace(month=1, day=1)
     elif period == "ALL":

@@ -118,3 +118,11 @@ def test_it_uses_the_pipelines_allocated_capital(owner):
     perf = selectors.performance(selectors.scope_for(user=owner, pipeline_ids=[crew.pk]))
     assert perf.capital == Decimal("25000")
     assert perf.trade_stats["roi"] == 0.01
+
+
+def test_it_keeps_custom_periods_within_the_calendar(owner):
+    with pytest.raises(ValidationError) as error:
+        selectors.scope_for(user=owner, start="0001-01-01")
+    assert "start" in error.value.message_dict
+    scope = selectors.scope_for(user=owner, start="2026-01-05", end="2999-12-31")
+    assert scope.last_day <= date.today() + timedelta(days=1)
