@@ -63,6 +63,30 @@ def _log_in(page, user, base_url):
     page.goto("/")
 
 
+def _close_a_trade(user):
+    """What the position monitor does when a stop or target fills: the trade closes and the
+    position's update goes out to the user's websocket."""
+    from decimal import Decimal
+
+    from analytics.tests import factories as f
+    from trading.models import Position
+    from trading.services import _position_event
+
+    f.closed_trade(user, net="25", symbol="TSLA")
+    position = Position.objects.create(
+        owner=user,
+        trading_mode="SIMULATION",
+        symbol="TSLA",
+        side="long",
+        quantity=0,
+        average_price=Decimal("200"),
+        status="closed",
+        opened_at=timezone.now(),
+        closed_at=timezone.now(),
+    )
+    _position_event(position)
+
+
 def _card(page, key: str) -> str:
     return page.locator(f'[data-metric="{key}"] .stat-value').inner_text().strip()
 
@@ -83,14 +107,24 @@ def test_analytics_page_comparison_and_export(page, trader, screenshots, live_se
     assert "SIMULATION — no real money" in page.inner_text("[data-testid=no-real-money]")
     camera("analytics")
 
-    # Period: 90 days brings in the NVDA win, in place (no navigation), the URL follows.
-    page.click("label.period-option:has-text('90D')")
+    # A trade closes: the cards and the curve update live over the websocket.
+    page.wait_for_selector("[data-live-indicator][data-state=live]")
+    _close_a_trade(trader)
     page.wait_for_function(
         "() => document.querySelector('[data-metric=trades] .stat-value').textContent.trim()"
         " === '9'"
     )
+    assert _card(page, "net_pnl") == "+$75.00"
+    page.wait_for_selector("[data-equity-chart][data-drawn] canvas")
+
+    # Period: 90 days brings in the NVDA win, in place (no navigation), the URL follows.
+    page.click("label.period-option:has-text('90D')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-metric=trades] .stat-value').textContent.trim()"
+        " === '10'"
+    )
     assert "period=90D" in page.url
-    assert _card(page, "net_pnl") == "+$360.00"
+    assert _card(page, "net_pnl") == "+$385.00"
     page.wait_for_selector("[data-equity-chart][data-drawn] canvas")
 
     # Mode: LIVE has nothing, and says how to get data.
