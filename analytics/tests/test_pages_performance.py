@@ -172,6 +172,10 @@ def test_it_lists_reports(owner, owner_client, crew):
     )
     html = owner_client.get(reverse("analytics:reports")).content.decode()
     assert "Run of Momentum crew" in html
+    report = Report.objects.get(title="Run of Momentum crew")
+    assert reverse("pipelines:report", args=[report.pk]) in html
+    page = owner_client.get(reverse("pipelines:report", args=[report.pk])).content.decode()
+    assert 'data-testid="print-report"' in page  # its PDF/print version
 
 
 def test_it_shows_costs_per_day_pipeline_agent_and_model(owner, owner_client, crew):
