@@ -126,3 +126,16 @@ def test_it_keeps_custom_periods_within_the_calendar(owner):
     assert "start" in error.value.message_dict
     scope = selectors.scope_for(user=owner, start="2026-01-05", end="2999-12-31")
     assert scope.last_day <= date.today() + timedelta(days=1)
+
+
+def test_it_keys_entries_in_exchange_time_and_closes_on_the_traders_day(owner):
+    owner.timezone = "America/Los_Angeles"
+    owner.save()
+    closed_at = datetime(2026, 3, 3, 6, 30, tzinfo=ZoneInfo("UTC"))  # 2 March, 22:30 in LA
+    f.closed_trade(owner, net="12", closed_at=closed_at, hours=16)  # opened Mon 09:30 New York
+    with time_machine.travel(closed_at + timedelta(hours=1), tick=False):
+        perf = selectors.performance(selectors.scope_for(user=owner, period="7D"))
+    assert [row["key"] for row in perf.breakdowns["hour"]] == ["09:00"]
+    assert [row["key"] for row in perf.breakdowns["weekday"]] == ["Mon"]
+    assert str(perf.columns.close_day[0]) == "2026-03-02"
+    assert dict(perf.equity)[date(2026, 3, 2)] == Decimal("100012.00")
