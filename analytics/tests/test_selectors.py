@@ -139,3 +139,17 @@ def test_it_keys_entries_in_exchange_time_and_closes_on_the_traders_day(owner):
     assert [row["key"] for row in perf.breakdowns["weekday"]] == ["Mon"]
     assert str(perf.columns.close_day[0]) == "2026-03-02"
     assert dict(perf.equity)[date(2026, 3, 2)] == Decimal("100012.00")
+
+
+def test_it_breaks_down_by_pipeline_by_name(owner):
+    momentum = f.pipeline(owner, name="Momentum")
+    reversion = f.pipeline(owner, name="Reversion")
+    f.closed_trade(owner, net="10", pipeline=momentum)
+    f.closed_trade(owner, net="-4", pipeline=reversion)
+    f.closed_trade(owner, net="3")
+    rows = selectors.performance(selectors.scope_for(user=owner)).breakdowns["pipeline"]
+    assert [(row["label"], row["net_pnl"]) for row in rows] == [
+        ("Momentum", Decimal("10")),
+        ("No pipeline (or deleted)", Decimal("3")),
+        ("Reversion", Decimal("-4")),
+    ]
