@@ -43,6 +43,11 @@ def user_create(*, email: str, password: str, full_name: str = "", **fields) -> 
     email = (email or "").strip().lower()
     if User.objects.filter(email=email).exists():
         raise ValidationError({"email": "An account with this e-mail address already exists."})
+    from django.conf import settings
+
+    # New accounts start with the documented default budgets (README: $10 a day, $200 a month).
+    fields.setdefault("budget_limit_daily", settings.DEFAULT_DAILY_BUDGET)
+    fields.setdefault("budget_limit_monthly", settings.DEFAULT_MONTHLY_BUDGET)
     candidate = User(email=email, full_name=full_name.strip(), **fields)
     candidate.full_clean(exclude=["password"])
     try:

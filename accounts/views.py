@@ -83,6 +83,13 @@ def logout_view(request):
 
 
 @login_required
+def password_change_done_view(request):
+    """Django's change view keeps the session logged in; back to Settings with a note."""
+    messages.success(request, "Password changed. Browsers signed in with the old password are logged out.")
+    return redirect(reverse("accounts:settings") + "#password")
+
+
+@login_required
 def settings_view(request):
     profile_form = ProfileForm(instance=request.user)
     token_form = APITokenForm()

@@ -372,7 +372,8 @@ if EMAIL_ENABLED:
     EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+    # Without a mail server, e-mails (password resets) are printed to the web process's log.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tradecrew <noreply@tradecrew.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -9,12 +9,15 @@ from agents.context import AgentContext
 from agents.errors import BudgetExceeded
 from agents.registry import register
 from agents.state import PipelineState
+from trading.money import precise_cost
 
 PIPELINE_MANAGER_TYPE = "pipeline_manager_agent"
 
 
 def _money(value: Decimal | None) -> str:
-    return "no limit" if value is None else f"${value:.2f}"
+    # Sub-cent amounts keep their digits: a $0.0004 estimate refused by a $0 budget must not
+    # read "$0.00".
+    return "no limit" if value is None else precise_cost(value)
 
 
 @register
@@ -76,4 +79,4 @@ class PipelineManagerAgent(BaseAgent):
     def summarize(self, state: PipelineState) -> str:
         if not state.budget.get("checked"):
             return "Budget not checked"
-        return f"Budget ok — estimated ${Decimal(state.budget['estimated_cost']):.4f}"
+        return f"Budget ok — estimated {precise_cost(Decimal(state.budget['estimated_cost']))}"
