@@ -85,7 +85,9 @@ def logout_view(request):
 @login_required
 def password_change_done_view(request):
     """Django's change view keeps the session logged in; back to Settings with a note."""
-    messages.success(request, "Password changed. Browsers signed in with the old password are logged out.")
+    messages.success(
+        request, "Password changed. Browsers signed in with the old password are logged out."
+    )
     return redirect(reverse("accounts:settings") + "#password")
 
 
