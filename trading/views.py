@@ -23,6 +23,7 @@ from trading.api import executor_for_position
 from trading.forms import TradeFilterForm
 from trading.marketdata.base import MarketDataError
 from trading.models import Position, PositionStatus
+from trading.money import signed_money
 
 TRADES_PER_PAGE = 50
 CHART_BARS = 120
@@ -187,7 +188,7 @@ def position_close(request, position_id):
         messages.success(
             request,
             f"{result.symbol} closed: {result.quantity} shares at {result.fill_price:.2f}, "
-            f"realized P&L ${result.realized_pnl}.",
+            f"realized P&L {signed_money(result.realized_pnl)} (net of commissions).",
         )
     else:
         messages.error(request, f"{result.symbol} could not be closed: {result.error}")
@@ -228,7 +229,8 @@ def positions_close_all(request):
         total = sum((r.realized_pnl for r in closed), Decimal("0"))
         messages.success(
             request,
-            f"Closed {len(closed)} position(s); realized P&L ${total.quantize(Decimal('0.01'))}.",
+            f"Closed {len(closed)} position(s); realized P&L {signed_money(total)} "
+            "(net of commissions).",
         )
     for result in failed:
         messages.error(request, f"{result.symbol} could not be closed: {result.error}")
