@@ -83,6 +83,34 @@ def _clean_fields(fields: dict[str, Any], *, trading_mode: str) -> dict[str, Any
     return cleaned
 
 
+def _name_taken(*, owner: User, name: str, exclude_pk=None) -> bool:
+    """Pipeline names are unique per owner, compared without case (archived ones included:
+    their runs and trades still carry the name)."""
+    others = Pipeline.objects.filter(owner=owner, name__iexact=name)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.exists()
+
+
+def _require_free_name(*, owner: User, name: str, exclude_pk=None) -> None:
+    # Serialise name checks per owner: two saves racing with one name would both pass.
+    User.objects.select_for_update().filter(pk=owner.pk).first()
+    if _name_taken(owner=owner, name=name, exclude_pk=exclude_pk):
+        raise ValidationError(
+            {"name": f"You already have a pipeline named “{name}”; choose another name."}
+        )
+
+
+def free_pipeline_name(*, owner: User, name: str) -> str:
+    """`name`, or `name (2)`, `name (3)`… : the first one the owner does not use yet."""
+    candidate, number = name[:255], 2
+    while _name_taken(owner=owner, name=candidate):
+        suffix = f" ({number})"
+        candidate = f"{name[: 255 - len(suffix)]}{suffix}"
+        number += 1
+    return candidate
+
+
 @transaction.atomic
 def pipeline_create(
     *,
@@ -105,6 +133,7 @@ def pipeline_create(
     check = validated_graph(graph)
     fields.setdefault("mode_config", {})
     cleaned = _clean_fields({"name": name, **fields}, trading_mode=trading_mode)
+    _require_free_name(owner=owner, name=cleaned["name"])
     pipeline = Pipeline.objects.create(
         owner=owner, graph=check.normalized, trading_mode=trading_mode, **cleaned
     )
@@ -123,6 +152,8 @@ def pipeline_update(*, pipeline: Pipeline, **fields: Any) -> tuple[Pipeline, Gra
         check = validated_graph(fields.pop("graph"))
         pipeline.graph = check.normalized
     cleaned = _clean_fields(fields, trading_mode=pipeline.trading_mode)
+    if "name" in cleaned:
+        _require_free_name(owner=pipeline.owner, name=cleaned["name"], exclude_pk=pipeline.pk)
     for key, value in cleaned.items():
         setattr(pipeline, key, value)
     pipeline.save()
@@ -136,9 +167,13 @@ def pipeline_update(*, pipeline: Pipeline, **fields: Any) -> tuple[Pipeline, Gra
 
 @transaction.atomic
 def pipeline_clone(*, pipeline: Pipeline, name: str | None = None) -> Pipeline:
+    if name:
+        _require_free_name(owner=pipeline.owner, name=name.strip()[:255])
     return Pipeline.objects.create(
         owner=pipeline.owner,
-        name=(name or f"{pipeline.name} (copy)")[:255],
+        name=name.strip()[:255]
+        if name
+        else free_pipeline_name(owner=pipeline.owner, name=f"{pipeline.name} (copy)"),
         description=pipeline.description,
         graph=pipeline.graph,
         settings=pipeline.settings,
@@ -490,7 +525,10 @@ def pipeline_clone_as_live(
     *, pipeline: Pipeline, changed_by: User, confirmed: bool, name: str | None = None
 ) -> Pipeline:
     """A LIVE copy of a test pipeline; the original is left untouched. All or nothing."""
-    clone = pipeline_clone(pipeline=pipeline, name=name or f"{pipeline.name} (live)")
+    clone = pipeline_clone(
+        pipeline=pipeline,
+        name=name or free_pipeline_name(owner=pipeline.owner, name=f"{pipeline.name} (live)"),
+    )
     return pipeline_mode_change(
         pipeline=clone,
         changed_by=changed_by,
