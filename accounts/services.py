@@ -230,8 +230,11 @@ def broker_connection_create(
 
 
 def broker_connection_verify(*, connection: BrokerConnection) -> BrokerConnection:
-    """Ask the broker for the account; record whether the keys work."""
-    from accounts.brokers import BrokerRejected, alpaca_account
+    """Ask the broker for the account; record whether the keys work.
+
+    Raises BrokerUnreachable when the broker could not be asked: the keys' status is left as it
+    was (unknown for keys never verified), with the reason in `last_error`."""
+    from accounts.brokers import BrokerRejected, BrokerUnreachable, alpaca_account
 
     try:
         info = alpaca_account(
@@ -239,6 +242,10 @@ def broker_connection_verify(*, connection: BrokerConnection) -> BrokerConnectio
             api_secret=connection.api_secret,
             account_type=connection.account_type,
         )
+    except BrokerUnreachable as error:
+        connection.last_error = str(error)
+        connection.save(update_fields=["last_error", "updated_at"])
+        raise
     except BrokerRejected as error:
         connection.status = BrokerStatus.FAILED
         connection.last_error = str(error)

@@ -223,8 +223,14 @@ def _owned_connection(request, connection_id: int):
 @login_required
 @require_POST
 def broker_connection_verify_view(request, connection_id: int):
+    from accounts.brokers import BrokerUnreachable
+
     connection = _owned_connection(request, connection_id)
-    services.broker_connection_verify(connection=connection)
+    try:
+        services.broker_connection_verify(connection=connection)
+    except BrokerUnreachable as error:
+        messages.warning(request, f"The broker could not be reached. {error}")
+        return redirect(reverse("accounts:settings") + "#brokers")
     if connection.is_verified:
         equity = f", equity ${connection.account_equity:,.2f}" if connection.account_equity else ""
         messages.success(
