@@ -21,6 +21,7 @@ from accounts.views import confirmation_page, is_confirmed
 from trading import selectors, services
 from trading.api import executor_for_position
 from trading.forms import TradeFilterForm
+from trading.localtime import chart_epoch
 from trading.marketdata.base import MarketDataError
 from trading.models import Position, PositionStatus
 from trading.money import signed_money
@@ -73,7 +74,7 @@ def positions(request):
 
 
 def _epoch(moment: datetime | None) -> int | None:
-    return int(moment.timestamp()) if moment else None
+    return chart_epoch(moment)
 
 
 def position_chart(position: Position, *, now: datetime | None = None) -> dict[str, Any] | None:
@@ -86,7 +87,7 @@ def position_chart(position: Position, *, now: datetime | None = None) -> dict[s
     except (MarketDataError, ValueError):
         return None
     candles = [
-        [int(stamp.timestamp()), row.open, row.high, row.low, row.close]
+        [chart_epoch(stamp.to_pydatetime()), row.open, row.high, row.low, row.close]
         for stamp, row in bars.iterrows()
     ]
     if not candles:

@@ -28,6 +28,14 @@ register.filter("cost", money_format.cost)
 register.filter("precise_cost", money_format.precise_cost)
 
 
+@register.filter(expects_localtime=False)
+def exchange_time(value) -> str:
+    """ "09:35 ET" next to a time read in another zone, where the market's clock matters."""
+    from trading.localtime import exchange_time as on_the_exchange
+
+    return on_the_exchange(value)
+
+
 @register.filter
 def exact(value) -> str:
     """The unrounded amount, for a title attribute next to a rounded one."""
