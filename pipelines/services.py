@@ -423,6 +423,7 @@ def live_mode_requirements(*, pipeline: Pipeline, confirmed: bool) -> dict[str, 
     from django.conf import settings
 
     from trading.executors.factory import broker_connection_for
+    from trading.money import signed_money
     from trading.selectors import closed_trade_stats
 
     missing: dict[str, str] = {}
@@ -440,7 +441,7 @@ def live_mode_requirements(*, pipeline: Pipeline, confirmed: bool) -> dict[str, 
     if paper < needed_paper:
         progress.append(f"{needed_paper} closed paper trades (you have {paper})")
     elif paper_pnl <= 0:
-        progress.append(f"a positive paper P&L (yours is ${paper_pnl})")
+        progress.append(f"a positive paper P&L (yours is {signed_money(paper_pnl)})")
     if progress:
         missing["mode"] = "LIVE unlocks after " + " and ".join(progress) + "."
     connection = broker_connection_for(
