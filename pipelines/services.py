@@ -236,6 +236,7 @@ def execution_start(
     source: str = TriggerSource.MANUAL,
     detail: dict[str, Any] | None = None,
     enqueue: bool = True,
+    now: datetime | None = None,
 ) -> PipelineExecution:
     """Create a pending execution and enqueue it after commit. One at a time per pipeline: a
     second start while one is pending, waiting or running is a Conflict (the database's partial
@@ -243,7 +244,7 @@ def execution_start(
     the running to the caller (a worker running it in-process, a benchmark)."""
     if pipeline.status == PipelineStatus.ARCHIVED:
         raise Conflict("This pipeline is archived; clone it to run it again.")
-    now = timezone.now()
+    now = now or timezone.now()
     row = execution_row(pipeline=pipeline, source=source, detail=detail or {})
     if not _execution_insert(row, now):
         raise Conflict(
