@@ -21,11 +21,12 @@ def _grouped(amount: Decimal) -> str:
     return f"{amount.quantize(CENT, ROUND_HALF_UP):,.2f}"
 
 
-# Money is formatted in one place (trading/money.py); these filters are its template names.
-register.filter("money", money_format.money)
-register.filter("signed_money", money_format.signed_money)
-register.filter("cost", money_format.cost)
-register.filter("precise_cost", money_format.precise_cost)
+# Money is formatted in one place (trading/money.py); these filters are its template names
+# (and importable here, as before).
+money = register.filter("money", money_format.money)
+signed_money = register.filter("signed_money", money_format.signed_money)
+cost = register.filter("cost", money_format.cost)
+precise_cost = register.filter("precise_cost", money_format.precise_cost)
 
 
 @register.filter(expects_localtime=False)
