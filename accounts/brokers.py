@@ -21,6 +21,11 @@ class BrokerRejected(Exception):
     """The broker refused the credentials or the request; the message says why."""
 
 
+class BrokerUnreachable(Exception):
+    """The broker could not be reached (network, DNS, its own outage): nothing was learnt
+    about the keys."""
+
+
 def alpaca_trading_url(account_type: str) -> str | None:
     """The trading API base URL override for paper or live (None = alpaca-py's default)."""
     name = "ALPACA_PAPER_URL" if account_type == "paper" else "ALPACA_LIVE_URL"
@@ -45,9 +50,17 @@ def alpaca_account(*, api_key: str, api_secret: str, account_type: str) -> Broke
             raise BrokerRejected(
                 "Alpaca rejected these API keys (check key, secret and paper/live)."
             ) from None
+        if status is not None and status >= 500:
+            raise BrokerUnreachable(
+                f"Alpaca is not answering normally (HTTP {status}); the keys were not checked."
+            ) from None
         raise BrokerRejected(f"Alpaca answered an error: {error}") from None
     except Exception as error:
-        raise BrokerRejected(f"Could not reach Alpaca: {type(error).__name__}: {error}") from None
+        # A NameResolutionError or a refused connection says nothing about the keys.
+        raise BrokerUnreachable(
+            f"Could not reach Alpaca ({type(error).__name__}); the keys were not checked. "
+            "Check the network and verify again."
+        ) from None
     return BrokerAccountInfo(
         account_number=str(account.account_number),
         status=str(getattr(account.status, "value", account.status)),

@@ -19,7 +19,12 @@ def demo_account_seed(*, password: str) -> tuple[User, bool]:
 
     user, created = User.objects.get_or_create(
         email=settings.DEMO_EMAIL,
-        defaults={"full_name": "Demo Trader", "subscription_tier": SubscriptionTier.PRO},
+        defaults={
+            "full_name": "Demo Trader",
+            "subscription_tier": SubscriptionTier.PRO,
+            "budget_limit_daily": settings.DEFAULT_DAILY_BUDGET,
+            "budget_limit_monthly": settings.DEFAULT_MONTHLY_BUDGET,
+        },
     )
     user.set_password(password)
     user.save(update_fields=["password"])

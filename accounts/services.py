@@ -43,6 +43,11 @@ def user_create(*, email: str, password: str, full_name: str = "", **fields) -> 
     email = (email or "").strip().lower()
     if User.objects.filter(email=email).exists():
         raise ValidationError({"email": "An account with this e-mail address already exists."})
+    from django.conf import settings
+
+    # New accounts start with the documented default budgets (README: $10 a day, $200 a month).
+    fields.setdefault("budget_limit_daily", settings.DEFAULT_DAILY_BUDGET)
+    fields.setdefault("budget_limit_monthly", settings.DEFAULT_MONTHLY_BUDGET)
     candidate = User(email=email, full_name=full_name.strip(), **fields)
     candidate.full_clean(exclude=["password"])
     try:
@@ -225,8 +230,11 @@ def broker_connection_create(
 
 
 def broker_connection_verify(*, connection: BrokerConnection) -> BrokerConnection:
-    """Ask the broker for the account; record whether the keys work."""
-    from accounts.brokers import BrokerRejected, alpaca_account
+    """Ask the broker for the account; record whether the keys work.
+
+    Raises BrokerUnreachable when the broker could not be asked: the keys' status is left as it
+    was (unknown for keys never verified), with the reason in `last_error`."""
+    from accounts.brokers import BrokerRejected, BrokerUnreachable, alpaca_account
 
     try:
         info = alpaca_account(
@@ -234,6 +242,10 @@ def broker_connection_verify(*, connection: BrokerConnection) -> BrokerConnectio
             api_secret=connection.api_secret,
             account_type=connection.account_type,
         )
+    except BrokerUnreachable as error:
+        connection.last_error = str(error)
+        connection.save(update_fields=["last_error", "updated_at"])
+        raise
     except BrokerRejected as error:
         connection.status = BrokerStatus.FAILED
         connection.last_error = str(error)

@@ -84,6 +84,15 @@ def logout_view(request):
 
 
 @login_required
+def password_change_done_view(request):
+    """Django's change view keeps the session logged in; back to Settings with a note."""
+    messages.success(
+        request, "Password changed. Browsers signed in with the old password are logged out."
+    )
+    return redirect(reverse("accounts:settings") + "#password")
+
+
+@login_required
 def settings_view(request):
     profile_form = ProfileForm(instance=request.user)
     token_form = APITokenForm()
@@ -216,8 +225,14 @@ def _owned_connection(request, connection_id: int):
 @login_required
 @require_POST
 def broker_connection_verify_view(request, connection_id: int):
+    from accounts.brokers import BrokerUnreachable
+
     connection = _owned_connection(request, connection_id)
-    services.broker_connection_verify(connection=connection)
+    try:
+        services.broker_connection_verify(connection=connection)
+    except BrokerUnreachable as error:
+        messages.warning(request, f"The broker could not be reached. {error}")
+        return redirect(reverse("accounts:settings") + "#brokers")
     if connection.is_verified:
         equity = f", equity ${connection.account_equity:,.2f}" if connection.account_equity else ""
         messages.success(

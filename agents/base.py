@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
+    from agents.config import FieldError
     from agents.context import AgentContext
     from agents.state import PipelineState
 
@@ -59,6 +60,13 @@ class BaseAgent(ABC):
     def required_timeframes(cls, config: dict[str, Any]) -> set[str]:
         """Timeframes this agent reads from market data, given its (defaulted) config."""
         return set(cls.metadata.requires_timeframes)
+
+    @classmethod
+    def config_rules(cls, config: dict[str, Any]) -> list[FieldError]:
+        """Refusals a JSON Schema cannot state (a cron expression that does not parse, a split
+        that must add up to 100), checked on the defaulted config at Check graph and Save.
+        Whatever `process` would refuse for configuration belongs here or in the schema."""
+        return []
 
     @abstractmethod
     def process(self, state: PipelineState, ctx: AgentContext) -> PipelineState: ...

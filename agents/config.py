@@ -43,6 +43,9 @@ def _field_of(error) -> str:
 
 def _message_of(error) -> str:
     schema = error.schema if isinstance(error.schema, dict) else {}
+    if schema.get("x-message"):
+        # A conditional rule (if/then) words its own refusal: "is required when …".
+        return schema["x-message"]
     title = schema.get("title")
     if error.validator == "enum":
         return f"must be one of {', '.join(map(str, error.validator_value))}"

@@ -11,6 +11,7 @@ from agents.metering import CostMeter
 from trading.clock import Clock
 from trading.executors.base import TradeExecutor
 from trading.marketdata.base import MarketDataProvider, NewsProvider
+from trading.money import precise_cost
 
 if TYPE_CHECKING:
     from agents.llm.client import LLMClient
@@ -29,12 +30,9 @@ class BudgetStatus:
 
 
 def money(value: Decimal | None) -> str:
-    """Dollars as a trader reads them: cents, or "< $0.01" for what rounds to nothing."""
-    if value is None:
-        return "no limit"
-    if 0 < value < Decimal("0.005"):
-        return "< $0.01"
-    return f"${value:.2f}"
+    """A limit or spend in a budget refusal: "no limit", or dollars with enough digits to read a
+    sub-cent amount ($0.0004, not $0.00): the decision hangs on it."""
+    return "no limit" if value is None else precise_cost(value)
 
 
 def budget_refusal(status: BudgetStatus, needed: Decimal) -> str | None:

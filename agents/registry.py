@@ -52,17 +52,26 @@ def all_metadata(*, include_system: bool = False) -> list[AgentMetadata]:
     ]
 
 
+def _checked_config(cls: type[BaseAgent], config: Any) -> tuple[dict[str, Any], list[FieldError]]:
+    """The schema first; then the agent's own rules on the defaulted config, so everything a
+    run would refuse for configuration is refused when the graph is checked or saved."""
+    filled, errors = validate_config(cls.metadata.config_schema, config)
+    if not errors:
+        errors = list(cls.config_rules(filled))
+    return filled, errors
+
+
 def validate_node_config(agent_type: str, config: Any) -> tuple[dict[str, Any], list[FieldError]]:
     cls = agent_class(agent_type)
     if cls is None:
         return {}, [FieldError("agent_type", f"unknown agent type {agent_type!r}")]
-    return validate_config(cls.metadata.config_schema, config)
+    return _checked_config(cls, config)
 
 
 @lru_cache(maxsize=2048)
 def _filled_config(agent_type: str, config_json: str) -> tuple[str, tuple[FieldError, ...]]:
     cls = agent_class(agent_type)
-    filled, errors = validate_config(cls.metadata.config_schema, json.loads(config_json))
+    filled, errors = _checked_config(cls, json.loads(config_json))
     return json.dumps(filled), tuple(errors)
 
 

@@ -178,7 +178,7 @@ def all_blueprints() -> list[Blueprint]:
 def pipeline_create_from_blueprint(
     *, owner: User, key: str, name: str | None = None, symbols: list[str] | None = None
 ) -> tuple[Pipeline, GraphCheck]:
-    from pipelines.services import pipeline_create
+    from pipelines.services import free_pipeline_name, pipeline_create
 
     blueprint = BLUEPRINTS.get(key)
     if blueprint is None:
@@ -187,7 +187,8 @@ def pipeline_create_from_blueprint(
         )
     return pipeline_create(
         owner=owner,
-        name=name or blueprint.name,
+        # A template used twice gets "Name (2)"; a name the trader typed must be free.
+        name=name or free_pipeline_name(owner=owner, name=blueprint.name),
         description=blueprint.description,
         graph=blueprint.graph,
         symbols=symbols if symbols is not None else blueprint.symbols,

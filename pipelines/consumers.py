@@ -94,8 +94,15 @@ class HtmlEventsConsumer(EventsConsumer):
 
 @database_sync_to_async
 def _render_fragments(user, payload: dict, execution_id, topics: set[str]) -> list[str]:
+    from django.utils import timezone
+
+    from accounts.middleware import user_timezone
     from pipelines import views
 
-    if execution_id is not None:
-        return views.live_execution_fragments(user=user, execution_id=execution_id, payload=payload)
-    return views.live_user_fragments(user=user, payload=payload, topics=topics)
+    # Pushed rows are the page's own partials: render their times in the reader's zone too.
+    with timezone.override(user_timezone(user)):
+        if execution_id is not None:
+            return views.live_execution_fragments(
+                user=user, execution_id=execution_id, payload=payload
+            )
+        return views.live_user_fragments(user=user, payload=payload, topics=topics)

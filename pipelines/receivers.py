@@ -4,7 +4,14 @@ from pipelines.blueprints import demo_pipelines_seed
 
 
 def demo_pipelines_on_seed(sender, user, created, **kwargs):
+    from django.db import transaction
+
+    from pipelines.demo import demo_history_seed
+
     demo_pipelines_seed(owner=user)
+    # Orders are placed in autocommit (their intent row must be durable before the broker
+    # call), so the replayed sessions run once the account is committed.
+    transaction.on_commit(lambda: demo_history_seed(owner=user))
 
 
 def trade_reports_on_close(sender, trade_ids, **kwargs):

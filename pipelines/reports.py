@@ -8,6 +8,7 @@ from django.db import transaction
 
 from pipelines.models import PipelineExecution, Report
 from trading.models import Trade
+from trading.money import money, signed_money
 
 REASONS = {
     "stop_hit": "the stop loss was hit",
@@ -60,10 +61,9 @@ def trade_summary(trade: Trade) -> str:
             f"{trade.partial_exit_quantity} shares were taken at target 1 "
             f"({trade.partial_exit_price})."
         )
-    sign = "+" if trade.realized_pnl >= 0 else "−"
     parts.append(
-        f"Realized P&L {sign}${abs(trade.realized_pnl)} ({outcome['return_pct']}%) after "
-        f"${trade.commission} commission; average exit {trade.exit_price}."
+        f"Realized P&L {signed_money(trade.realized_pnl)} ({outcome['return_pct']}%), net of "
+        f"{money(trade.commission)} commission; average exit {trade.exit_price}."
     )
     return " ".join(parts)
 

@@ -29,6 +29,7 @@ from pipelines.models import (
 )
 from pipelines.schedules import ScheduleConfig, schedule_of
 from trading.models import EODAction, Position, PositionStatus
+from trading.money import money, signed_money
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,8 @@ def limit_hit(*, pipeline: Pipeline, now: datetime) -> str | None:
         )
     if schedule.stop_on_daily_loss and stats.daily_pnl <= -schedule.stop_on_daily_loss:
         return (
-            f"stop_on_daily_loss hit: today's P&L is ${stats.daily_pnl} "
-            f"(limit −${schedule.stop_on_daily_loss})"
+            f"stop_on_daily_loss hit: today's P&L is {signed_money(stats.daily_pnl)} "
+            f"(limit {money(-schedule.stop_on_daily_loss)})"
         )
     if schedule.stop_on_drawdown:
         base = Decimal(str((pipeline.mode_config or {}).get("initial_balance", "100000")))
@@ -484,7 +485,7 @@ def end_of_day(*, pipeline: Pipeline, now: datetime, day: date | None = None) ->
     parts = []
     if schedule.flatten_positions_at_end:
         parts.append(
-            f"closed {action.positions_closed} position(s), P&L ${action.total_pnl}"
+            f"closed {action.positions_closed} position(s), P&L {signed_money(action.total_pnl)}"
             + (
                 f"; could not close {', '.join(action.failed_symbols)}"
                 if action.failed_symbols

@@ -17,8 +17,12 @@ class PipelineSettings(BaseModel):
 
     max_retries: int = Field(3, ge=0, le=10)
     retry_delay: int = Field(60, ge=0, le=3600, description="Seconds between retries.")
-    max_tokens_per_run: int | None = Field(None, ge=1)
-    max_cost_per_run: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=4)
+    # Sane maxima: a run never needs more than ten million tokens or $1,000 of agent time;
+    # a larger number is a typo that would switch the cap off.
+    max_tokens_per_run: int | None = Field(None, ge=1, le=10_000_000)
+    max_cost_per_run: Decimal | None = Field(
+        None, ge=0, le=Decimal("1000"), max_digits=10, decimal_places=4
+    )
     replay_cache: bool = True
     # §11.5: when the budget runs out the pipeline pauses; this also closes its positions.
     close_positions_on_budget_exhausted: bool = False

@@ -230,8 +230,11 @@ def execution_trades(execution: PipelineExecution) -> list:
 
 
 def _epoch(value: str) -> int | None:
+    """A chart axis time for an ISO timestamp, on the reader's wall clock."""
+    from trading.localtime import chart_epoch
+
     try:
-        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+        return chart_epoch(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
     except (TypeError, ValueError):
         return None
 

@@ -83,6 +83,34 @@ def _clean_fields(fields: dict[str, Any], *, trading_mode: str) -> dict[str, Any
     return cleaned
 
 
+def _name_taken(*, owner: User, name: str, exclude_pk=None) -> bool:
+    """Pipeline names are unique per owner, compared without case (archived ones included:
+    their runs and trades still carry the name)."""
+    others = Pipeline.objects.filter(owner=owner, name__iexact=name)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.exists()
+
+
+def _require_free_name(*, owner: User, name: str, exclude_pk=None) -> None:
+    # Serialise name checks per owner: two saves racing with one name would both pass.
+    User.objects.select_for_update().filter(pk=owner.pk).first()
+    if _name_taken(owner=owner, name=name, exclude_pk=exclude_pk):
+        raise ValidationError(
+            {"name": f"You already have a pipeline named “{name}”; choose another name."}
+        )
+
+
+def free_pipeline_name(*, owner: User, name: str) -> str:
+    """`name`, or `name (2)`, `name (3)`… : the first one the owner does not use yet."""
+    candidate, number = name[:255], 2
+    while _name_taken(owner=owner, name=candidate):
+        suffix = f" ({number})"
+        candidate = f"{name[: 255 - len(suffix)]}{suffix}"
+        number += 1
+    return candidate
+
+
 @transaction.atomic
 def pipeline_create(
     *,
@@ -105,6 +133,7 @@ def pipeline_create(
     check = validated_graph(graph)
     fields.setdefault("mode_config", {})
     cleaned = _clean_fields({"name": name, **fields}, trading_mode=trading_mode)
+    _require_free_name(owner=owner, name=cleaned["name"])
     pipeline = Pipeline.objects.create(
         owner=owner, graph=check.normalized, trading_mode=trading_mode, **cleaned
     )
@@ -123,6 +152,8 @@ def pipeline_update(*, pipeline: Pipeline, **fields: Any) -> tuple[Pipeline, Gra
         check = validated_graph(fields.pop("graph"))
         pipeline.graph = check.normalized
     cleaned = _clean_fields(fields, trading_mode=pipeline.trading_mode)
+    if "name" in cleaned:
+        _require_free_name(owner=pipeline.owner, name=cleaned["name"], exclude_pk=pipeline.pk)
     for key, value in cleaned.items():
         setattr(pipeline, key, value)
     pipeline.save()
@@ -136,9 +167,13 @@ def pipeline_update(*, pipeline: Pipeline, **fields: Any) -> tuple[Pipeline, Gra
 
 @transaction.atomic
 def pipeline_clone(*, pipeline: Pipeline, name: str | None = None) -> Pipeline:
+    if name:
+        _require_free_name(owner=pipeline.owner, name=name.strip()[:255])
     return Pipeline.objects.create(
         owner=pipeline.owner,
-        name=(name or f"{pipeline.name} (copy)")[:255],
+        name=name.strip()[:255]
+        if name
+        else free_pipeline_name(owner=pipeline.owner, name=f"{pipeline.name} (copy)"),
         description=pipeline.description,
         graph=pipeline.graph,
         settings=pipeline.settings,
@@ -201,6 +236,7 @@ def execution_start(
     source: str = TriggerSource.MANUAL,
     detail: dict[str, Any] | None = None,
     enqueue: bool = True,
+    now: datetime | None = None,
 ) -> PipelineExecution:
     """Create a pending execution and enqueue it after commit. One at a time per pipeline: a
     second start while one is pending, waiting or running is a Conflict (the database's partial
@@ -208,7 +244,7 @@ def execution_start(
     the running to the caller (a worker running it in-process, a benchmark)."""
     if pipeline.status == PipelineStatus.ARCHIVED:
         raise Conflict("This pipeline is archived; clone it to run it again.")
-    now = timezone.now()
+    now = now or timezone.now()
     row = execution_row(pipeline=pipeline, source=source, detail=detail or {})
     if not _execution_insert(row, now):
         raise Conflict(
@@ -388,6 +424,7 @@ def live_mode_requirements(*, pipeline: Pipeline, confirmed: bool) -> dict[str, 
     from django.conf import settings
 
     from trading.executors.factory import broker_connection_for
+    from trading.money import signed_money
     from trading.selectors import closed_trade_stats
 
     missing: dict[str, str] = {}
@@ -405,7 +442,7 @@ def live_mode_requirements(*, pipeline: Pipeline, confirmed: bool) -> dict[str, 
     if paper < needed_paper:
         progress.append(f"{needed_paper} closed paper trades (you have {paper})")
     elif paper_pnl <= 0:
-        progress.append(f"a positive paper P&L (yours is ${paper_pnl})")
+        progress.append(f"a positive paper P&L (yours is {signed_money(paper_pnl)})")
     if progress:
         missing["mode"] = "LIVE unlocks after " + " and ".join(progress) + "."
     connection = broker_connection_for(
@@ -490,7 +527,10 @@ def pipeline_clone_as_live(
     *, pipeline: Pipeline, changed_by: User, confirmed: bool, name: str | None = None
 ) -> Pipeline:
     """A LIVE copy of a test pipeline; the original is left untouched. All or nothing."""
-    clone = pipeline_clone(pipeline=pipeline, name=name or f"{pipeline.name} (live)")
+    clone = pipeline_clone(
+        pipeline=pipeline,
+        name=name or free_pipeline_name(owner=pipeline.owner, name=f"{pipeline.name} (live)"),
+    )
     return pipeline_mode_change(
         pipeline=clone,
         changed_by=changed_by,

@@ -66,13 +66,21 @@ class TradeOut(Schema):
     exit_price: Decimal | None
     close_reason: str
     status: str
-    realized_pnl: Decimal
+    realized_pnl: Decimal | None = Field(
+        None,
+        description="Net of the entry and exit commissions, for the shares exited so far; "
+        "null while nothing is exited (an open trade has realized nothing).",
+    )
     commission: Decimal
     slippage_cost: Decimal
     pipeline_id: UUID | None
     execution_id: UUID | None
     opened_at: datetime
     closed_at: datetime | None
+
+    @staticmethod
+    def resolve_realized_pnl(obj):
+        return None if obj.remaining_quantity == obj.quantity else obj.realized_pnl
 
 
 class PositionDetailOut(PositionOut):

@@ -156,8 +156,24 @@ class Trade(models.Model):
     )
     close_reason = models.CharField(max_length=20, choices=CloseReason.choices, blank=True)
     status = models.CharField(max_length=10, choices=TradeStatus.choices, default=TradeStatus.OPEN)
-    realized_pnl = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
-    commission = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
+    # Realized P&L has one definition (trading.services.position_reduce): for the shares exited,
+    # (exit − entry) × shares × direction − their share of the entry commission − the exit
+    # commission. Nothing is realized until a share is exited, so an open trade shows no figure.
+    realized_pnl = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="Net of both commissions, for the shares exited so far.",
+    )
+    commission = models.DecimalField(
+        max_digits=12, decimal_places=4, default=Decimal("0"), help_text="Entry and exits."
+    )
+    entry_commission = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=Decimal("0"),
+        help_text="Commission paid on the entry; charged to realized P&L share by share on exit.",
+    )
     slippage_cost = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
     monitoring_active = models.BooleanField(default=True)
     opened_at = models.DateTimeField()

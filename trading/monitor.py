@@ -255,14 +255,14 @@ def _reconcile_broker(positions, executor, now, report) -> None:
 
 
 def positions_monitor_sweep(
-    *, now: datetime, market_data: MarketDataProvider, executor_for
+    *, now: datetime, market_data: MarketDataProvider, executor_for, owner=None
 ) -> SweepReport:
-    """One pass over every open, monitored position (all users), quotes fetched in one batch."""
-    positions = list(
-        Position.objects.filter(status=PositionStatus.OPEN, monitoring=True).select_related(
-            "owner", "trade"
-        )
-    )
+    """One pass over every open, monitored position (all users, or one `owner`'s: the demo
+    history replays its own days), quotes fetched in one batch."""
+    open_positions = Position.objects.filter(status=PositionStatus.OPEN, monitoring=True)
+    if owner is not None:
+        open_positions = open_positions.filter(owner=owner)
+    positions = list(open_positions.select_related("owner", "trade"))
     report = SweepReport(positions=len(positions))
     if not positions:
         return report

@@ -398,8 +398,9 @@ def _trade_open(
         target_1=price4(plan.target_1),
         target_2=price4(plan.target_2),
         commission=outcome.commission,
+        entry_commission=outcome.commission,
         slippage_cost=price4(outcome.slippage),
-        realized_pnl=-cents(outcome.commission),
+        realized_pnl=Decimal("0"),
         monitoring_active=plan.monitoring,
         opened_at=now,
     )
@@ -514,7 +515,11 @@ def position_reduce(
     partial_at_target_1: bool = False,
 ) -> Decimal:
     """Record an exit of `quantity` shares at `price`; trades are closed first-in, first-out.
-    Returns the realized P&L of this exit (after its commission)."""
+
+    Returns the realized P&L of this exit, by the one definition every page, message, API and
+    notification uses: for each trade, (exit − entry) × shares × direction, less the exit
+    commission and the exited shares' part of the entry commission. It equals the change of
+    the trades' `realized_pnl`, so "AAPL closed: −$19.96" matches the trade history."""
     position = Position.objects.select_for_update().get(pk=position.pk)
     quantity = min(quantity, position.quantity)
     if quantity <= 0 or position.status != PositionStatus.OPEN:
@@ -541,14 +546,19 @@ def position_reduce(
         share_of_commission = cents(commission * take / quantity)
         gross = (price - trade.entry_price) * take * direction
         exited_before = trade.quantity - trade.remaining_quantity
+        # The entry commission is charged cumulatively, so the parts add up to it exactly.
+        share_of_entry_commission = cents(
+            trade.entry_commission * (exited_before + take) / trade.quantity
+        ) - cents(trade.entry_commission * exited_before / trade.quantity)
         trade.exit_price = price4(
             ((trade.exit_price or Decimal(0)) * exited_before + price * take)
             / (exited_before + take)
         )
         trade.remaining_quantity -= take
         trade.commission += share_of_commission
-        trade.realized_pnl = cents(trade.realized_pnl + gross - share_of_commission)
-        realized += gross - share_of_commission
+        exit_pnl = cents(gross - share_of_commission - share_of_entry_commission)
+        trade.realized_pnl = cents(trade.realized_pnl + exit_pnl)
+        realized += exit_pnl
         if partial_at_target_1 and trade.partial_exit_at is None:
             trade.partial_exit_quantity = take
             trade.partial_exit_price = price

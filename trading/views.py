@@ -21,8 +21,10 @@ from accounts.views import confirmation_page, is_confirmed
 from trading import selectors, services
 from trading.api import executor_for_position
 from trading.forms import TradeFilterForm
+from trading.localtime import chart_epoch
 from trading.marketdata.base import MarketDataError
 from trading.models import Position, PositionStatus
+from trading.money import signed_money
 
 TRADES_PER_PAGE = 50
 CHART_BARS = 120
@@ -72,7 +74,7 @@ def positions(request):
 
 
 def _epoch(moment: datetime | None) -> int | None:
-    return int(moment.timestamp()) if moment else None
+    return chart_epoch(moment)
 
 
 def position_chart(position: Position, *, now: datetime | None = None) -> dict[str, Any] | None:
@@ -85,7 +87,7 @@ def position_chart(position: Position, *, now: datetime | None = None) -> dict[s
     except (MarketDataError, ValueError):
         return None
     candles = [
-        [int(stamp.timestamp()), row.open, row.high, row.low, row.close]
+        [chart_epoch(stamp.to_pydatetime()), row.open, row.high, row.low, row.close]
         for stamp, row in bars.iterrows()
     ]
     if not candles:
@@ -187,7 +189,7 @@ def position_close(request, position_id):
         messages.success(
             request,
             f"{result.symbol} closed: {result.quantity} shares at {result.fill_price:.2f}, "
-            f"realized P&L ${result.realized_pnl}.",
+            f"realized P&L {signed_money(result.realized_pnl)} (net of commissions).",
         )
     else:
         messages.error(request, f"{result.symbol} could not be closed: {result.error}")
@@ -228,7 +230,8 @@ def positions_close_all(request):
         total = sum((r.realized_pnl for r in closed), Decimal("0"))
         messages.success(
             request,
-            f"Closed {len(closed)} position(s); realized P&L ${total.quantize(Decimal('0.01'))}.",
+            f"Closed {len(closed)} position(s); realized P&L {signed_money(total)} "
+            "(net of commissions).",
         )
     for result in failed:
         messages.error(request, f"{result.symbol} could not be closed: {result.error}")

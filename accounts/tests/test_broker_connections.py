@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.brokers import BrokerUnreachable
 from accounts.models import BrokerStatus
 from accounts.services import broker_connection_create, broker_connection_verify
 from tests.fakes.alpaca import FakeAlpaca
@@ -120,7 +121,27 @@ def test_verify_reports_an_unreachable_broker(owner, settings):
     connection = broker_connection_create(
         owner=owner, account_type="paper", api_key=API_KEY, api_secret=API_SECRET
     )
-    broker_connection_verify(connection=connection)
+    with pytest.raises(BrokerUnreachable):
+        broker_connection_verify(connection=connection)
     connection.refresh_from_db()
-    assert connection.status == BrokerStatus.FAILED
+    # Nothing was learnt about the keys: their status stays unknown.
+    assert connection.status == BrokerStatus.UNVERIFIED
     assert connection.last_error.startswith("Could not reach Alpaca")
+    assert "the keys were not checked" in connection.last_error
+
+
+def test_the_verify_button_says_the_broker_could_not_be_reached(owner, owner_client, settings):
+    from django.urls import reverse
+
+    settings.ALPACA_PAPER_URL = "http://nonexistent.invalid"
+    connection = broker_connection_create(
+        owner=owner, account_type="paper", api_key=API_KEY, api_secret=API_SECRET
+    )
+    response = owner_client.post(
+        reverse("accounts:broker-verify", args=[connection.pk]), follow=True
+    )
+    html = response.content.decode()
+    assert "The broker could not be reached" in html
+    assert "refused the keys" not in html
+    connection.refresh_from_db()
+    assert connection.status == BrokerStatus.UNVERIFIED

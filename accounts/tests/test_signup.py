@@ -69,3 +69,20 @@ def test_it_refuses_mismatched_passwords(client):
     )
     assert b"The two passwords differ." in response.content
     assert not User.objects.exists()
+
+
+def test_it_gives_new_accounts_the_documented_default_budgets(client, settings):
+    from decimal import Decimal
+
+    client.post(
+        reverse("accounts:signup"),
+        {
+            "full_name": "Ada Trader",
+            "email": "ada@example.com",
+            "password": "a-long-passphrase-42",
+            "password_again": "a-long-passphrase-42",
+        },
+    )
+    user = User.objects.get()
+    assert user.budget_limit_daily == Decimal("10.00") == settings.DEFAULT_DAILY_BUDGET
+    assert user.budget_limit_monthly == Decimal("200.00") == settings.DEFAULT_MONTHLY_BUDGET

@@ -8,6 +8,7 @@ from agents.base import AgentMetadata, BaseAgent
 from agents.context import AgentContext
 from agents.registry import register
 from agents.state import PipelineState
+from trading.money import precise_cost
 
 PIPELINE_MANAGER_TYPE = "pipeline_manager_agent"
 
@@ -57,4 +58,4 @@ class PipelineManagerAgent(BaseAgent):
     def summarize(self, state: PipelineState) -> str:
         if not state.budget.get("checked"):
             return "Budget not checked"
-        return f"Budget ok — estimated ${Decimal(state.budget['estimated_cost']):.4f}"
+        return f"Budget ok — estimated {precise_cost(Decimal(state.budget['estimated_cost']))}"

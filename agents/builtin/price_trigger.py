@@ -113,6 +113,19 @@ class PriceTrigger(BaseAgent):
                 ),
             },
             "required": ["condition"],
+            # A level condition needs a level: one for every symbol, or some per symbol.
+            "if": {
+                "properties": {
+                    "condition": {"enum": list(LEVEL_CONDITIONS)},
+                    "levels": {"maxProperties": 0},
+                },
+            },
+            "then": {
+                "required": ["level"],
+                "x-message": (
+                    "is required for the above/below/crosses conditions (or set levels per symbol)"
+                ),
+            },
             "additionalProperties": False,
         },
     )

@@ -16,6 +16,7 @@ from agents.builtin.conditions import (
     parse_condition,
 )
 from agents.builtin.pipeline_manager import PipelineManagerAgent
+from agents.config import FieldError
 from agents.context import AgentContext
 from agents.errors import AgentError
 from agents.registry import register
@@ -161,9 +162,45 @@ class StockPickerAgent(BaseAgent):
                 },
             },
             "required": [],
+            # Conditional rules: the scanner source needs a scanner, the watchlist tickers.
+            "allOf": [
+                {
+                    "if": {"properties": {"source": {"const": "scanner"}}},
+                    "then": {
+                        "properties": {
+                            "scanner_id": {
+                                "minLength": 1,
+                                "x-message": "is required when the source is a scanner",
+                            }
+                        }
+                    },
+                },
+                {
+                    "if": {"properties": {"source": {"const": "watchlist"}}},
+                    "then": {
+                        "properties": {
+                            "watchlist": {
+                                "minItems": 1,
+                                "x-message": "needs at least one ticker when the source is a "
+                                "watchlist",
+                            }
+                        }
+                    },
+                },
+            ],
             "additionalProperties": False,
         },
     )
+
+    @classmethod
+    def config_rules(cls, config: dict[str, Any]) -> list[FieldError]:
+        errors = []
+        for index, raw in enumerate(config["screener"].get("indicators", [])):
+            try:
+                parse_condition(raw, default_timeframe="1d", position=index + 1)
+            except AgentError as error:
+                errors.append(FieldError(f"screener.indicators.{index}", str(error)))
+        return errors
 
     def process(self, state: PipelineState, ctx: AgentContext) -> PipelineState:
         source = self.config["source"]

@@ -22,6 +22,7 @@ from agents.builtin.conditions import (
     condition_schema,
     parse_condition,
 )
+from agents.config import FieldError
 from agents.context import AgentContext
 from agents.errors import AgentError, TriggerNotMet
 from agents.registry import register
@@ -80,6 +81,16 @@ class TechnicalTrigger(BaseAgent):
             "additionalProperties": False,
         },
     )
+
+    @classmethod
+    def config_rules(cls, config: dict[str, Any]) -> list[FieldError]:
+        errors = []
+        for index, raw in enumerate(config["conditions"]):
+            try:
+                parse_condition(raw, default_timeframe="5m", position=index + 1)
+            except AgentError as error:
+                errors.append(FieldError(f"conditions.{index}", str(error)))
+        return errors
 
     def process(self, state: PipelineState, ctx: AgentContext) -> PipelineState:
         if no_symbols(state):

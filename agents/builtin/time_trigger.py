@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agents.base import AgentMetadata, BaseAgent
+from agents.config import FieldError
 from agents.context import AgentContext
 from agents.errors import AgentError, TriggerNotMet
 from agents.registry import register
@@ -170,6 +171,27 @@ class TimeTrigger(BaseAgent):
             "additionalProperties": False,
         },
     )
+
+    @classmethod
+    def config_rules(cls, config: dict[str, Any]) -> list[FieldError]:
+        schedule = config["schedule"]
+        errors = []
+        if schedule["type"] == "cron":
+            try:
+                _cron_fields(schedule["cron"])
+            except AgentError as error:
+                errors.append(FieldError("schedule.cron", str(error).split(": ", 1)[-1]))
+        if schedule["type"] != "market_hours":
+            try:
+                ZoneInfo(schedule["timezone"])
+            except (ZoneInfoNotFoundError, ValueError):
+                errors.append(
+                    FieldError(
+                        "schedule.timezone",
+                        f"{schedule['timezone']!r} is not an IANA time zone, e.g. America/New_York",
+                    )
+                )
+        return errors
 
     def __init__(self, agent_id: str, config: dict[str, Any]):
         super().__init__(agent_id, config)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 from decimal import Decimal
+from typing import Any
 
 from agents.base import AgentMetadata, BaseAgent
 from agents.builtin.common import money, no_symbols, to_cents
+from agents.config import FieldError
 from agents.context import AgentContext
 from agents.errors import AgentError
 from agents.registry import register
@@ -105,6 +107,18 @@ class TradeManagerAgent(BaseAgent):
             "additionalProperties": False,
         },
     )
+
+    @classmethod
+    def config_rules(cls, config: dict[str, Any]) -> list[FieldError]:
+        split = config["partial_exit_split"]
+        if sum(split) != 100:
+            return [
+                FieldError(
+                    "partial_exit_split",
+                    f"must add up to 100% (it is {split[0]} + {split[1]} = {sum(split)})",
+                )
+            ]
+        return []
 
     def process(self, state: PipelineState, ctx: AgentContext) -> PipelineState:
         if no_symbols(state):

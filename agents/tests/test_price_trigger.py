@@ -129,18 +129,33 @@ def test_it_waits_and_leaves_the_state_alone_when_no_symbol_qualifies():
     assert state.trigger is None
 
 
-def test_it_asks_for_a_level():
-    with pytest.raises(AgentError, match="set a price level"):
-        trigger({"condition": "above"}, {"AAPL": 150.0})
+def test_it_asks_for_a_level_for_a_symbol_without_one():
+    with pytest.raises(AgentError, match=r"set a price level \(or a level for AAPL\)"):
+        trigger({"condition": "above", "levels": {"MSFT": 400}}, {"AAPL": 150.0})
+
+
+@pytest.mark.parametrize("condition", ["above", "below", "crosses_above", "crosses_below"])
+def test_its_schema_refuses_a_level_condition_without_a_level(condition):
+    _, errors = validate_node_config("price_trigger", {"condition": condition})
+    assert [(e.field, e.message) for e in errors] == [
+        ("level", "is required for the above/below/crosses conditions (or set levels per symbol)")
+    ]
+    _, per_symbol = validate_node_config(
+        "price_trigger", {"condition": condition, "levels": {"AAPL": 1}}
+    )
+    assert per_symbol == []
+    _, moving = validate_node_config("price_trigger", {"condition": "pct_move"})
+    assert moving == []
 
 
 def test_its_schema_fills_defaults_and_rejects_a_negative_level():
-    config, errors = validate_node_config("price_trigger", {})
+    config, errors = validate_node_config("price_trigger", {"level": 150})
     _, bad = validate_node_config("price_trigger", {"condition": "above", "level": -5})
 
     assert errors == []
     assert config == {
         "condition": "above",
+        "level": 150,
         "levels": {},
         "pct": 2.0,
         "direction": "either",

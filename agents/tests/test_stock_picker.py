@@ -113,16 +113,27 @@ def test_a_scanner_supplies_its_tickers():
     assert state.stock_picker_output["scanner_id"] == "gappers"
 
 
+def test_a_scanner_needs_a_source_of_scanners():
+    with pytest.raises(AgentError, match="scanners are not available"):
+        pick({"source": "scanner", "scanner_id": "gappers"}, symbol_source=None)
+
+
 @pytest.mark.parametrize(
-    ("config", "source", "message"),
+    ("config", "field", "message"),
     [
-        ({"source": "scanner", "scanner_id": "gappers"}, None, "scanners are not available"),
-        ({"source": "scanner"}, Scanners(), "choose a scanner"),
+        ({"source": "scanner"}, "scanner_id", "is required when the source is a scanner"),
+        ({"source": "watchlist"}, "watchlist", "needs at least one ticker"),
+        (
+            {"screener": {"indicators": [{"indicator": "STOCH", "operator": ">", "value": 1}]}},
+            "screener.indicators.0",
+            "Unknown indicator 'STOCH'",
+        ),
     ],
 )
-def test_a_scanner_needs_an_id_and_a_source(config, source, message):
-    with pytest.raises(AgentError, match=message):
-        pick(config, symbol_source=source)
+def test_its_conditional_settings_are_refused_when_the_graph_is_checked(config, field, message):
+    _, errors = validate_node_config("stock_picker_agent", config)
+    assert [e.field for e in errors] == [field]
+    assert message in errors[0].message
 
 
 def test_a_screener_needs_a_universe():

@@ -170,8 +170,9 @@ def test_it_fails_when_no_symbol_has_data():
 def test_it_names_an_unknown_indicator():
     config = {"conditions": [{"indicator": "STOCH", "operator": ">", "value": 80}]}
 
-    with pytest.raises(AgentError, match="Unknown indicator 'STOCH'"):
-        evaluate(config, {"UP": uptrend()})
+    _, errors = validate_node_config("technical_trigger", config)
+    assert [e.field for e in errors] == ["conditions.0"]
+    assert "Unknown indicator 'STOCH'" in errors[0].message
 
 
 def test_its_schema_wants_a_value_an_indicator_or_a_signal():

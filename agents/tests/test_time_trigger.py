@@ -165,18 +165,28 @@ def test_it_leaves_the_state_alone_while_waiting():
     assert state.warnings == []
 
 
+def test_it_explains_a_schedule_it_cannot_follow():
+    schedule = {"type": "cron", "cron": "0 10 * * 6", "trading_days_only": True}
+    with pytest.raises(AgentError, match="never fires"):
+        run({"schedule": schedule}, ny(2026, 11, 24, 8, 0))
+
+
 @pytest.mark.parametrize(
-    ("schedule", "message"),
+    ("schedule", "field", "message"),
     [
-        ({"type": "cron", "cron": "every day"}, "needs 5 fields"),
-        ({"type": "cron", "cron": "61 * * * *"}, "invalid cron expression"),
-        ({"type": "specific_time", "timezone": "Mars/Olympus"}, "unknown timezone"),
-        ({"type": "cron", "cron": "0 10 * * 6", "trading_days_only": True}, "never fires"),
+        ({"type": "cron", "cron": "every day"}, "schedule.cron", "needs 5 fields"),
+        ({"type": "cron", "cron": "61 * * * *"}, "schedule.cron", "invalid cron expression"),
+        (
+            {"type": "specific_time", "timezone": "Mars/Olympus"},
+            "schedule.timezone",
+            "not an IANA time zone",
+        ),
     ],
 )
-def test_it_explains_schedules_it_cannot_follow(schedule, message):
-    with pytest.raises(AgentError, match=message):
-        run({"schedule": schedule}, ny(2026, 11, 24, 8, 0))
+def test_it_refuses_a_schedule_it_cannot_parse_when_the_graph_is_checked(schedule, field, message):
+    _, errors = validate_node_config("time_trigger", {"schedule": schedule})
+    assert [e.field for e in errors] == [field]
+    assert message in errors[0].message
 
 
 def test_its_summary_names_the_moment():

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 
 from agents.builtin.trade_manager import MAX_CLIENT_ORDER_ID, client_order_id, exit_quantities
-from agents.errors import AgentError
 from agents.registry import validate_node_config
 from agents.state import RiskDecision, StrategySignal, TradeSide
 from agents.tests.factories import EXECUTION_ID, build_agent, make_context, make_state
@@ -135,8 +134,12 @@ def test_a_limit_entry_carries_its_limit_price():
     assert executor.recorded[0].limit_price == Decimal("150.50")
 
 
-def test_the_exit_split_must_add_up_to_100():
-    with pytest.raises(AgentError, match=r"must add up to 100% \(it is 60 \+ 30 = 90\)"):
+def test_the_exit_split_must_add_up_to_100_when_the_graph_is_checked():
+    _, errors = validate_node_config("trade_manager_agent", {"partial_exit_split": [60, 30]})
+    assert [(e.field, e.message) for e in errors] == [
+        ("partial_exit_split", "must add up to 100% (it is 60 + 30 = 90)")
+    ]
+    with pytest.raises(ValueError, match=r"must add up to 100%"):
         trade(approved_state("AAPL"), {"partial_exit_split": [60, 30]})
 
 

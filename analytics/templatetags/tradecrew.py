@@ -2,60 +2,39 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
+from trading import money as money_format
+
 register = template.Library()
 
-CENT = Decimal("0.01")
-MINUS = "−"  # a real minus sign lines up with the digits
+CENT = money_format.CENT
 
 
 def _decimal(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
+    return money_format.as_decimal(value)
 
 
 def _grouped(amount: Decimal) -> str:
     return f"{amount.quantize(CENT, ROUND_HALF_UP):,.2f}"
 
 
-@register.filter
-def money(value) -> str:
-    """$1,234.56 (−$12.30 below zero; — when unknown)."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    text = _grouped(abs(amount))
-    return f"{MINUS}${text}" if amount.quantize(CENT, ROUND_HALF_UP) < 0 else f"${text}"
+# Money is formatted in one place (trading/money.py); these filters are its template names
+# (and importable here, as before).
+money = register.filter("money", money_format.money)
+signed_money = register.filter("signed_money", money_format.signed_money)
+cost = register.filter("cost", money_format.cost)
+precise_cost = register.filter("precise_cost", money_format.precise_cost)
 
 
-@register.filter
-def signed_money(value) -> str:
-    """+$12.30 / −$12.30: P&L with its sign."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    rounded = amount.quantize(CENT, ROUND_HALF_UP)
-    if rounded == 0:
-        return "$0.00"
-    return f"{'+' if rounded > 0 else MINUS}${_grouped(abs(amount))}"
+@register.filter(expects_localtime=False)
+def exchange_time(value) -> str:
+    """ "09:35 ET" next to a time read in another zone, where the market's clock matters."""
+    from trading.localtime import exchange_time as on_the_exchange
 
-
-@register.filter
-def cost(value) -> str:
-    """An agent or LLM cost: cents, or "< $0.01" for the fractions of a cent most steps cost."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    if 0 < amount < Decimal("0.005"):
-        return "< $0.01"
-    return money(amount)
+    return on_the_exchange(value)
 
 
 @register.filter

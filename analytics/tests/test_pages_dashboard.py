@@ -118,3 +118,13 @@ def test_polling_gets_only_the_live_part(owner_client, owner):
     Pipeline.objects.create(owner=owner, name="One", graph=minimal_graph())
     html = owner_client.get(reverse("dashboard"), HTTP_HX_REQUEST="true").content.decode()
     assert 'id="dashboard-live"' in html and "<html" not in html
+
+
+def test_it_says_a_zero_daily_budget_refuses_runs_instead_of_no_budget(owner_client, owner):
+    Pipeline.objects.create(owner=owner, name="P", graph=minimal_graph())
+    owner.budget_limit_daily = Decimal("0")
+    owner.save()
+    html = owner_client.get(reverse("dashboard")).content.decode()
+    assert 'data-testid="budget-zero"' in html
+    assert "$0.00 a day — runs are refused" in html
+    assert "no daily budget" not in html

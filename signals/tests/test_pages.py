@@ -206,3 +206,14 @@ def test_pages_need_a_login():
 
     assert response.status_code == 302
     assert reverse("accounts:login") in response["Location"]
+
+
+def test_it_explains_what_a_ticker_chip_means(owner, owner_client):
+    _event()
+    html = owner_client.get(reverse("signals:feed")).content.decode()
+    assert 'data-testid="signal-legend"' in html
+    assert (
+        "means a <strong>bullish</strong> signal on MSFT with <strong>83</strong>% confidence"
+        in html
+    )
+    assert 'aria-label="AAPL: bullish signal, 86% confidence"' in html
