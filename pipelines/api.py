@@ -141,6 +141,9 @@ class StartIn(Schema):
     symbols: list[str] | None = Field(
         None, max_length=100, description="Run on these symbols instead of the pipeline's."
     )
+    skip_trigger: bool = Field(
+        False, description="Run now: the trigger nodes pass without checking their condition."
+    )
 
 
 class ExecutionOut(Schema):
@@ -376,6 +379,8 @@ def pipelines_start(request: HttpRequest, pipeline_id: UUID, payload: StartIn | 
     detail = {}
     if payload and payload.symbols:
         detail["symbols"] = services.normalize_symbols(payload.symbols)
+    if payload and payload.skip_trigger:
+        detail["skip_trigger"] = True
     source = TriggerSource.API if getattr(request, "api_token", None) else TriggerSource.MANUAL
     execution = services.execution_start(pipeline=pipeline, source=source, detail=detail)
     execution.pipeline = pipeline

@@ -165,7 +165,7 @@ class PipelineSettingsForm(forms.Form):
         label="Stop the pipeline when the window ends", required=False
     )
     cycle_interval_minutes = _optional_int(
-        "Pause between cycles (minutes)", "Continuous and on-signal pipelines.", min_value=1
+        "Pause between cycles (minutes)", "Continuous pipelines.", min_value=1
     )
     max_trades_per_day = _optional_int("Max trades per day", min_value=1)
     max_executions_per_day = _optional_int("Max runs per day", min_value=1)

@@ -1,5 +1,5 @@
-"""Run modes (spec §8): activation, pause and stop; continuous and on-signal cycles; scheduled
-runs; trading windows and end-of-day handling; daily limits and their counters."""
+"""Run modes (spec §8): activation, pause and stop; continuous cycles; on-signal position rules;
+scheduled runs; trading windows and end-of-day handling; daily limits and their counters."""
 
 from __future__ import annotations
 
@@ -208,16 +208,41 @@ def cycle_start(
 
 
 def pipeline_activate(*, pipeline: Pipeline, now: datetime | None = None) -> Pipeline:
+    """Turn the pipeline on: schedules armed, a continuous pipeline's first cycle started, an
+    on-signal pipeline listening (signals start its runs). A run-once pipeline runs once."""
     now = now or timezone.now()
     if pipeline.status == PipelineStatus.ARCHIVED:
         raise Conflict("This pipeline is archived; clone it to use it again.")
+    if pipeline.run_mode == RunMode.RUN_ONCE:
+        _run_once_on_activation(pipeline)  # a Conflict when a run is already under way
+        return pipeline
     # save(), not update(): other apps (the signal dispatcher's index) hear post_save.
     pipeline.status, pipeline.status_reason = PipelineStatus.ACTIVE, ""
     pipeline.save(update_fields=["status", "status_reason", "updated_at"])
     periodic.periodic_task_sync(pipeline=pipeline, now=now)
     if pipeline.run_mode in CYCLING_MODES:
         cycle_start(pipeline=pipeline, now=now)
+    elif pipeline.run_mode == RunMode.RUN_ON_SIGNAL:
+        # Signals start its runs; a restart left waiting from before would hold the
+        # one-active-execution slot and every signal would be skipped.
+        PipelineExecution.objects.filter(
+            pipeline=pipeline,
+            status=ExecutionStatus.WAITING_TRIGGER,
+            trigger_source=TriggerSource.RESTART,
+        ).update(
+            status=ExecutionStatus.CANCELLED,
+            finished_at=now,
+            error="On-signal pipelines run when a signal arrives.",
+        )
     return pipeline
+
+
+def _run_once_on_activation(pipeline: Pipeline) -> PipelineExecution:
+    """Activating a run-once pipeline runs it once, now; the pipeline is not marked "Active"
+    (nothing would ever happen while it said so) — its status stays as it was."""
+    from pipelines.services import execution_start
+
+    return execution_start(pipeline=pipeline, source=TriggerSource.MANUAL)
 
 
 def pipeline_pause(*, pipeline: Pipeline) -> Pipeline:
@@ -317,7 +342,8 @@ def after_trade_opened(*, pipeline_id: UUID | None, now: datetime | None = None)
 
 
 def after_trades_closed(*, trades, now: datetime | None = None) -> None:
-    """Count realized P&L against the day, and let on-signal pipelines go again once flat."""
+    """Count realized P&L against the day; an on-signal pipeline flat again stops saying it
+    waits for its position (its next run starts with the next matching signal)."""
     now = now or timezone.now()
     by_pipeline: dict[UUID, Decimal] = {}
     for trade in trades:
@@ -335,12 +361,9 @@ def after_trades_closed(*, trades, now: datetime | None = None) -> None:
         if reason:
             _announce_limit(pipeline, reason, now)
             _set_reason(pipeline, f"Daily limit: {reason}.")
-        elif (
-            pipeline.run_mode == RunMode.RUN_ON_SIGNAL
-            and pipeline.status == PipelineStatus.ACTIVE
-            and not open_position_symbols(pipeline)
-        ):
-            cycle_start(pipeline=pipeline, now=now)
+        elif pipeline.run_mode == RunMode.RUN_ON_SIGNAL and not open_position_symbols(pipeline):
+            # Flat again: the next matching signal starts a run (nothing starts one here).
+            _set_reason(pipeline, None)
 
 
 # --- Scheduled runs ----------------------------------------------------------------------------
