@@ -110,7 +110,12 @@ class PipelineSettingsForm(forms.Form):
     primary_timeframe = forms.ChoiceField(
         label="Primary timeframe", choices=[(tf, tf) for tf in TIMEFRAMES], initial="5m"
     )
-    run_mode = forms.ChoiceField(label="Run mode", choices=RunMode.choices)
+    run_mode = forms.ChoiceField(
+        label="Run mode",
+        choices=RunMode.choices,
+        help_text="Run on signal: each matching signal starts one run for its tickers, and a "
+        "trigger is checked once for them (not met: the run ends). Activating starts nothing.",
+    )
     daily_budget = _optional_decimal(
         "Daily budget for this pipeline (USD)",
         "Agent and LLM spend per day; empty = only your account budgets apply.",

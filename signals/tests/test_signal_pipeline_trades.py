@@ -170,3 +170,21 @@ def test_it_cancels_a_restart_left_waiting_when_an_on_signal_pipeline_is_activat
     stale.refresh_from_db()
     assert stale.status == ExecutionStatus.CANCELLED
     assert PipelineExecution.objects.filter(pipeline=pipeline).count() == 1
+
+
+def test_it_explains_the_trigger_of_an_on_signal_pipeline_in_the_builder_and_on_its_page(
+    owner, client
+):
+    from django.urls import reverse
+
+    pipeline = _signal_pipeline(owner)
+    client.force_login(owner)
+
+    builder = client.get(reverse("pipelines:builder", args=[pipeline.pk])).content.decode()
+    page = client.get(reverse("pipelines:detail", args=[pipeline.pk])).content.decode()
+
+    note = builder.split('data-testid="signal-trigger-note"')[1].split(">")[0]
+    assert "hidden" not in note
+    assert "checked once for those tickers" in builder
+    assert 'data-testid="on-signal-note"' in page
+    assert "Activating starts nothing" in page
