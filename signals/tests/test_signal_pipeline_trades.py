@@ -4,6 +4,7 @@ while the position is open is skipped (issue 13, item 1)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -51,7 +52,7 @@ def _price_trigger_graph(level: float) -> dict:
     nodes[0]["config"]["level"] = level
     for index, node in enumerate(nodes):
         node["position"] = {"x": 80 + 200 * index, "y": 120}
-    edges = [{"from": a["id"], "to": b["id"]} for a, b in zip(nodes, nodes[1:], strict=False)]
+    edges = [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(nodes)]
     return {"nodes": nodes, "edges": edges}
 
 
