@@ -313,7 +313,10 @@ def pipelines_clone(request: HttpRequest, pipeline_id: UUID, payload: CloneIn | 
 @router.post(
     "/{pipeline_id}/activate",
     response=PipelineOut,
-    summary="Turn the pipeline on (schedules armed; continuous pipelines start their first cycle)",
+    summary=(
+        "Turn the pipeline on (schedules armed; continuous pipelines start their first cycle; "
+        "on-signal pipelines wait for signals; a run-once pipeline runs once)"
+    ),
 )
 def pipelines_activate(request: HttpRequest, pipeline_id: UUID):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
@@ -372,7 +375,10 @@ def pipelines_mode_changes(request: HttpRequest, pipeline_id: UUID):
 @router.post(
     "/{pipeline_id}/executions",
     response={202: ExecutionOut},
-    summary="Start a run (409 if one is already pending, waiting or running)",
+    summary=(
+        "Start a run (409 if one is already pending, waiting or running); skip_trigger runs "
+        "every agent now"
+    ),
 )
 def pipelines_start(request: HttpRequest, pipeline_id: UUID, payload: StartIn | None = None):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)

@@ -210,7 +210,10 @@ def _why_not_running(pipeline: Pipeline, now: datetime) -> str:
     if pipeline.status == PipelineStatus.DRAFT:
         return "A draft: start a run by hand, or activate it to run on its own."
     if pipeline.status == PipelineStatus.ACTIVE:
-        return runmodes.start_blocker(pipeline=pipeline, now=now) or ""
+        blocker = runmodes.start_blocker(pipeline=pipeline, now=now)
+        if blocker is None and pipeline.run_mode == RunMode.RUN_ON_SIGNAL:
+            return "Listening: the next matching signal starts a run for its tickers."
+        return blocker or ""
     return f"The pipeline is {pipeline.get_status_display().lower()}."
 
 

@@ -189,3 +189,7 @@ def test_it_explains_the_trigger_of_an_on_signal_pipeline_in_the_builder_and_on_
     assert "checked once for those tickers" in builder
     assert 'data-testid="on-signal-note"' in page
     assert "Activating starts nothing" in page
+
+    runmodes.pipeline_activate(pipeline=pipeline, now=SESSION)
+    page = client.get(reverse("pipelines:detail", args=[pipeline.pk])).content.decode()
+    assert "Listening: the next matching signal starts a run for its tickers." in page
