@@ -159,3 +159,60 @@ def test_a_signal_starts_one_run_that_trades_and_the_next_is_skipped(
     page.wait_for_selector("#positions-body:has-text('TSLA')")
     camera("signal-positions")
     assert not page.console_errors, page.console_errors
+
+
+def test_a_waiting_run_says_what_it_waits_for_is_cancelled_and_run_now_skips_the_trigger(
+    page, screenshots, live_server_url
+):
+    from accounts.models import User
+    from pipelines import services as pipeline_services
+    from pipelines.blueprints import pipeline_create_from_blueprint
+    from pipelines.models import ExecutionStatus, PipelineExecution
+
+    camera = Camera(page, screenshots)
+    email = f"waiting-{uuid.uuid4().hex[:6]}@example.com"
+    page.goto("/accounts/signup/")
+    page.fill("#id_full_name", "Wendy Waiting")
+    page.fill("#id_email", email)
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_password_again", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{live_server_url}/")
+    user = User.objects.get(email=email)
+    graph = _issue_graph()
+    graph["nodes"][0]["config"]["level"] = 90_000  # never met: the run waits
+    pipeline, _ = pipeline_create_from_blueprint(owner=user, key="day_trading_5m")
+    pipeline_services.pipeline_update(pipeline=pipeline, name="Patient crew", graph=graph)
+
+    page.goto(f"/pipelines/{pipeline.pk}/")
+    assert "Run when the trigger fires" in page.inner_text("[data-testid=run-now]")
+    page.click("[data-testid=run-now]")
+    page.wait_for_url("**/executions/*/")
+    waiting = page.locator("[data-testid=waiting-state]")
+    with celery_worker():
+        waiting.wait_for(state="visible", timeout=60_000)
+    text = waiting.inner_text()
+    assert "price above 90000" in text and "Next check" in text
+    camera("waiting-run")
+
+    page.click("[data-testid=cancel-waiting]")
+    dialog = page.locator("#confirm-dialog")
+    dialog.wait_for(state="visible")
+    assert "stops waiting for its trigger" in dialog.inner_text()
+    page.click("#confirm-ok")
+    page.wait_for_selector("[data-testid=execution-status]:has-text('Cancelled')")
+    assert PipelineExecution.objects.get(pipeline=pipeline).status == ExecutionStatus.CANCELLED
+
+    page.goto(f"/pipelines/{pipeline.pk}/")
+    page.click("[data-testid=run-skip-trigger]")
+    page.wait_for_url("**/executions/*/")
+    with celery_worker():
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=execution-status]').textContent"
+            " === 'Completed'",
+            timeout=90_000,
+        )
+    page.reload()
+    assert "Skipped: started with “Run now (skip the trigger)”" in page.inner_text("#steps-body")
+    camera("run-now-skipped-trigger")
+    assert not page.console_errors, page.console_errors
