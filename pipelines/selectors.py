@@ -215,7 +215,7 @@ def execution_status_context(execution: PipelineExecution) -> dict[str, Any]:
     llm_ready = llm_configured()
     return {
         "execution": execution,
-        "waiting_for": _waiting_for(execution),
+        "waiting_for": waiting_for(execution),
         "report": run_report,
         "trade_reports": [r for r in reports if r.report_type == "trade_closed"],
         "llm_configured": llm_ready,
@@ -224,7 +224,7 @@ def execution_status_context(execution: PipelineExecution) -> dict[str, Any]:
     }
 
 
-def _waiting_for(execution: PipelineExecution) -> str:
+def waiting_for(execution: PipelineExecution) -> str:
     """What a waiting run waits for, in the trigger's words ("None of AAPL, MSFT meets price
     above 250"); "" when it is not waiting."""
     if execution.status != ExecutionStatus.WAITING_TRIGGER:

@@ -232,6 +232,9 @@ def _detail_context(request, pipeline: Pipeline) -> dict[str, Any]:
         "has_trigger": has_trigger_node(pipeline.graph),
         "executions": executions,
         "active_execution": active_execution,
+        "active_waiting_for": (
+            selectors.waiting_for(active_execution) if active_execution is not None else ""
+        ),
         "why_not_running": "" if active_execution else _why_not_running(pipeline, now),
         "today": today,
     }

@@ -78,6 +78,9 @@ def test_it_says_what_a_waiting_run_waits_for_and_when_and_cancels_it_after_conf
     assert "Next check <time datetime=" in html
     assert 'data-testid="cancel-waiting"' in html
 
+    detail = owner_client.get(reverse("pipelines:detail", args=[day_trading.pk])).content.decode()
+    assert "Waiting for trigger: 5 min after the NYSE open" in detail
+
     stop_url = reverse("pipelines:execution-stop", args=[execution.pk])
     unconfirmed = owner_client.post(stop_url)
     assert unconfirmed.status_code == 200  # the confirmation page
