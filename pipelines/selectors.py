@@ -321,4 +321,9 @@ def execution_context(execution: PipelineExecution) -> dict[str, Any]:
         "trades": execution_trades(execution),
         "charts": execution_charts(execution),
         "warnings": (execution.state or {}).get("warnings") or [],
+        "queued_orders": [
+            order
+            for order in ((execution.state or {}).get("intended_orders") or {}).values()
+            if order.get("outcome") == "queued"
+        ],
     }

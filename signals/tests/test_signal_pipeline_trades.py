@@ -5,6 +5,7 @@ while the position is open is skipped (issue 13, item 1)."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -193,3 +194,32 @@ def test_it_explains_the_trigger_of_an_on_signal_pipeline_in_the_builder_and_on_
     runmodes.pipeline_activate(pipeline=pipeline, now=SESSION)
     page = client.get(reverse("pipelines:detail", args=[pipeline.pk])).content.decode()
     assert "Listening: the next matching signal starts a run for its tickers." in page
+
+
+def test_it_queues_a_signals_order_after_the_close_and_the_run_page_says_so(
+    owner, client, bus, make_dispatcher, executions_queue
+):
+    from django.urls import reverse
+
+    from trading.models import Order
+
+    after_close = datetime(2026, 11, 24, 16, 5, tzinfo=ZoneInfo("America/New_York"))
+    pipeline = _signal_pipeline(owner)
+    with time_machine.travel(after_close, tick=True):
+        runmodes.pipeline_activate(pipeline=pipeline)
+        dispatcher = make_dispatcher(bus)
+        bus.publish(signal_body(signal_type="mock", tickers=[("TSLA", 80)]), owner_id=owner.pk)
+        dispatcher.run_once()
+        assert _run_pending() == [ExecutionStatus.COMPLETED]
+
+    execution = PipelineExecution.objects.get(pipeline=pipeline)
+    trade_step = StepRun.objects.get(execution=execution, node_id="trade")
+    assert re.fullmatch(
+        r"(buy|sell) \d+ TSLA @ \$[\d.,]+ \(queued for the next open\)", trade_step.output_summary
+    )
+    assert Order.objects.get(execution_id=execution.pk).status == "accepted"
+    assert not Trade.objects.exists()
+    client.force_login(owner)
+    html = client.get(reverse("pipelines:execution", args=[execution.pk])).content.decode()
+    assert 'data-testid="queued-orders"' in html
+    assert "TSLA is queued for the next open" in html
