@@ -820,9 +820,10 @@ def whole_shares(value: Decimal) -> int:
 
 def queued_entries_fill(*, now: datetime, market_data) -> list[Trade]:
     """Fill the simulated entries queued outside the session, at the session's open: each
-    order is claimed once (accepted → submitted), filled by the simulation at the opening
-    price (its slippage, commission, partial fills and rejections), and its trade opened with
-    the plan it was queued with. Run by the position monitor's beat sweep."""
+    order is locked (a concurrent sweep skips it), filled by the simulation at the opening
+    price (its slippage, commission, partial fills and rejections) and its trade opened with
+    the plan it was queued with, in one transaction — a crash leaves it queued, never half
+    filled. Run by the position monitor's beat sweep."""
     from trading import calendar
     from trading.clock import ManualClock
     from trading.executors.simulation import SimulationExecutor
@@ -830,23 +831,25 @@ def queued_entries_fill(*, now: datetime, market_data) -> list[Trade]:
     if calendar.session_at(now) is None:
         return []
     queued = Order.objects.filter(
-        trading_mode=Mode.SIMULATION,
-        status=OrderStatus.ACCEPTED,
-        raw__has_key="entry_plan",
-    ).select_related("owner")
+        trading_mode=Mode.SIMULATION, status=OrderStatus.ACCEPTED, raw__has_key="entry_plan"
+    )
     opened: list[Trade] = []
-    for order in queued:
-        opens = datetime.fromisoformat(order.raw["broker"]["queued_for_open"])
-        if opens > now:
-            continue
-        claimed = Order.objects.filter(pk=order.pk, status=OrderStatus.ACCEPTED).update(
-            status=OrderStatus.SUBMITTED, updated_at=now
-        )
-        if claimed != 1:
-            continue  # another sweep took it
-        trade = _queued_entry_fill(
-            order, opens, market_data, ManualClock(opens), SimulationExecutor
-        )
+    for order_id in queued.values_list("pk", flat=True):
+        with transaction.atomic():
+            order = (
+                queued.select_for_update(skip_locked=True, of=("self",))
+                .select_related("owner")
+                .filter(pk=order_id)
+                .first()
+            )
+            if order is None:
+                continue  # filled meanwhile, or another sweep holds it
+            opens = datetime.fromisoformat(order.raw["broker"]["queued_for_open"])
+            if opens > now:
+                continue
+            trade = _queued_entry_fill(
+                order, opens, market_data, ManualClock(opens), SimulationExecutor
+            )
         if trade is not None:
             opened.append(trade)
     return opened
