@@ -27,7 +27,7 @@ from pipelines.models import (
     TriggerSource,
 )
 from pipelines.schedules import ScheduleConfig, schedule_of
-from trading.models import EODAction, Position, PositionStatus
+from trading.models import EODAction, Order, OrderStatus, Position, PositionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -117,16 +117,23 @@ def _announce_limit(pipeline: Pipeline, reason: str, now: datetime) -> None:
 
 
 def open_position_symbols(pipeline: Pipeline) -> list[str]:
-    """The symbols of the pipeline's open positions; read from `open_symbols` when the query
-    that loaded it brought them (the signal dispatcher decides many starts at once)."""
+    """The symbols of the pipeline's open positions and of its simulated entries queued for the
+    next open; read from `open_symbols` when the query that loaded it brought them (the signal
+    dispatcher decides many starts at once)."""
     annotated = getattr(pipeline, "open_symbols", None)
     if annotated is not None:
         return list(annotated)
-    return list(
-        Position.objects.filter(pipeline_id=pipeline.pk, status=PositionStatus.OPEN)
-        .order_by("symbol")
-        .values_list("symbol", flat=True)
+    held = set(
+        Position.objects.filter(pipeline_id=pipeline.pk, status=PositionStatus.OPEN).values_list(
+            "symbol", flat=True
+        )
     )
+    held.update(
+        Order.objects.filter(
+            pipeline_id=pipeline.pk, status=OrderStatus.ACCEPTED, raw__has_key="entry_plan"
+        ).values_list("symbol", flat=True)
+    )
+    return sorted(held)
 
 
 def start_blocker(*, pipeline: Pipeline, now: datetime) -> str | None:

@@ -211,6 +211,16 @@ def test_it_queues_a_signals_order_after_the_close_and_the_run_page_says_so(
         bus.publish(signal_body(signal_type="mock", tickers=[("TSLA", 80)]), owner_id=owner.pk)
         dispatcher.run_once()
         assert _run_pending() == [ExecutionStatus.COMPLETED]
+        # One position at a time counts the queued entry: the next signal waits for it.
+        bus.publish(signal_body(signal_type="mock", tickers=[("AAPL", 90)]), owner_id=owner.pk)
+        [second] = dispatcher.run_once()
+    assert second.started == []
+    assert SignalMatch.objects.get(symbols=["AAPL"]).reason == (
+        "Waiting for its TSLA position to close."
+    )
+    assert runmodes.start_blocker(pipeline=pipeline, now=after_close) == (
+        "Waiting for its TSLA position to close."
+    )
 
     execution = PipelineExecution.objects.get(pipeline=pipeline)
     trade_step = StepRun.objects.get(execution=execution, node_id="trade")
