@@ -140,7 +140,25 @@ class IntendedOrder(_Model):
     trading_mode: str
     time_in_force: str = "day"
     submitted: bool = False
+    # What became of it: filled | partially_filled | queued | accepted | rejected | not_placed |
+    # recorded ("" in states written before it was kept).
+    outcome: str = ""
     note: str = ""
+
+    def outcome_label(self) -> str:
+        """What happened to the order, in a step summary's words ("rejected", not "sent")."""
+        labels = {
+            "filled": "filled",
+            "partially_filled": "partly filled",
+            "queued": "queued for the next open",
+            "accepted": "sent, not filled yet",
+            "rejected": "rejected",
+            "not_placed": "not placed",
+            "recorded": "recorded",
+        }
+        if self.outcome in labels:
+            return labels[self.outcome]
+        return "sent" if self.submitted else "recorded"
 
 
 class TradeExecution(_Model):

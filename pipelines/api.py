@@ -141,6 +141,9 @@ class StartIn(Schema):
     symbols: list[str] | None = Field(
         None, max_length=100, description="Run on these symbols instead of the pipeline's."
     )
+    skip_trigger: bool = Field(
+        False, description="Run now: the trigger nodes pass without checking their condition."
+    )
 
 
 class ExecutionOut(Schema):
@@ -310,7 +313,10 @@ def pipelines_clone(request: HttpRequest, pipeline_id: UUID, payload: CloneIn | 
 @router.post(
     "/{pipeline_id}/activate",
     response=PipelineOut,
-    summary="Turn the pipeline on (schedules armed; continuous pipelines start their first cycle)",
+    summary=(
+        "Turn the pipeline on (schedules armed; continuous pipelines start their first cycle; "
+        "on-signal pipelines wait for signals; a run-once pipeline runs once)"
+    ),
 )
 def pipelines_activate(request: HttpRequest, pipeline_id: UUID):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
@@ -369,13 +375,18 @@ def pipelines_mode_changes(request: HttpRequest, pipeline_id: UUID):
 @router.post(
     "/{pipeline_id}/executions",
     response={202: ExecutionOut},
-    summary="Start a run (409 if one is already pending, waiting or running)",
+    summary=(
+        "Start a run (409 if one is already pending, waiting or running); skip_trigger runs "
+        "every agent now"
+    ),
 )
 def pipelines_start(request: HttpRequest, pipeline_id: UUID, payload: StartIn | None = None):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
     detail = {}
     if payload and payload.symbols:
         detail["symbols"] = services.normalize_symbols(payload.symbols)
+    if payload and payload.skip_trigger:
+        detail["skip_trigger"] = True
     source = TriggerSource.API if getattr(request, "api_token", None) else TriggerSource.MANUAL
     execution = services.execution_start(pipeline=pipeline, source=source, detail=detail)
     execution.pipeline = pipeline

@@ -51,6 +51,7 @@ from pipelines.models import (
     PipelineExecution,
     StepRun,
     StepStatus,
+    TriggerSource,
 )
 from trading.clock import Clock, SystemClock
 from trading.executors.base import ExecutionError
@@ -610,10 +611,20 @@ class ExecutionRunner:
         step_run = self._begin_step(position, step, engine, state)
         self.ctx.meter.begin_step()
         started = time.perf_counter()
+        is_trigger = cls.metadata.category == "trigger"
+        skipped = ""
         try:
             agent = create_agent(step.node_id, step.agent_type, step.config)
-            state = agent.process(state, self.ctx)
+            if is_trigger and self.execution.trigger_detail.get("skip_trigger"):
+                skipped = "Skipped: started with “Run now (skip the trigger)”"
+            else:
+                state = agent.process(state, self.ctx)
         except TriggerNotMet as waiting:
+            if self.execution.trigger_source == TriggerSource.SIGNAL:
+                # A signal's run checks the trigger once, for the signal's tickers, and never
+                # waits: parked, it would hold the pipeline's one run slot and every later
+                # signal would be skipped.
+                return self._end_trigger_not_met(step_run, step, cls, state, waiting, started)
             self._wait(step_run, step, state, waiting)
             return None
         except BudgetExhausted as error:
@@ -658,13 +669,42 @@ class ExecutionRunner:
             step=step,
             pricing_rate=cls.metadata.pricing_rate,
             runtime=runtime,
-            summary=agent.summarize(state)[:1000],
+            summary=(skipped or agent.summarize(state))[:1000],
             agent_cost=agent_cost,
             usage=usage,
             llm_calls=llm_calls,
             engine="rules" if engine == "llm" and llm_fell_back(state, step.node_id) else None,
         )
         return state
+
+    def _end_trigger_not_met(
+        self, step_run, step, cls, state: PipelineState, waiting: TriggerNotMet, started: float
+    ) -> None:
+        """The trigger does not hold for the signal's tickers: the run ends here, completed,
+        with the trigger step saying so; the later agents do not run."""
+        reason = waiting.reason.split("; next check")[0].rstrip(".")
+        message = f"Trigger not met: {reason}. A signal's run checks its trigger once."
+        state.add_warning(step.node_id, message)
+        state.metadata["ended"] = "trigger_not_met"
+        usage = self.ctx.meter.step_usage()
+        llm_calls = self.ctx.meter.calls[len(self.ctx.meter.calls) - usage.calls :]
+        runtime = time.perf_counter() - started
+        agent_cost = agent_rental_cost(
+            pricing_rate=cls.metadata.pricing_rate, runtime_seconds=runtime
+        )
+        state.total_cost += agent_cost + usage.token_cost
+        self._finished = _FinishedStep(
+            step_ref=step_run,
+            step=step,
+            pricing_rate=cls.metadata.pricing_rate,
+            runtime=runtime,
+            summary=message[:1000],
+            agent_cost=agent_cost,
+            usage=usage,
+            llm_calls=llm_calls if usage.calls else [],
+        )
+        self._complete(state)
+        return None
 
     def _charge_unfinished(self, step_run, step, now) -> Decimal:
         """A failed or waiting step's model calls were paid for: put them on the ledger."""

@@ -110,7 +110,12 @@ class PipelineSettingsForm(forms.Form):
     primary_timeframe = forms.ChoiceField(
         label="Primary timeframe", choices=[(tf, tf) for tf in TIMEFRAMES], initial="5m"
     )
-    run_mode = forms.ChoiceField(label="Run mode", choices=RunMode.choices)
+    run_mode = forms.ChoiceField(
+        label="Run mode",
+        choices=RunMode.choices,
+        help_text="Run on signal: each matching signal starts one run for its tickers, and a "
+        "trigger is checked once for them (not met: the run ends). Activating starts nothing.",
+    )
     daily_budget = _optional_decimal(
         "Daily budget for this pipeline (USD)",
         "Agent and LLM spend per day; empty = only your account budgets apply.",
@@ -165,7 +170,7 @@ class PipelineSettingsForm(forms.Form):
         label="Stop the pipeline when the window ends", required=False
     )
     cycle_interval_minutes = _optional_int(
-        "Pause between cycles (minutes)", "Continuous and on-signal pipelines.", min_value=1
+        "Pause between cycles (minutes)", "Continuous pipelines.", min_value=1
     )
     max_trades_per_day = _optional_int("Max trades per day", min_value=1)
     max_executions_per_day = _optional_int("Max runs per day", min_value=1)
@@ -185,6 +190,15 @@ class PipelineSettingsForm(forms.Form):
     )
     simulate_partial_fills = forms.BooleanField(label="Simulate partial fills", required=False)
     simulate_rejections = forms.BooleanField(label="Simulate order rejections", required=False)
+    outside_session = forms.ChoiceField(
+        label="Entries while the market is closed",
+        choices=[("queue", "Queue for the next open"), ("reject", "Refuse them")],
+        required=False,
+        help_text="The simulation follows the NYSE calendar; it never fills at a stale price.",
+    )
+    extended_hours = forms.BooleanField(
+        label="Fill in extended hours (04:00–09:30 and 16:00–20:00 New York)", required=False
+    )
 
     SCHEDULE_FIELDS = (
         "schedule_type",
@@ -210,6 +224,8 @@ class PipelineSettingsForm(forms.Form):
         "initial_balance",
         "simulate_partial_fills",
         "simulate_rejections",
+        "outside_session",
+        "extended_hours",
     )
     BASIC_FIELDS = ("name", "description", "symbols", "primary_timeframe", "run_mode")
 
@@ -238,6 +254,8 @@ class PipelineSettingsForm(forms.Form):
             "stop_pipeline_at_end": schedule.get("stop_pipeline_at_end", True),
             "simulate_partial_fills": mode_config.get("simulate_partial_fills", True),
             "simulate_rejections": mode_config.get("simulate_rejections", True),
+            "outside_session": mode_config.get("outside_session", "queue"),
+            "extended_hours": mode_config.get("extended_hours", False),
         }
         if schedule:
             for name in cls.SCHEDULE_FIELDS:
@@ -258,6 +276,7 @@ class PipelineSettingsForm(forms.Form):
             "stop_pipeline_at_end": True,
             "simulate_partial_fills": True,
             "simulate_rejections": True,
+            "outside_session": "queue",
         }
 
     def schedule(self) -> dict[str, Any] | None:
@@ -283,6 +302,8 @@ class PipelineSettingsForm(forms.Form):
         config: dict[str, Any] = {
             "simulate_partial_fills": bool(data.get("simulate_partial_fills")),
             "simulate_rejections": bool(data.get("simulate_rejections")),
+            "outside_session": data.get("outside_session") or "queue",
+            "extended_hours": bool(data.get("extended_hours")),
         }
         for name in ("slippage_pct", "commission_per_share", "initial_balance"):
             if data.get(name) is not None:

@@ -314,3 +314,12 @@ def validated_graph(graph: Any) -> GraphCheck:
     if not check.ok:
         raise InvalidGraph(check.errors)
     return check
+
+
+def has_trigger_node(graph: Any) -> bool:
+    """Whether the graph has a trigger agent (a run may wait at it, or skip it on "Run now")."""
+    for node in (graph or {}).get("nodes", []):
+        cls = agent_class(node.get("agent_type", ""))
+        if cls is not None and cls.metadata.category == "trigger":
+            return True
+    return False

@@ -21,8 +21,11 @@ class RunMode(models.TextChoices):
     RUN_ON_SIGNAL = "run_on_signal", "Run on signal (one position at a time)"
 
 
-# The run modes where the end of one run starts the next cycle.
-CYCLING_MODES = (RunMode.RUN_CONTINUOUS, RunMode.RUN_ON_SIGNAL)
+# The run modes where the end of one run starts the next cycle. Not on-signal: its runs are
+# started by signals only (one per matching signal, for the signal's tickers), never by
+# activation or by the end of a run — a restart would hold the one-active-execution slot, and
+# every signal would then be skipped as "already pending or running".
+CYCLING_MODES = (RunMode.RUN_CONTINUOUS,)
 
 
 class PipelineStatus(models.TextChoices):

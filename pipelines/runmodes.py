@@ -1,5 +1,5 @@
-"""Run modes (spec §8): activation, pause and stop; continuous and on-signal cycles; scheduled
-runs; trading windows and end-of-day handling; daily limits and their counters."""
+"""Run modes (spec §8): activation, pause and stop; continuous cycles; on-signal position rules;
+scheduled runs; trading windows and end-of-day handling; daily limits and their counters."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from pipelines.models import (
     TriggerSource,
 )
 from pipelines.schedules import ScheduleConfig, schedule_of
-from trading.models import EODAction, Position, PositionStatus
+from trading.models import EODAction, Order, OrderStatus, Position, PositionStatus
 from trading.money import money, signed_money
 
 logger = logging.getLogger(__name__)
@@ -119,16 +119,23 @@ def _announce_limit(pipeline: Pipeline, reason: str, now: datetime) -> None:
 
 
 def open_position_symbols(pipeline: Pipeline) -> list[str]:
-    """The symbols of the pipeline's open positions; read from `open_symbols` when the query
-    that loaded it brought them (the signal dispatcher decides many starts at once)."""
+    """The symbols of the pipeline's open positions and of its simulated entries queued for the
+    next open; read from `open_symbols` when the query that loaded it brought them (the signal
+    dispatcher decides many starts at once)."""
     annotated = getattr(pipeline, "open_symbols", None)
     if annotated is not None:
         return list(annotated)
-    return list(
-        Position.objects.filter(pipeline_id=pipeline.pk, status=PositionStatus.OPEN)
-        .order_by("symbol")
-        .values_list("symbol", flat=True)
+    held = set(
+        Position.objects.filter(pipeline_id=pipeline.pk, status=PositionStatus.OPEN).values_list(
+            "symbol", flat=True
+        )
     )
+    held.update(
+        Order.objects.filter(
+            pipeline_id=pipeline.pk, status=OrderStatus.ACCEPTED, raw__has_key="entry_plan"
+        ).values_list("symbol", flat=True)
+    )
+    return sorted(held)
 
 
 def start_blocker(*, pipeline: Pipeline, now: datetime) -> str | None:
@@ -210,9 +217,14 @@ def cycle_start(
 
 
 def pipeline_activate(*, pipeline: Pipeline, now: datetime | None = None) -> Pipeline:
+    """Turn the pipeline on: schedules armed, a continuous pipeline's first cycle started, an
+    on-signal pipeline listening (signals start its runs). A run-once pipeline runs once."""
     now = now or timezone.now()
     if pipeline.status == PipelineStatus.ARCHIVED:
         raise Conflict("This pipeline is archived; clone it to use it again.")
+    if pipeline.run_mode == RunMode.RUN_ONCE:
+        _run_once_on_activation(pipeline)  # a Conflict when a run is already under way
+        return pipeline
     from billing.services import plan_check_activation
 
     plan_check_activation(owner=pipeline.owner, pipeline_id=pipeline.pk)
@@ -222,7 +234,27 @@ def pipeline_activate(*, pipeline: Pipeline, now: datetime | None = None) -> Pip
     periodic.periodic_task_sync(pipeline=pipeline, now=now)
     if pipeline.run_mode in CYCLING_MODES:
         cycle_start(pipeline=pipeline, now=now)
+    elif pipeline.run_mode == RunMode.RUN_ON_SIGNAL:
+        # Signals start its runs; a restart left waiting from before would hold the
+        # one-active-execution slot and every signal would be skipped.
+        PipelineExecution.objects.filter(
+            pipeline=pipeline,
+            status=ExecutionStatus.WAITING_TRIGGER,
+            trigger_source=TriggerSource.RESTART,
+        ).update(
+            status=ExecutionStatus.CANCELLED,
+            finished_at=now,
+            error="On-signal pipelines run when a signal arrives.",
+        )
     return pipeline
+
+
+def _run_once_on_activation(pipeline: Pipeline) -> PipelineExecution:
+    """Activating a run-once pipeline runs it once, now; the pipeline is not marked "Active"
+    (nothing would ever happen while it said so) — its status stays as it was."""
+    from pipelines.services import execution_start
+
+    return execution_start(pipeline=pipeline, source=TriggerSource.MANUAL)
 
 
 def pipeline_pause(*, pipeline: Pipeline) -> Pipeline:
@@ -377,7 +409,8 @@ def after_trade_opened(*, pipeline_id: UUID | None, now: datetime | None = None)
 
 
 def after_trades_closed(*, trades, now: datetime | None = None) -> None:
-    """Count realized P&L against the day, and let on-signal pipelines go again once flat."""
+    """Count realized P&L against the day; an on-signal pipeline flat again stops saying it
+    waits for its position (its next run starts with the next matching signal)."""
     now = now or timezone.now()
     by_pipeline: dict[UUID, Decimal] = {}
     for trade in trades:
@@ -400,12 +433,9 @@ def after_trades_closed(*, trades, now: datetime | None = None) -> None:
         if reason:
             _announce_limit(pipeline, reason, now)
             _set_reason(pipeline, f"Daily limit: {reason}.")
-        elif (
-            pipeline.run_mode == RunMode.RUN_ON_SIGNAL
-            and pipeline.status == PipelineStatus.ACTIVE
-            and not open_position_symbols(pipeline)
-        ):
-            cycle_start(pipeline=pipeline, now=now)
+        elif pipeline.run_mode == RunMode.RUN_ON_SIGNAL and not open_position_symbols(pipeline):
+            # Flat again: the next matching signal starts a run (nothing starts one here).
+            _set_reason(pipeline, None)
 
 
 # --- Scheduled runs ----------------------------------------------------------------------------

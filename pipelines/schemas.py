@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +37,13 @@ class SimulationConfig(BaseModel):
     simulate_rejections: bool = True
     initial_balance: Decimal = Field(Decimal("100000"), gt=0, le=Decimal("1e9"))
     seed: int | None = Field(None, description="Fixes the fills' randomness so a run replays.")
+    outside_session: Literal["queue", "reject"] = Field(
+        "queue",
+        description="An entry while the market is closed: queued for the next open, or refused.",
+    )
+    extended_hours: bool = Field(
+        False, description="Fill in extended hours (04:00-09:30 and 16:00-20:00 New York)."
+    )
 
 
 class PaperConfig(BaseModel):

@@ -11,7 +11,7 @@ from django.db.models import Count, Max, QuerySet
 
 from accounts.models import User
 from agents.registry import agent_class
-from pipelines.models import Pipeline, PipelineExecution, Report
+from pipelines.models import ExecutionStatus, Pipeline, PipelineExecution, Report, StepStatus
 from pipelines.services import TIMEFRAMES
 
 
@@ -215,12 +215,30 @@ def execution_status_context(execution: PipelineExecution) -> dict[str, Any]:
     llm_ready = llm_configured()
     return {
         "execution": execution,
+        "waiting_for": waiting_for(execution),
         "report": run_report,
         "trade_reports": [r for r in reports if r.report_type == "trade_closed"],
         "llm_configured": llm_ready,
         "rules_fallback": not llm_ready
         and any(engine == "llm" for engine in configured_engines(execution.graph).values()),
     }
+
+
+def waiting_for(execution: PipelineExecution) -> str:
+    """What a waiting run waits for, in the trigger's words ("None of AAPL, MSFT meets price
+    above 250"); "" when it is not waiting."""
+    if execution.status != ExecutionStatus.WAITING_TRIGGER:
+        return ""
+    step = (
+        execution.steps.filter(status=StepStatus.WAITING)
+        .only("output_summary", "agent_type")
+        .order_by("-position")
+        .first()
+    )
+    if step is None:
+        return ""
+    reason = step.output_summary.removeprefix("Waiting: ").split("; next check")[0]
+    return reason.removeprefix("Waiting for ").rstrip(".")
 
 
 def execution_trades(execution: PipelineExecution) -> list:
@@ -306,6 +324,11 @@ def execution_context(execution: PipelineExecution) -> dict[str, Any]:
         "trades": execution_trades(execution),
         "charts": execution_charts(execution),
         "warnings": (execution.state or {}).get("warnings") or [],
+        "queued_orders": [
+            order
+            for order in ((execution.state or {}).get("intended_orders") or {}).values()
+            if order.get("outcome") == "queued"
+        ],
     }
 
 

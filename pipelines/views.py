@@ -33,7 +33,13 @@ from pipelines.forms import (
     PipelineSettingsForm,
     config_fields,
 )
-from pipelines.graph import GraphIssue, InvalidGraph, topological_order, validate_graph
+from pipelines.graph import (
+    GraphIssue,
+    InvalidGraph,
+    has_trigger_node,
+    topological_order,
+    validate_graph,
+)
 from pipelines.models import (
     ExecutionStatus,
     Pipeline,
@@ -41,6 +47,7 @@ from pipelines.models import (
     PipelineExecution,
     PipelineStatus,
     Report,
+    RunMode,
     StepRun,
     TradingMode,
     TriggerSource,
@@ -199,10 +206,15 @@ def _why_not_running(pipeline: Pipeline, now: datetime) -> str:
     """Why an idle pipeline is not running now, in the trader's words."""
     if pipeline.status_reason:
         return pipeline.status_reason
+    if pipeline.run_mode == RunMode.RUN_ONCE:
+        return "Run once: it runs each time you press Run, and not on its own."
     if pipeline.status == PipelineStatus.DRAFT:
         return "A draft: start a run by hand, or activate it to run on its own."
     if pipeline.status == PipelineStatus.ACTIVE:
-        return runmodes.start_blocker(pipeline=pipeline, now=now) or ""
+        blocker = runmodes.start_blocker(pipeline=pipeline, now=now)
+        if blocker is None and pipeline.run_mode == RunMode.RUN_ON_SIGNAL:
+            return "Listening: the next matching signal starts a run for its tickers."
+        return blocker or ""
     return f"The pipeline is {pipeline.get_status_display().lower()}."
 
 
@@ -218,8 +230,12 @@ def _detail_context(request, pipeline: Pipeline) -> dict[str, Any]:
     ).first()
     return {
         "pipeline": pipeline,
+        "has_trigger": has_trigger_node(pipeline.graph),
         "executions": executions,
         "active_execution": active_execution,
+        "active_waiting_for": (
+            selectors.waiting_for(active_execution) if active_execution is not None else ""
+        ),
         "why_not_running": "" if active_execution else _why_not_running(pipeline, now),
         "today": today,
     }
@@ -283,8 +299,11 @@ def _mode_context(pipeline: Pipeline | None) -> dict[str, Any]:
 @require_POST
 def pipeline_run(request, pipeline_id):
     pipeline = _owned_pipeline(request, pipeline_id)
+    detail = {"skip_trigger": True} if request.POST.get("skip_trigger") else {}
     try:
-        execution = services.execution_start(pipeline=pipeline, source=TriggerSource.MANUAL)
+        execution = services.execution_start(
+            pipeline=pipeline, source=TriggerSource.MANUAL, detail=detail
+        )
     except Conflict as error:
         messages.error(request, str(error))
         return redirect("pipelines:detail", pipeline_id=pipeline.pk)

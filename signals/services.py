@@ -365,13 +365,19 @@ def signal_dispatch_record(
 
 
 # The matched pipelines, whole (the start rules read the schedule, limits and mode, and a
-# deferred field would cost a query each), each with the symbols of its open positions (an
-# on-signal pipeline waits for its position to close), in one prepared statement.
+# deferred field would cost a query each), each with the symbols of its open positions and of
+# its simulated entries queued for the next open (an on-signal pipeline waits for its position
+# to close), in one prepared statement.
 _MATCHED_PIPELINES_SQL = """
 SELECT {columns},
-       ARRAY(SELECT position.symbol FROM trading_position AS position
-              WHERE position.pipeline_id = pipelines_pipeline.id AND position.status = 'open'
-              ORDER BY position.symbol) AS open_symbols
+       ARRAY(SELECT held.symbol FROM (
+                SELECT position.symbol FROM trading_position AS position
+                 WHERE position.pipeline_id = pipelines_pipeline.id AND position.status = 'open'
+                UNION
+                SELECT queued.symbol FROM trading_order AS queued
+                 WHERE queued.pipeline_id = pipelines_pipeline.id AND queued.status = 'accepted'
+                   AND queued.raw ? 'entry_plan'
+             ) AS held ORDER BY held.symbol) AS open_symbols
   FROM pipelines_pipeline
  WHERE pipelines_pipeline.id = ANY(%(ids)s)
 """

@@ -98,6 +98,13 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["execution_id"]),
+            # Accepted, unfilled orders by pipeline: simulated entries queued for the next open
+            # (an on-signal pipeline waits for them, the monitor's sweep fills them).
+            models.Index(
+                fields=["pipeline_id"],
+                condition=Q(status="accepted"),
+                name="trading_order_accepted_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,11 +1,11 @@
-"""Celery tasks for trading: the position monitor sweep."""
+"""Celery tasks for trading: the position monitor sweep (and the queued simulated entries)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.utils import timezone
 
-from trading import monitor
+from trading import monitor, services
 from trading.executors.factory import executor_for
 from trading.marketdata.registry import market_data_provider
 
@@ -18,7 +18,10 @@ def _broker_executor(owner, mode):
 # overlaps the next simply finds nothing new; expires drops a backlog after an outage.
 @shared_task(name="trading.positions_monitor", ignore_result=True, expires=60)
 def positions_monitor_task() -> int:
+    now, market_data = timezone.now(), market_data_provider()
+    # Simulated entries queued while the market was closed fill at the open, then are watched.
+    services.queued_entries_fill(now=now, market_data=market_data)
     report = monitor.positions_monitor_sweep(
-        now=timezone.now(), market_data=market_data_provider(), executor_for=_broker_executor
+        now=now, market_data=market_data, executor_for=_broker_executor
     )
     return len(report.exits)

@@ -49,8 +49,12 @@ class _SymbolStory:
     def outcome(self) -> str:
         state, symbol = self.state, self.symbol
         order = state.intended_orders.get(symbol)
+        if order is not None and order.outcome == "rejected":
+            return "order_rejected"
         if order is not None and symbol not in state.symbols:
             return "order_failed"  # the trade manager drops a symbol whose order failed
+        if order is not None and order.outcome == "queued":
+            return "order_queued"
         if order is not None:
             return "order_sent" if order.submitted else "order_validated"
         risk = state.risk_approvals.get(symbol)
@@ -151,8 +155,12 @@ class _SymbolStory:
                 {
                     "step": "order",
                     "summary": f"{order.side.value} {order.quantity} {order.order_type} "
-                    f"({order.trading_mode}, {'sent' if order.submitted else 'not sent'})",
-                    "data": {**order.model_dump(mode="json", exclude={"symbol"}), "trades": trades},
+                    f"({order.trading_mode}, {order.outcome_label()})",
+                    "data": {
+                        **order.model_dump(mode="json", exclude={"symbol"}),
+                        "outcome_label": order.outcome_label(),
+                        "trades": trades,
+                    },
                 }
             )
         return steps
@@ -197,7 +205,11 @@ class _SymbolStory:
         if outcome == "order_validated":
             return "validation only, nothing sent."
         if outcome == "order_sent" and order is not None:
-            return f"order sent ({order.trading_mode})."
+            return f"order {order.outcome_label()} ({order.trading_mode})."
+        if outcome == "order_queued" and order is not None:
+            return f"order queued for the next open ({order.trading_mode}: the market is closed)."
+        if outcome == "order_rejected" and order is not None:
+            return f"order rejected ({order.note.removeprefix('Rejected: ')})."
         if outcome == "order_failed" and order is not None:
             return f"order not placed ({order.note})."
         if outcome == "rejected_by_risk" and risk is not None:
@@ -359,7 +371,7 @@ class ReportingAgent(BaseAgent):
         self, state: PipelineState, ctx: AgentContext, stories: list[_SymbolStory], engine: str
     ) -> dict[str, Any]:
         outcomes = [story.outcome() for story in stories]
-        sent = outcomes.count("order_sent")
+        sent = outcomes.count("order_sent") + outcomes.count("order_queued")
         validated = outcomes.count("order_validated")
         if sent:
             outcome = "orders_sent"

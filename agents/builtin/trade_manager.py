@@ -161,6 +161,7 @@ class TradeManagerAgent(BaseAgent):
             if previous is not None and previous.client_order_id == order.client_order_id:
                 continue  # a resumed run: this order was recorded already
             state.intended_orders[symbol] = order
+            order.outcome = "recorded"
             result = ctx.executor.submit_bracket(self._request(order))
             order.note = f"{order.note} {result.message or 'Recorded only; nothing was sent.'}"
         return state
@@ -210,9 +211,11 @@ class TradeManagerAgent(BaseAgent):
             )
         except ExecutionError as error:
             order.note = f"Not placed: {error}"
+            order.outcome = "not_placed"
             state.add_error(self.agent_id, f"{order.symbol}: order failed: {error}", order.symbol)
             raise AgentError(f"Trade manager: {order.symbol}: {error}") from None
         order.submitted = True
+        order.outcome = outcome.status if outcome.status != "pending" else "accepted"
         if outcome.status == "rejected":
             order.note = f"Rejected: {outcome.message}"
             state.add_error(
@@ -243,6 +246,8 @@ class TradeManagerAgent(BaseAgent):
                     timestamp=ctx.clock.now(),
                 )
             )
+        elif outcome.status == "queued":
+            order.note = f"{order.note} {outcome.message}"
         else:
             order.note = f"{order.note} Sent; not filled yet ({outcome.status})."
 
@@ -305,9 +310,8 @@ class TradeManagerAgent(BaseAgent):
             return "No symbols left to trade"
         parts = []
         for order in orders:
-            verb = "sent" if order.submitted else "recorded"
             parts.append(
                 f"{order.side.value} {order.quantity} {order.symbol} @ {money(order.entry_price)} "
-                f"({verb})"
+                f"({order.outcome_label()})"
             )
         return "; ".join(parts)

@@ -217,7 +217,7 @@ def test_a_sending_executor_fills_and_the_trade_is_recorded(owner):
     )
     position = Position.objects.get(owner=owner, symbol="AAPL", status="open")
     assert position.quantity == 66
-    assert agent.summarize(state) == "buy 66 AAPL @ $150.50 (sent)"
+    assert agent.summarize(state) == "buy 66 AAPL @ $150.50 (filled)"
 
 
 @pytest.mark.django_db

@@ -90,8 +90,10 @@ def test_the_detail_page_shows_controls_graph_settings_and_why_it_is_idle(owner_
     pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")
     html = owner_client.get(reverse("pipelines:detail", args=[pipeline.pk])).content.decode()
     assert 'data-testid="run-now"' in html
-    assert 'data-testid="activate"' in html
-    assert "A draft: start a run by hand" in html
+    assert 'data-testid="run-skip-trigger"' in html  # its time trigger may be hours away
+    # Run once: Run, never "Activate" (it would say Active and do nothing).
+    assert 'data-testid="activate"' not in html
+    assert "Run once: it runs each time you press Run" in html
     assert "Bias Agent" in html and "Trade Manager" in html  # graph preview
     assert "AAPL, MSFT" in html  # settings
     assert 'data-testid="mode-card-LIVE"' in html
@@ -126,7 +128,9 @@ def test_a_second_run_while_one_is_going_says_why(owner_client, owner):
 
 
 def test_activate_pause_and_stop_with_confirmation(owner_client, owner):
-    pipeline = _pipeline(owner)
+    pipeline = _pipeline(owner, run_mode="run_on_signal")
+    html = owner_client.get(reverse("pipelines:detail", args=[pipeline.pk])).content.decode()
+    assert 'data-testid="activate"' in html
     owner_client.post(reverse("pipelines:activate", args=[pipeline.pk]))
     pipeline.refresh_from_db()
     assert pipeline.status == PipelineStatus.ACTIVE

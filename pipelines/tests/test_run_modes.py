@@ -226,7 +226,8 @@ def test_a_continuous_pipeline_keeps_to_its_window_its_limit_and_flattens_at_the
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_on_signal_pipeline_waits_for_its_position_and_restarts_when_it_closes(owner):
+def test_an_on_signal_pipeline_waits_for_its_position_and_only_a_signal_starts_it(owner):
+    from pipelines.models import TriggerSource
     from trading.api import executor_for_position
     from trading.services import position_emergency_close
 
@@ -236,11 +237,16 @@ def test_an_on_signal_pipeline_waits_for_its_position_and_restarts_when_it_close
     start = ny(2026, 11, 24, 10, 0)
     with time_machine.travel(start, tick=False) as traveller:
         runmodes.pipeline_activate(pipeline=pipeline)
+        # Activation starts nothing: signals start an on-signal pipeline's runs.
+        assert not PipelineExecution.objects.filter(pipeline=pipeline).exists()
+        services.execution_start(
+            pipeline=pipeline, source=TriggerSource.SIGNAL, detail={"symbols": pipeline.symbols}
+        )
         run_pending(start)
         assert Position.objects.filter(pipeline_id=pipeline.pk, status="open").exists()
         pipeline.refresh_from_db()
-        assert pipeline.status_reason.startswith("Waiting for its")
-        # The cycle interval passes; nothing restarts while the position is open.
+        assert runmodes.start_blocker(pipeline=pipeline, now=start).startswith("Waiting for its")
+        # The cycle interval passes; nothing restarts on its own.
         traveller.move_to(start + timedelta(minutes=30))
         run_pending(start + timedelta(minutes=30))
         assert PipelineExecution.objects.filter(pipeline=pipeline).count() == 1
@@ -249,6 +255,7 @@ def test_an_on_signal_pipeline_waits_for_its_position_and_restarts_when_it_close
             position_emergency_close(
                 owner=owner, position=position, reason="test", executor_for=executor_for_position
             )
-        executions = PipelineExecution.objects.filter(pipeline=pipeline)
-        assert executions.count() == 2
-        assert executions.order_by("-created_at").first().status == ExecutionStatus.PENDING
+        # Flat again: free to start on the next signal, and no run was started by the close.
+        pipeline.refresh_from_db()
+        assert runmodes.start_blocker(pipeline=pipeline, now=start + timedelta(minutes=30)) is None
+        assert PipelineExecution.objects.filter(pipeline=pipeline).count() == 1

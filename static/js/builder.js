@@ -40,9 +40,30 @@
       '<div class="df-title"><span aria-hidden="true">' + escapeHtml(meta.icon) + "</span> " +
       escapeHtml(meta.name) + "</div>" +
       '<div class="df-sub">' + escapeHtml(nodeId) + "</div>" +
+      (meta.category === "trigger"
+        ? '<div class="df-note" data-signal-note' + (isOnSignal() ? "" : " hidden") +
+          ">On signal: checked once for the signal's tickers; not met ends the run.</div>"
+        : "") +
       '<div class="df-issue" hidden></div></div>'
     );
   }
+
+  // In an on-signal pipeline a trigger never waits: the signal's tickers are checked once.
+  function isOnSignal() {
+    var select = document.querySelector("#builder-form [name=run_mode]");
+    return !!select && select.value === "run_on_signal";
+  }
+
+  function showSignalNotes() {
+    var on = isOnSignal();
+    document.querySelectorAll("[data-signal-note]").forEach(function (note) {
+      note.hidden = !on;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target && event.target.name === "run_mode") showSignalNotes();
+  });
+  document.addEventListener("htmx:afterSettle", showSignalNotes);
 
   function nextNodeId() {
     do {

@@ -256,6 +256,15 @@ def test_a_trader_builds_runs_watches_and_closes(page, screenshots, live_server_
     assert "rules" in page.inner_text("#steps-body")
     page.wait_for_selector(".chart-box canvas")
     camera("execution")
+    # The simulation keeps to the exchange calendar: outside the session the run's entries were
+    # queued, and the monitor's sweep fills them at the next open (done here, in this process).
+    from trading import calendar
+    from trading.marketdata.registry import market_data_provider
+
+    if not calendar.is_open(timezone.now()):
+        opens = calendar.next_open(timezone.now())
+        filled = trading_services.queued_entries_fill(now=opens, market_data=market_data_provider())
+        assert filled, "the run's entries should have been queued for the next open"
 
     page.click("[data-testid=report-link]")
     page.wait_for_url(re.compile(r".*/reports/[0-9a-f-]{36}/$"))

@@ -1,13 +1,17 @@
 """SimulationExecutor: fills against the market-data feed with slippage, commission, partial
 fills and rejections drawn from a seeded RNG, so a run replays exactly; the simulated account
-and positions are the ledger's own rows."""
+and positions are the ledger's own rows. It keeps to the exchange calendar: outside the session
+an entry is queued for the next open (filled by the position monitor's sweep) or refused, as the
+pipeline's `outside_session` says; extended hours only when the pipeline asks for them."""
 
 from __future__ import annotations
 
 import hashlib
 import random
+from datetime import datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
+from trading import calendar
 from trading.clock import Clock
 from trading.executors.base import (
     AccountSnapshot,
@@ -28,6 +32,8 @@ REJECTION_REASONS = (
     "Symbol not tradable",
     "Order size too large",
 )
+# Extended hours (pre-market and after-hours) on a session day, New York time.
+EXTENDED_OPEN, EXTENDED_CLOSE = time(4, 0), time(20, 0)
 
 
 def _rng(seed: object, client_order_id: str) -> random.Random:
@@ -58,6 +64,8 @@ class SimulationExecutor(TradeExecutor):
         self.rejections = bool(mode_config.get("simulate_rejections", True))
         self.initial_balance = Decimal(str(mode_config.get("initial_balance", "100000")))
         self.seed = mode_config.get("seed")
+        self.outside_session = mode_config.get("outside_session", "queue")
+        self.extended_hours = bool(mode_config.get("extended_hours", False))
 
     # --- account ---------------------------------------------------------------------------
 
@@ -115,7 +123,39 @@ class SimulationExecutor(TradeExecutor):
     def commission_for(self, quantity: int) -> Decimal:
         return (self.commission_per_share * quantity).quantize(CENT, ROUND_HALF_UP)
 
+    def market_open_at(self, moment: datetime) -> bool:
+        """Whether an order fills at `moment`: in the regular session, or in extended hours on
+        a session day when the pipeline asks for them."""
+        if calendar.is_open(moment):
+            return True
+        if not self.extended_hours:
+            return False
+        local = moment.astimezone(calendar.NEW_YORK)
+        return calendar.is_session(local.date()) and EXTENDED_OPEN <= local.time() < EXTENDED_CLOSE
+
+    def _outside_session(self, request: BracketOrderRequest, now: datetime) -> OrderResult:
+        """The market is closed: queue the entry for the next open, or refuse it — never a
+        fill at the last (stale) price."""
+        opens = calendar.next_open(now)
+        when = f"{opens.astimezone(calendar.NEW_YORK):%a %d %b %H:%M} ET"
+        if self.outside_session == "reject":
+            return OrderResult(
+                client_order_id=request.client_order_id,
+                status="rejected",
+                message=f"Market closed: refused outside the session (it opens {when}).",
+            )
+        return OrderResult(
+            client_order_id=request.client_order_id,
+            status="accepted",
+            broker_order_id=f"SIM-{request.client_order_id}",
+            message=f"Market closed: queued for the next open ({when}).",
+            raw={"queued_for_open": opens.isoformat()},
+        )
+
     def submit_bracket(self, request: BracketOrderRequest) -> OrderResult:
+        now = self.clock.now()
+        if not self.market_open_at(now):
+            return self._outside_session(request, now)
         rng = _rng(self.seed, request.client_order_id)
         if self.rejections and rng.random() < REJECTION_RATE:
             return OrderResult(
