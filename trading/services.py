@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.events import event_emit
-from trading import hooks
+from trading import hooks, simulation_rules
 from trading.executors.base import (
     BracketOrderRequest,
     ExecutionError,
@@ -253,9 +253,7 @@ class EntryOutcome:
 
 def exit_split(quantity: int, partial_exit_pct: int) -> tuple[int, int]:
     """Shares for the target-1 leg and the target-2 leg (target 1 takes the rounding)."""
-    at_target_1 = int((Decimal(quantity) * partial_exit_pct / 100).to_integral_value(ROUND_HALF_UP))
-    if partial_exit_pct < 100 and quantity > 1 and at_target_1 == quantity:
-        at_target_1 = quantity - 1
+    at_target_1 = simulation_rules.target_1_split(quantity, partial_exit_pct)
     return at_target_1, quantity - at_target_1
 
 

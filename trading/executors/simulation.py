@@ -8,6 +8,7 @@ import hashlib
 import random
 from decimal import ROUND_HALF_UP, Decimal
 
+from trading import simulation_rules
 from trading.clock import Clock
 from trading.executors.base import (
     AccountSnapshot,
@@ -54,6 +55,7 @@ class SimulationExecutor(TradeExecutor):
         self.market_data = market_data
         self.slippage_pct = Decimal(str(mode_config.get("slippage_pct", "0.1")))
         self.commission_per_share = Decimal(str(mode_config.get("commission_per_share", "0.005")))
+        self.commission_pct = Decimal(str(mode_config.get("commission_pct", "0")))
         self.partial_fills = bool(mode_config.get("simulate_partial_fills", True))
         self.rejections = bool(mode_config.get("simulate_rejections", True))
         self.initial_balance = Decimal(str(mode_config.get("initial_balance", "100000")))
@@ -108,12 +110,16 @@ class SimulationExecutor(TradeExecutor):
 
     def _slipped(self, price: Decimal, side: str) -> tuple[Decimal, Decimal]:
         """(fill price, slippage per share): buys fill higher, sells lower."""
-        slippage = (price * self.slippage_pct / 100).quantize(CENT, ROUND_HALF_UP)
-        fill = price + slippage if side == "buy" else price - slippage
-        return fill.quantize(CENT, ROUND_HALF_UP), slippage
+        fill = simulation_rules.slipped_price(price, side=side, slippage_pct=self.slippage_pct)
+        return fill, abs(fill - price.quantize(CENT, ROUND_HALF_UP))
 
-    def commission_for(self, quantity: int) -> Decimal:
-        return (self.commission_per_share * quantity).quantize(CENT, ROUND_HALF_UP)
+    def commission_for(self, quantity: int, price: Decimal | None = None) -> Decimal:
+        return simulation_rules.commission_for(
+            quantity,
+            price,
+            per_share=self.commission_per_share,
+            pct_of_notional=self.commission_pct,
+        )
 
     def submit_bracket(self, request: BracketOrderRequest) -> OrderResult:
         rng = _rng(self.seed, request.client_order_id)
@@ -149,7 +155,7 @@ class SimulationExecutor(TradeExecutor):
             broker_order_id=f"SIM-{request.client_order_id}",
             filled_quantity=quantity,
             filled_price=fill,
-            commission=self.commission_for(quantity),
+            commission=self.commission_for(quantity, fill),
             slippage=slippage,
             message="Simulated fill",
         )
@@ -174,7 +180,7 @@ class SimulationExecutor(TradeExecutor):
             broker_order_id=f"SIM-{client_order_id}",
             filled_quantity=quantity,
             filled_price=fill,
-            commission=self.commission_for(quantity),
+            commission=self.commission_for(quantity, fill),
             slippage=slippage,
             message="Simulated market close",
         )

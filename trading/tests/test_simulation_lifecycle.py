@@ -200,3 +200,24 @@ def test_a_replayed_run_fills_the_same(owner, tmp_path):
         for _ in range(3)
     ]
     assert len({(f.status, f.filled_quantity, f.filled_price) for f in fills}) == 1
+
+
+def test_it_fills_target_1_then_target_2_when_one_bar_reaches_both(owner, tmp_path):
+    # Issue 13 item 7: minute 3 runs from 101 up to 106.50 and crosses both targets. Resting
+    # limits fill in price order: half at target 1 (103), the rest at target 2 (106) — not
+    # everything at target 2.
+    write_bars(tmp_path, "TEST", {3: (101, 106.5, 100.9, 106)})
+    provider = CsvProvider(tmp_path)
+    clock = ManualClock(OPEN + timedelta(minutes=1))
+    open_position(owner, provider, clock, qty=66)
+
+    clock.set(OPEN + timedelta(minutes=5))
+    sweep(provider, clock)
+    trade = Trade.objects.get(owner=owner)
+    position = Position.objects.get(owner=owner, symbol="TEST")
+    assert position.status == "closed"
+    assert trade.close_reason == "target_2_hit"
+    assert (trade.partial_exit_quantity, trade.partial_exit_price) == (33, Decimal("103.0000"))
+    # By hand: entry 100.10 (100 + 0.1% slippage), commission 66 × 0.005 = 0.33, each exit
+    # 33 × 0.005 = 0.165 → 0.17. 33 × 2.90 + 33 × 5.90 − (0.33 + 0.17 + 0.17) = 289.73.
+    assert trade.realized_pnl == Decimal("289.73")
