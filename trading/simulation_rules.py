@@ -54,9 +54,7 @@ def commission_for(quantity, price=None, *, per_share=0, pct_of_notional=0):
     return total
 
 
-def equity_fraction_shares(
-    equity, fraction_pct, price, *, per_share=0, pct_of_notional=0
-) -> int:
+def equity_fraction_shares(equity, fraction_pct, price, *, per_share=0, pct_of_notional=0) -> int:
     """Whole shares that `fraction_pct` % of `equity` buys at `price` with the commission paid
     out of the same money, so that 100 % of equity is an order the account can afford."""
     if isinstance(equity, Decimal):
@@ -155,9 +153,7 @@ def bracket_bar(bracket: Bracket, *, open_, high, low) -> BarOutcome:
         outcome.exits.append(BarExit(left, price, STOP_HIT))
         outcome.closed = True
         return outcome
-    if not bracket.target_1_hit and _touches(
-        bracket.target_1, high, low, long=long, stop=False
-    ):
+    if not bracket.target_1_hit and _touches(bracket.target_1, high, low, long=long, stop=False):
         outcome.target_1_hit = True
         original = bracket.original_quantity or bracket.quantity
         partial = min(target_1_split(original, bracket.partial_exit_pct), left)

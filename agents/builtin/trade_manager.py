@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from agents.base import AgentMetadata, BaseAgent
 from agents.builtin.common import money, no_symbols, to_cents
+from agents.builtin.conditions import OPERATORS, condition_schema
 from agents.context import AgentContext
 from agents.errors import AgentError
 from agents.registry import register
@@ -92,6 +93,26 @@ class TradeManagerAgent(BaseAgent):
                     "title": "Monitor positions",
                     "description": "Watch open positions for stop and target hits.",
                     "default": True,
+                },
+                "exit_conditions": {
+                    "type": "array",
+                    "title": "Exit conditions",
+                    "description": (
+                        "Close the position when these hold on a bar's close, e.g. sma_10 "
+                        "crosses_below sma_20; checked every bar besides the stop and targets."
+                    ),
+                    "items": condition_schema(
+                        operators=OPERATORS, with_timeframe=True, shorthand=True
+                    ),
+                    "maxItems": 10,
+                    "default": [],
+                },
+                "exit_logic": {
+                    "type": "string",
+                    "title": "Combine exit conditions with",
+                    "description": "AND: all must hold; OR: any one is enough.",
+                    "enum": ["AND", "OR"],
+                    "default": "OR",
                 },
                 "order_type": {
                     "type": "string",

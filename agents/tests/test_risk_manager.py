@@ -263,9 +263,7 @@ def test_it_sizes_with_a_fraction_of_equity_commission_included():
     decision = state.risk_approvals["AAPL"]
     assert decision.approved is True
     assert decision.position_size == 663
-    assert decision.position_value + decision.position_value * Decimal("0.002") <= Decimal(
-        "100000"
-    )
+    assert decision.position_value + decision.position_value * Decimal("0.002") <= Decimal("100000")
 
 
 def test_it_sizes_a_fixed_quantity():
