@@ -281,6 +281,8 @@ def test_its_schema_fills_defaults():
         "partial_exit_split": [50, 50],
         "move_stop_to_breakeven": True,
         "monitoring_enabled": True,
+        "exit_conditions": [],
+        "exit_logic": "OR",
         "order_type": "market",
     }
     assert [error.field for error in bad] == ["partial_exit_split"]
