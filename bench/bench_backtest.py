@@ -51,6 +51,7 @@ def ours(data: pd.DataFrame) -> tuple[float, int, float]:
         np.asarray(seconds, dtype=np.int64),
         *(data[c].to_numpy(np.float64) for c in ("Open", "High", "Low", "Close", "Volume")),
     )
+
     # The same pipeline as the differential test, its conditions on 1-minute bars.
     def cross(operator: str) -> list[dict]:
         return [
@@ -123,7 +124,9 @@ def main() -> int:
     ratio = our_rate / their_rate
     print(f"SMA(10)/SMA(20) cross on {bars:,} one-minute bars")
     print(f"  tradecrew     {our_seconds:8.2f} s  {our_rate:12,.0f} bars/s  {our_trades} trades")
-    print(f"  backtesting.py{their_seconds:8.2f} s  {their_rate:12,.0f} bars/s  {their_trades} trades")
+    print(
+        f"  backtesting.py{their_seconds:8.2f} s  {their_rate:12,.0f} bars/s  {their_trades} trades"
+    )
     print(
         f"  ratio {ratio:.1f}x (target ≥ {TARGET_RATIO:g}x: "
         f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}); final equity "

@@ -7,6 +7,7 @@ Pipelines and executions are referenced by id rather than foreign key: `trading`
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -300,3 +301,47 @@ class EODAction(models.Model):
 
     def __str__(self) -> str:
         return f"EOD {self.pipeline_id} {self.action_date}"
+
+
+class DatasetSource(models.TextChoices):
+    UPLOAD = "upload", "Uploaded CSV"
+    SYNTHETIC = "synthetic", "Synthetic provider"
+    ALPACA = "alpaca", "Alpaca historical bars"
+
+
+class Dataset(models.Model):
+    """History for backtests: one symbol × timeframe of OHLCV bars, stored as packed arrays.
+
+    One little-endian float64 array per column (int64 for the bar open times, epoch seconds
+    UTC) in a bytea, not a row per bar: 500,000 one-minute bars are 24 MB in one row that loads
+    with a memcpy (numpy.frombuffer), where a bars table holds half a million rows (~70 bytes
+    each with the tuple header, plus the index) and a float8[] array is parsed element by
+    element by the driver. Backtests always read a dataset whole.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets"
+    )
+    name = models.CharField(max_length=120)
+    symbol = models.CharField(max_length=16)
+    timeframe = models.CharField(max_length=4)
+    source = models.CharField(max_length=10, choices=DatasetSource.choices)
+    source_time_zone = models.CharField(max_length=64, default="UTC")
+    bar_count = models.PositiveIntegerField(default=0)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    open_seconds = models.BinaryField(default=bytes)
+    open = models.BinaryField(default=bytes)
+    high = models.BinaryField(default=bytes)
+    low = models.BinaryField(default=bytes)
+    close = models.BinaryField(default=bytes)
+    volume = models.BinaryField(default=bytes)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.timeframe} ({self.bar_count} bars)"
