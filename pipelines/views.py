@@ -853,4 +853,8 @@ def live_user_fragments(*, user, payload: dict[str, Any], topics: set[str]) -> l
                 "pipelines/executions.html#execution-row", {"execution": execution, "oob": True}
             )
         ]
+    if event == "backtest_progress" and "backtests" in topics:
+        from pipelines.backtest.views import backtest_progress_fragment
+
+        return backtest_progress_fragment(user=user, backtest_id=payload.get("backtest_id"))
     return []
