@@ -260,6 +260,8 @@ def backtest_detail(request, backtest_id):
             "charts": _chart(backtest, trades) if trades else [],
             "equity_path": equity_path(backtest.equity),
             "results_shown": backtest.is_finished,
+            # Daily bars carry a date, not a time a trader would read.
+            "daily": backtest.dataset.timeframe == "1d",
         }
     )
     return render(request, "pipelines/backtest.html", context)
