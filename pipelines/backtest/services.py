@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.events import event_emit
@@ -273,6 +273,25 @@ def _moment(seconds) -> datetime | None:
     return datetime.fromtimestamp(int(seconds), tz=UTC)
 
 
+def _insert_trades(trades: list[BacktestTrade]) -> None:
+    """COPY the rows in: a backtest writes thousands of trades in one go, and bulk_create spends
+    ~1.6 s on 2,700 of them (51,000 SQL parameters, each prepared by its field) where COPY of
+    the plain values takes ~0.2 s
+    (bench/bench_backtest.py's sweep, 2026-12-02). Columns come from the model."""
+    if not trades:
+        return
+    fields = [f for f in BacktestTrade._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(BacktestTrade._meta.db_table)
+    # psycopg adapts the plain values (int, str, bool, Decimal, datetime) itself.
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for trade in trades:
+            copy.write_row([getattr(trade, f.attname) for f in fields])
+
+
 def _net_pnl(trade, last_close: float) -> float:
     """Net P&L of a trade; a position still open is marked to the last close (its exit
     commission is not paid yet)."""
@@ -310,7 +329,7 @@ def _save_results(backtest: Backtest, history: History, result, seconds: float) 
         )
         for trade in result.trades
     ]
-    BacktestTrade.objects.bulk_create(trades)
+    _insert_trades(trades)
     final = _money(result.final_equity)
     Backtest.objects.filter(pk=backtest.pk).update(
         status=BacktestStatus.CANCELLED if result.cancelled else BacktestStatus.COMPLETED,
