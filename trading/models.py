@@ -123,6 +123,7 @@ class CloseReason(models.TextChoices):
     MANUAL = "manual", "Closed by hand"
     EMERGENCY_ALL = "emergency_close_all", "Close-all"
     END_OF_DAY = "end_of_day", "End-of-day flatten"
+    EXIT_CONDITION = "exit_condition", "Exit condition met"
     BUDGET = "budget_exhausted", "Budget exhausted"
     BROKER = "broker", "Closed at the broker"
 
@@ -205,6 +206,9 @@ class Position(models.Model):
     # Simulation only: how exits are filled (slippage_pct, commission_per_share, seed), copied
     # from the opening pipeline's mode_config.
     fill_costs = models.JSONField(default=dict, blank=True)
+    # The trade manager's exit conditions ({"conditions": [...], "logic": "OR"}), checked by the
+    # position monitor on every sweep besides the stop and targets.
+    exit_rules = models.JSONField(default=dict, blank=True)
     monitoring = models.BooleanField(default=True)
     status = models.CharField(
         max_length=6, choices=PositionStatus.choices, default=PositionStatus.OPEN

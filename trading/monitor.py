@@ -142,6 +142,93 @@ def simulate_position(
             services.position_move_stop(position=position, stop_loss=outcome.new_stop)
 
 
+def exit_rules_met(position: Position, market_data: MarketDataProvider, now: datetime):
+    """(met, description, last close) for the position's exit conditions on closed bars."""
+    # Imported here: agents sit above trading; the condition rules are the agents' own, so a
+    # live exit is judged exactly as the trigger and the backtester judge a condition.
+    from agents.builtin.conditions import bar_values, parse_condition
+
+    rules = position.exit_rules or {}
+    conditions = [
+        parse_condition(raw, default_timeframe="5m", position=index)
+        for index, raw in enumerate(rules.get("conditions") or [], start=1)
+    ]
+    if not conditions:
+        return False, "", None
+    keys: dict[str, set[str]] = {}
+    for condition in conditions:
+        keys.setdefault(condition.timeframe, set()).update(condition.keys)
+    values = {}
+    last_close = None
+    for timeframe, wanted in keys.items():
+        bars = market_data.bars(position.symbol, timeframe, end=now, limit=250)
+        if bars.empty:
+            return False, "", None
+        values[timeframe] = bar_values(bars, wanted, timeframe)
+        last_close = float(bars["close"].iloc[-1])
+    checks = [c.evaluate(*values[c.timeframe])["met"] for c in conditions]
+    combine = all if rules.get("logic") == "AND" else any
+    described = f" {rules.get('logic', 'OR')} ".join(c.describe() for c in conditions)
+    return combine(checks), described, last_close
+
+
+def _check_exit_rules(positions, market_data, now, report, executor_for) -> None:
+    """Close positions whose trade manager's exit conditions hold (at market)."""
+    for position in positions:
+        if position.status != PositionStatus.OPEN or not (position.exit_rules or {}).get(
+            "conditions"
+        ):
+            continue
+        try:
+            met, described, last_close = exit_rules_met(position, market_data, now)
+        except (MarketDataError, ValueError) as error:
+            report.errors.append(f"{position.symbol} exit conditions: {error}")
+            continue
+        if not met:
+            continue
+        logger.info("exit conditions met for %s: %s", position.symbol, described)
+        if position.trading_mode == Mode.SIMULATION:
+            costs = _SimulatedExits(position)
+            price = simulation_rules.slipped_price(
+                _d(last_close),
+                side="sell" if position.side == PositionSide.LONG else "buy",
+                slippage_pct=costs.slippage_pct,
+            )
+            _exit(
+                report,
+                position,
+                position.quantity,
+                price,
+                costs.commission(position.quantity, price),
+                CloseReason.EXIT_CONDITION,
+                now,
+            )
+            continue
+        try:
+            executor = executor_for(position.owner, position.trading_mode)
+            services.position_close_now(
+                position=position,
+                executor=executor,
+                reason=CloseReason.EXIT_CONDITION,
+                client_order_id=f"tc-exit-{position.pk}-{int(now.timestamp())}"[:48],
+                reference_price=_d(last_close),
+                now=now,
+            )
+        except ExecutionError as error:
+            report.errors.append(f"{position.symbol} exit conditions: {error}")
+            continue
+        position.refresh_from_db()
+        report.exits.append(
+            {
+                "symbol": position.symbol,
+                "mode": position.trading_mode,
+                "quantity": 0,
+                "price": str(last_close),
+                "reason": CloseReason.EXIT_CONDITION,
+            }
+        )
+
+
 def _sweep_simulated(positions, market_data, now, report) -> None:
     for position in positions:
         try:
@@ -256,6 +343,7 @@ def positions_monitor_sweep(
             report.errors.append(f"{mode}: {error}")
             continue
         _reconcile_broker(group, executor, now, report)
+    _check_exit_rules(positions, market_data, now, report, executor_for)
     still_open = [p for p in positions if p.status == PositionStatus.OPEN]
     if still_open:
         try:

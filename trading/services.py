@@ -237,6 +237,7 @@ class EntryPlan:
     move_stop_to_breakeven: bool = True
     monitoring: bool = True
     time_in_force: str = "day"
+    exit_rules: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -421,6 +422,7 @@ def _trade_open(
             move_stop_to_breakeven=plan.move_stop_to_breakeven,
             partial_exit_pct=plan.partial_exit_pct,
             fill_costs=fill_costs,
+            exit_rules=plan.exit_rules,
             monitoring=plan.monitoring,
             pipeline_id=pipeline_id,
             execution_id=execution_id,

@@ -201,6 +201,14 @@ class TradeManagerAgent(BaseAgent):
             move_stop_to_breakeven=self.config["move_stop_to_breakeven"],
             monitoring=self.config["monitoring_enabled"],
             time_in_force=order.time_in_force,
+            exit_rules=(
+                {
+                    "conditions": self.config["exit_conditions"],
+                    "logic": self.config["exit_logic"],
+                }
+                if self.config["exit_conditions"]
+                else {}
+            ),
         )
         try:
             outcome = position_open(

@@ -221,3 +221,32 @@ def test_it_fills_target_1_then_target_2_when_one_bar_reaches_both(owner, tmp_pa
     # By hand: entry 100.10 (100 + 0.1% slippage), commission 66 × 0.005 = 0.33, each exit
     # 33 × 0.005 = 0.165 → 0.17. 33 × 2.90 + 33 × 5.90 − (0.33 + 0.17 + 0.17) = 289.73.
     assert trade.realized_pnl == Decimal("289.73")
+
+
+def test_it_closes_at_market_when_the_exit_conditions_hold(owner, tmp_path):
+    # The trade manager's exit condition "close < 99" on 1-minute bars: minute 3 closes at
+    # 98.50 (above the 98 stop), so the monitor closes at market: 98.50 − 0.1% = 98.40.
+    write_bars(tmp_path, "TEST", {3: (99.5, 99.6, 98.3, 98.5)})
+    provider = CsvProvider(tmp_path)
+    clock = ManualClock(OPEN + timedelta(minutes=1))
+    open_position(owner, provider, clock)
+    Position.objects.filter(owner=owner).update(
+        exit_rules={
+            "conditions": [{"indicator": "close", "operator": "<", "value": 99, "timeframe": "1m"}],
+            "logic": "OR",
+        }
+    )
+
+    clock.set(OPEN + timedelta(minutes=3))
+    sweep(provider, clock)
+    assert Position.objects.get(owner=owner).status == "open"  # minute 3 has not closed yet
+
+    clock.set(OPEN + timedelta(minutes=4))
+    report = sweep(provider, clock)
+    trade = Trade.objects.get(owner=owner)
+    assert Position.objects.get(owner=owner).status == "closed"
+    assert trade.close_reason == "exit_condition"
+    assert trade.exit_price == Decimal("98.4000")
+    # 100 × (98.40 − 100.10) − 0.50 − 0.50 = −171.00
+    assert trade.realized_pnl == Decimal("-171.00")
+    assert [exit["reason"] for exit in report.exits] == ["exit_condition"]
