@@ -283,3 +283,41 @@ def test_it_refuses_a_pipeline_it_cannot_replay():
     with pytest.raises(PlanError) as refused:
         plan_from_pipeline(graph=graph, schedule=None, timeframe="1d")
     assert refused.value.field == "bias.engine"
+
+
+def test_walk_forward_reports_out_of_sample_windows_and_the_combinations_tried():
+    from pipelines.backtest.walkforward import walk_forward
+
+    grid = {
+        "trade.exit_conditions": [sma_condition("crosses_below")],
+        "risk.equity_fraction_pct": [50, 100],
+    }
+    result = walk_forward(
+        history=history_of(GOOG, "GOOG", "1d"),
+        graph=SMA_CROSS_GRAPH,
+        schedule=None,
+        grid=grid,
+        costs=Costs(initial_cash=10_000, commission_pct=0.2),
+        in_sample_bars=500,
+        out_of_sample_bars=250,
+    )
+
+    # 2,148 bars: windows start at 0, 250, …, 1250 (1250 + 750 ≤ 2148; 1500 + 750 > 2148).
+    assert [w.out_of_sample for w in result.windows] == [
+        (500, 750),
+        (750, 1000),
+        (1000, 1250),
+        (1250, 1500),
+        (1500, 1750),
+        (1750, 2000),
+    ]
+    assert result.combinations_tried == 2
+    assert "2 combinations were tried" in result.warning
+    # In-sample, all-in beats half-in whenever the window made money.
+    for window in result.windows:
+        expected = 100 if window.in_sample_return_pct > 0 else 50
+        assert window.parameters["risk.equity_fraction_pct"] == expected
+    growth = 1.0
+    for window in result.windows:
+        growth *= 1 + window.out_of_sample_return_pct / 100
+    assert result.out_of_sample_return_pct == pytest.approx((growth - 1) * 100, abs=1e-3)
