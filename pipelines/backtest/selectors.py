@@ -46,3 +46,36 @@ def sweep_get(*, user, sweep_id) -> BacktestSweep:
 
 def sweep_rows(*, sweep: BacktestSweep) -> list[Backtest]:
     return list(sweep.backtests.defer("equity", "graph").order_by("-final_equity", "created_at"))
+
+
+def backtest_closed_trades(*, backtest: Backtest) -> list[dict]:
+    """The closed trades as analytics reads any trade (analytics.metrics.trade_book takes
+    mappings with these keys), so a backtest is measured by the same code as live trading."""
+    rows = backtest_trades(backtest=backtest).filter(is_open=False)
+    return [
+        {
+            "symbol": row.symbol,
+            "side": row.side,
+            "quantity": row.quantity,
+            "entry_price": row.entry_price,
+            "net_pnl": row.net_pnl,
+            "opened_at": row.entry_at,
+            "closed_at": row.exit_at,
+            "commission": row.commission,
+            "close_reason": row.close_reason,
+            "pipeline_id": str(backtest.pipeline_id),
+            "trade_id": str(row.pk),
+        }
+        for row in rows
+    ]
+
+
+def backtest_equity_series(*, backtest: Backtest) -> list[tuple]:
+    """[(datetime, Decimal equity), …], oldest first: analytics' equity-series shape."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    return [
+        (datetime.fromtimestamp(seconds, tz=UTC), Decimal(str(equity)))
+        for seconds, equity in backtest.equity
+    ]

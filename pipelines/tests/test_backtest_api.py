@@ -255,3 +255,28 @@ def test_a_sweep_naming_no_node_is_refused(api, sma_pipeline, goog):
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "grid"]
     assert Backtest.objects.count() == 0
+
+
+def test_its_trades_and_equity_come_out_in_analytics_shapes(api, sma_pipeline, goog):
+    from decimal import Decimal
+
+    from pipelines.backtest.selectors import backtest_closed_trades, backtest_equity_series
+
+    created = api.post(
+        "/api/v1/backtests",
+        {"pipeline_id": str(sma_pipeline.pk), "dataset_id": str(goog.pk), "commission_pct": "0.2"},
+    ).json()
+    backtest_run(backtest_id=created["id"])
+    backtest = Backtest.objects.get(pk=created["id"])
+
+    trades = backtest_closed_trades(backtest=backtest)
+    equity = backtest_equity_series(backtest=backtest)
+
+    assert len(trades) == 46
+    assert {"opened_at", "closed_at", "net_pnl", "commission", "side"} <= set(trades[0])
+    # The closed trades' net P&L and the open one's mark add up to the final equity.
+    open_pnl = BacktestTrade.objects.get(backtest=backtest, is_open=True).net_pnl
+    assert Decimal("10000") + sum(t["net_pnl"] for t in trades) + open_pnl == pytest.approx(
+        backtest.final_equity, abs=Decimal("0.30")
+    )
+    assert equity[-1][1] == Decimal("63341.19")
