@@ -242,7 +242,7 @@ def run_backtest(
     day_end = session_ends(history.open_seconds) if plan.flatten_end_of_day else np.zeros(n, bool)
     static_exits = np.flatnonzero(exit_signal | day_end)
     atr = None
-    if plan.atr_multiplier is not None:
+    if plan.stop_method == "atr":
         atr = compute_indicators(history.frame(), ["ATR"], timeframe=history.timeframe)[
             "atr_14"
         ].to_numpy()
@@ -305,7 +305,7 @@ def run_backtest(
             price = simulation_rules.slipped_price(
                 float(reference), side=entry_side, slippage_pct=slippage
             )
-            levels = _levels(plan, float(c[signal_bar]), atr, signal_bar, sign)
+            levels = _levels(plan, history, atr, signal_bar, sign)
             if levels is False:
                 i = signal_bar + 1
                 continue
@@ -431,16 +431,25 @@ def _first_touch(bracket, high, low, start: int, end: int) -> int | None:
     return None
 
 
-def _levels(plan: BacktestPlan, close: float, atr, bar: int, sign: int):
+def _levels(plan: BacktestPlan, history: History, atr, bar: int, sign: int):
     """(stop, target 1, target 2) as the strategy sets them at the signal bar's close; None when
     the plan has no bracket; False when the strategy or the risk manager would refuse."""
-    if plan.atr_multiplier is None:
+    if plan.stop_method is None:
         return None
-    value = atr[bar]
-    if not np.isfinite(value) or value <= 0:
-        return False
-    entry = round_price(close)
-    stop = round_price(entry - sign * plan.atr_multiplier * value)
+    entry = round_price(float(history.close[bar]))
+    if plan.stop_method == "atr":
+        value = atr[bar]
+        if not np.isfinite(value) or value <= 0:
+            return False
+        stop = round_price(entry - sign * plan.atr_multiplier * value)
+    else:
+        # The strategy's swing stop: the lowest low (highest high for a short) of the last
+        # `swing_lookback` closed bars, the signal bar included.
+        start = max(0, bar - plan.swing_lookback + 1)
+        window = history.low[start : bar + 1] if sign > 0 else history.high[start : bar + 1]
+        stop = round_price(float(window.min() if sign > 0 else window.max()))
+        if (entry - stop) * sign <= 0:
+            return False
     risk = abs(entry - stop)
     if risk <= 0:
         return False

@@ -50,6 +50,8 @@ class BacktestPlan:
     exit_logic: str = "OR"
     side: str = "long"
     # Bracket from the strategy node (None: no stop or targets, exits by condition only).
+    stop_method: str | None = None  # "atr" | "swing"
+    swing_lookback: int = 10
     atr_multiplier: float | None = None
     target_1_r: float | None = None
     target_2_r: float | None = None
@@ -131,18 +133,14 @@ def plan_from_pipeline(
     strategy = nodes.get("strategy_agent")
     if strategy is not None:
         config = _config(strategy)
-        if config["stop_method"] != "atr":
-            raise PlanError(
-                f"Node {strategy['id']}: backtests replay ATR stops; swing stops are not "
-                "replayed yet.",
-                field=f"{strategy['id']}.stop_method",
-            )
         if config["target_method"] != "r_multiple":
             raise PlanError(
                 f"Node {strategy['id']}: backtests replay R-multiple targets.",
                 field=f"{strategy['id']}.target_method",
             )
         kwargs.update(
+            stop_method=config["stop_method"],
+            swing_lookback=int(config["swing_lookback"]),
             atr_multiplier=float(config["atr_multiplier"]),
             target_1_r=float(config["target_1_r"]),
             target_2_r=float(config["target_2_r"]),

@@ -4,6 +4,7 @@ before anything runs, run, trades, cancel), sweeps; owner-scoped (an outsider ge
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
 from backtesting.test import GOOG
@@ -280,3 +281,40 @@ def test_its_trades_and_equity_come_out_in_analytics_shapes(api, sma_pipeline, g
         backtest.final_equity, abs=Decimal("0.30")
     )
     assert equity[-1][1] == Decimal("63341.19")
+
+
+def test_the_golden_cross_template_backtests_on_synthetic_daily_bars(owner):
+    from datetime import UTC, datetime
+
+    from pipelines.backtest.services import BacktestSettings, backtest_create
+    from pipelines.blueprints import pipeline_create_from_blueprint
+    from trading.marketdata.datasets import dataset_create_from_provider
+    from trading.marketdata.synthetic import SyntheticProvider
+
+    pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="golden_cross_1d")
+    dataset = dataset_create_from_provider(
+        owner=owner,
+        provider=SyntheticProvider(seed=42),
+        source="synthetic",
+        symbol="AAPL",
+        timeframe="1d",
+        start=datetime(2016, 1, 1, tzinfo=UTC),
+        end=datetime(2025, 12, 31, tzinfo=UTC),
+    )
+    backtest = backtest_create(
+        owner=owner,
+        pipeline=pipeline,
+        dataset=dataset,
+        settings=BacktestSettings(commission_per_share=Decimal("0.005")),
+        enqueue=False,
+    )
+
+    assert backtest_run(backtest_id=backtest.pk) == BacktestStatus.COMPLETED
+    backtest.refresh_from_db()
+    trades = list(BacktestTrade.objects.filter(backtest=backtest))
+    assert backtest.bars_done == backtest.bars_total == dataset.bar_count
+    # Every trade carries the strategy's swing stop below its entry and targets above it.
+    assert all(t.stop_loss < t.entry_price < t.target_1 < t.target_2 for t in trades)
+    assert backtest.final_equity == (Decimal("10000") + sum(t.net_pnl for t in trades)).quantize(
+        Decimal("0.01")
+    ) or any(t.is_open for t in trades)

@@ -4,6 +4,7 @@ through the stop, stop and target in one bar, end-of-day flatten)."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from datetime import UTC, datetime
 
@@ -321,3 +322,24 @@ def test_walk_forward_reports_out_of_sample_windows_and_the_combinations_tried()
     for window in result.windows:
         growth *= 1 + window.out_of_sample_return_pct / 100
     assert result.out_of_sample_return_pct == pytest.approx((growth - 1) * 100, abs=1e-3)
+
+
+def test_it_sets_the_strategy_s_swing_stop():
+    # Swing stop over the last 10 bars: the lowest low is 99.50, so the risk is 100.80 − 99.50
+    # = 1.30; targets 1.5R = 102.75 and 3R = 104.70. Half at T1, the rest at T2:
+    # 50 × (102.75 − 101.00) + 50 × (104.70 − 101.00) = 87.50 + 185.00 = 272.50.
+    plan = dataclasses.replace(bracket_plan(), stop_method="swing", swing_lookback=10)
+    bars = [FLAT] * 20 + [
+        SIGNAL,
+        ENTRY,
+        (101.0, 103.0, 100.9, 102.9),
+        (103.0, 105.0, 102.8, 104.9),
+        ENTRY,
+    ]
+
+    result = run_backtest(minute_history(bars), plan, Costs(initial_cash=100_000))
+
+    [trade] = result.trades
+    assert (trade.stop_loss, trade.target_1, trade.target_2) == (99.5, 102.75, 104.7)
+    assert trade.exits == [(22, 50, 102.75), (23, 50, 104.7)]
+    assert trade.net_pnl == pytest.approx(272.5)
