@@ -350,7 +350,7 @@ class Backtest(models.Model):
     commission_per_share = models.DecimalField(max_digits=8, decimal_places=4, default=0)
     slippage_pct = models.DecimalField(max_digits=8, decimal_places=4, default=0)
     fill_at = models.CharField(max_length=10, default="next_open")
-    side = models.CharField(max_length=5, default="long")
+    side = models.CharField(max_length=5, default="long")  # long | short | both (reversing)
     bars_total = models.PositiveIntegerField(default=0)
     bars_done = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)

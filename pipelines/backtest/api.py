@@ -140,7 +140,8 @@ class BacktestIn(Schema):
     commission_per_share: Decimal = Field(Decimal("0"), ge=0, lt=10, max_digits=7, decimal_places=4)
     slippage_pct: Decimal = Field(Decimal("0"), ge=0, lt=10, max_digits=7, decimal_places=4)
     fill_at: Literal["next_open", "close"] = "next_open"
-    side: Literal["long", "short"] = "long"
+    # both: long on the entry conditions, short on the exit conditions, reversing between them.
+    side: Literal["long", "short", "both"] = "long"
 
     def settings(self) -> BacktestSettings:
         return BacktestSettings(

@@ -232,15 +232,24 @@ def run_backtest(
     then; when it returns False the run stops (cancelled) and reports what it has."""
     n = len(history)
     o, h, low, c = history.open, history.high, history.low, history.close
-    sign = 1 if plan.side == "long" else -1
-    entry_side, exit_side = ("buy", "sell") if sign > 0 else ("sell", "buy")
+    reversing = plan.side == "both"
     next_open = costs.fill_at == NEXT_OPEN
     slippage = costs.slippage_pct
 
-    entries = np.flatnonzero(_condition_masks(history, plan.entry_conditions, plan.entry_logic))
+    entry_signal = _condition_masks(history, plan.entry_conditions, plan.entry_logic)
     exit_signal = _condition_masks(history, plan.exit_conditions, plan.exit_logic)
     day_end = session_ends(history.open_seconds) if plan.flatten_end_of_day else np.zeros(n, bool)
-    static_exits = np.flatnonzero(exit_signal | day_end)
+    # Long and short: the entry conditions open a long, the exit conditions a short, and each
+    # side's exit is the other side's entry (a reversal). Otherwise one side, exits by the exit
+    # conditions.
+    sides = ("long", "short") if reversing else (plan.side,)
+    entries_of = {
+        "long": np.flatnonzero(entry_signal if plan.side != "short" else np.zeros(n, bool)),
+        "short": np.flatnonzero(exit_signal if reversing else entry_signal),
+    }
+    exit_of = {"long": exit_signal, "short": entry_signal if reversing else exit_signal}
+    static_exits_of = {side: np.flatnonzero(exit_of[side] | day_end) for side in sides}
+    sign = 1
     atr = None
     if plan.stop_method == "atr":
         atr = compute_indicators(history.frame(), ["ATR"], timeframe=history.timeframe)[
@@ -295,9 +304,18 @@ def run_backtest(
                     cancelled = True
                     break
         if trade is None:
-            signal_bar = _next_index(entries, i)
-            if signal_bar is None:
+            candidates = [
+                (bar, side)
+                for side in sides
+                if (bar := _next_index(entries_of[side], i)) is not None
+            ]
+            if not candidates:
                 break
+            signal_bar, side = min(candidates)
+            sign = 1 if side == "long" else -1
+            entry_side, exit_side = ("buy", "sell") if sign > 0 else ("sell", "buy")
+            exit_signal = exit_of[side]
+            static_exits = static_exits_of[side]
             fill_bar = signal_bar + 1 if next_open else signal_bar
             if fill_bar >= n:
                 break
@@ -318,7 +336,7 @@ def run_backtest(
             cash -= fee
             cash_delta[fill_bar] -= fee
             trade = ClosedTrade(
-                side=plan.side,
+                side=side,
                 quantity=quantity,
                 entry_bar=fill_bar,
                 entry_seconds=int(history.open_seconds[fill_bar]),
@@ -331,7 +349,7 @@ def run_backtest(
             )
             trades.append(trade)
             bracket = simulation_rules.Bracket(
-                side=plan.side,
+                side=side,
                 quantity=quantity,
                 entry_price=price,
                 stop_loss=stop,

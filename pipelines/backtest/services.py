@@ -78,8 +78,8 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
     """Everything a run would refuse, refused now: the plan, the timeframes, the range."""
     if settings.fill_at not in (NEXT_OPEN, AT_CLOSE):
         raise BacktestRefused("fill_at is next_open or close.", field="fill_at")
-    if settings.side not in ("long", "short"):
-        raise BacktestRefused("side is long or short.", field="side")
+    if settings.side not in ("long", "short", "both"):
+        raise BacktestRefused("side is long, short or both.", field="side")
     if settings.initial_cash <= 0:
         raise BacktestRefused("Starting capital must be above zero.", field="initial_cash")
     for name in ("commission_pct", "commission_per_share", "slippage_pct"):

@@ -54,7 +54,14 @@ class BacktestForm(forms.Form):
         choices=[(NEXT_OPEN, "Next bar's open"), (AT_CLOSE, "The signal bar's close")],
         label="Market orders fill at",
     )
-    side = forms.ChoiceField(choices=[("long", "Long"), ("short", "Short")], label="Direction")
+    side = forms.ChoiceField(
+        choices=[
+            ("long", "Long"),
+            ("short", "Short"),
+            ("both", "Long and short: reverse when the exit conditions hold"),
+        ],
+        label="Direction",
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -107,6 +107,46 @@ def test_it_trades_the_sma_cross_exactly_like_backtesting_py():
     assert result.equity[-1] == result.final_equity
 
 
+class SmaCross(Strategy):
+    """backtesting.py's own SmaCross: always in the market, reversing on each cross."""
+
+    def init(self):
+        self.sma1 = self.I(SMA, self.data.Close, 10)
+        self.sma2 = self.I(SMA, self.data.Close, 20)
+
+    def next(self):
+        if crossover(self.sma1, self.sma2):
+            self.position.close()
+            self.buy()
+        elif crossover(self.sma2, self.sma1):
+            self.position.close()
+            self.sell()
+
+
+def test_it_reverses_long_and_short_exactly_like_backtesting_py():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = Backtest(
+            GOOG, SmaCross, cash=10_000, commission=0.002, exclusive_orders=True
+        ).run()
+    # side "both": the entry conditions open a long, the exit conditions a short.
+    plan = plan_from_pipeline(graph=SMA_CROSS_GRAPH, schedule=None, timeframe="1d", side="both")
+
+    result = run_backtest(
+        history_of(GOOG, "GOOG", "1d"), plan, Costs(initial_cash=10_000, commission_pct=0.2)
+    )
+
+    theirs = reference._trades
+    ours = result.closed_trades
+    assert len(ours) == len(theirs) > 90
+    assert [
+        (t.entry_bar, t.exit_bar, t.quantity if t.side == "long" else -t.quantity) for t in ours
+    ] == [(int(r.EntryBar), int(r.ExitBar), int(r.Size)) for r in theirs.itertuples()]
+    assert [t.entry_price for t in ours] == pytest.approx(list(theirs.EntryPrice), rel=1e-9)
+    assert [t.exit_price for t in ours] == pytest.approx(list(theirs.ExitPrice), rel=1e-9)
+    assert result.final_equity == pytest.approx(reference["Equity Final [$]"], rel=1e-9)
+
+
 # --- hand-computed brackets ----------------------------------------------------------------------
 
 OPEN = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)  # 09:30 New York
