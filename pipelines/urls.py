@@ -49,6 +49,12 @@ urlpatterns = [
         backtest_views.dataset_add,
         name="dataset-add",
     ),
+    path(
+        "pipelines/<uuid:pipeline_id>/sweeps/",
+        backtest_views.sweep_start,
+        name="sweep-start",
+    ),
+    path("sweeps/<uuid:sweep_id>/", backtest_views.sweep_detail, name="sweep"),
     path("backtests/<uuid:backtest_id>/", backtest_views.backtest_detail, name="backtest"),
     path(
         "backtests/<uuid:backtest_id>/cancel/",

@@ -105,7 +105,12 @@ def _home(request, pipeline, form, status=200):
         "form": form,
         "timeframes": TIMEFRAMES,
         "datasets": list(selectors.datasets_for_user(user=request.user)[:50]),
-        "backtests": list(selectors.backtests_for_user(user=request.user, pipeline=pipeline)[:50]),
+        "backtests": list(
+            selectors.backtests_for_user(user=request.user, pipeline=pipeline).filter(
+                sweep__isnull=True
+            )[:50]
+        ),
+        "sweeps": list(pipeline.sweeps.filter(owner=request.user)[:10]),
     }
     return render(request, "pipelines/backtests.html", context, status=status)
 
@@ -296,3 +301,109 @@ def backtest_progress_fragment(*, user, backtest_id) -> list[str]:
         return []
     context = {**backtest_context(backtest), "oob": True}
     return [render_to_string("pipelines/backtest.html#progress", context)]
+
+
+SWEEP_SORTS = {
+    "equity": "final_equity",
+    "trades": "trades_count",
+    "pnl": "net_pnl",
+}
+
+
+def _values(text: str) -> list:
+    """'10, 20, 30' → [10, 20, 30] (numbers where they parse, else the text)."""
+    values = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            number = float(part)
+            values.append(int(number) if number.is_integer() else number)
+        except ValueError:
+            values.append(part)
+    return values
+
+
+@login_required
+@require_POST
+def sweep_start(request, pipeline_id):
+    """A grid of up to two config values (node_id.field = comma-separated values)."""
+    pipeline = _pipeline(request, pipeline_id)
+    form = BacktestForm(request.POST, user=request.user)
+    grid = {
+        request.POST.get(f"param_{n}", "").strip(): _values(request.POST.get(f"values_{n}", ""))
+        for n in (1, 2)
+        if request.POST.get(f"param_{n}", "").strip()
+    }
+    if not form.is_valid():
+        messages.error(request, "The sweep was not started: check the backtest settings.")
+        return redirect("pipelines:backtests", pipeline_id=pipeline.pk)
+    try:
+        sweep = services.sweep_create(
+            owner=request.user,
+            pipeline=pipeline,
+            dataset=form.cleaned_data["dataset"],
+            grid=grid,
+            settings=form.settings(timezone.get_current_timezone()),
+        )
+    except BacktestRefused as error:
+        messages.error(request, f"The sweep was not started: {error}")
+        return redirect("pipelines:backtests", pipeline_id=pipeline.pk)
+    return redirect("pipelines:sweep", sweep_id=sweep.pk)
+
+
+@login_required
+def sweep_detail(request, sweep_id):
+    try:
+        sweep = selectors.sweep_get(user=request.user, sweep_id=sweep_id)
+    except Exception:
+        raise Http404("No such sweep.") from None
+    sweep = services.sweep_refresh(sweep=sweep)
+    rows = selectors.sweep_rows(sweep=sweep)
+    sort = request.GET.get("sort", "equity")
+    key = SWEEP_SORTS.get(sort, "final_equity")
+    rows.sort(key=lambda row: (getattr(row, key) is None, -(getattr(row, key) or 0)))
+    keys = sorted(sweep.grid)
+    heatmap = None
+    if len(keys) == 2:
+        xs, ys = sweep.grid[keys[0]], sweep.grid[keys[1]]
+        by_cell = {
+            (str(row.parameters.get(keys[0])), str(row.parameters.get(keys[1]))): row
+            for row in rows
+        }
+        finals = [float(r.final_equity) for r in rows if r.final_equity is not None]
+        low, high = (min(finals), max(finals)) if finals else (0.0, 0.0)
+
+        def shade(row):
+            if row is None or row.final_equity is None or high == low:
+                return 50
+            return int(100 * (float(row.final_equity) - low) / (high - low))
+
+        heatmap = {
+            "x": keys[0],
+            "y": keys[1],
+            "xs": xs,
+            "rows": [
+                {
+                    "y": y,
+                    "cells": [
+                        {
+                            "row": by_cell.get((str(x), str(y))),
+                            "shade": shade(by_cell.get((str(x), str(y)))),
+                        }
+                        for x in xs
+                    ],
+                }
+                for y in ys
+            ],
+        }
+    context = {
+        "sweep": sweep,
+        "rows": rows,
+        "keys": keys,
+        "sort": sort,
+        "heatmap": heatmap,
+        "finished": sum(1 for row in rows if row.is_finished),
+    }
+    return render(request, "pipelines/sweep.html", context)
