@@ -78,9 +78,28 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
         assert "2148 of 2148 bars (100%)" in page.inner_text("[data-testid=backtest-bars]")
         page.click("[data-testid=show-results]")
         page.wait_for_selector("[data-testid=backtest-results]")
-    assert page.inner_text("[data-testid=final-equity]") == "$63,341.19"
-    assert page.locator("[data-testid=backtest-trades] tbody tr").count() == 47
-    camera("backtest-results")
+        assert page.inner_text("[data-testid=final-equity]") == "$63,341.19"
+        assert page.locator("[data-testid=backtest-trades] tbody tr").count() == 47
+        camera("backtest-results")
+
+        # --- A sweep of two values, run by the worker as Celery chunks
+        page.goto(f"/pipelines/{pipeline.pk}/backtests/")
+        page.fill("#id_commission_pct", "0.2")
+        page.click("summary:has-text('sweep up to two config values')")
+        page.fill("input[name=param_1]", "risk.equity_fraction_pct")
+        page.fill("input[name=values_1]", "25, 50, 100")
+        page.fill("input[name=param_2]", "trade.exit_logic")
+        page.fill("input[name=values_2]", "OR, AND")
+        page.click("[data-testid=start-sweep]")
+        page.wait_for_url("**/sweeps/*/")
+        for _ in range(120):
+            if "6 of 6 combinations finished" in page.inner_text("main"):
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        assert page.inner_text("[data-testid=sweep-status]") == "Completed"
+        assert page.locator("[data-testid=sweep-heatmap] tbody tr").count() == 2
+        camera("backtest-sweep")
 
     # --- Another one, cancelled while it waits for a worker
     page.goto(f"/pipelines/{pipeline.pk}/backtests/")
@@ -96,5 +115,5 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
     assert "Completed" in history and "Cancelled" in history
     camera("backtest-history")
     statuses = sorted(Backtest.objects.filter(pipeline=pipeline).values_list("status", flat=True))
-    assert statuses == ["cancelled", "completed"]
+    assert statuses == ["cancelled"] + ["completed"] * 7
     assert page.console_errors == []
