@@ -24,6 +24,7 @@ from config import health
 from config.errors import Conflict, UpgradeRequired
 from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
+from pipelines.backtest.api import backtests_router, datasets_router, sweeps_router
 from pipelines.graph import InvalidGraph
 from signals.api import router as signals_router
 from signals.api import scanners_router
@@ -174,3 +175,6 @@ api.add_router("/scanners", scanners_router)
 api.add_router("/signals", signals_router)
 api.add_router("/analytics", analytics_router)
 api.add_router("/reports", reports_router)
+api.add_router("/datasets", datasets_router)
+api.add_router("/backtests", backtests_router)
+api.add_router("/sweeps", sweeps_router)

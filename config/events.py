@@ -32,6 +32,7 @@ EVENT_TYPES = {
     "error",
     "position_updated",
     "notification",
+    "backtest_progress",
 }
 
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from pipelines.models import Pipeline, PipelineExecution, Report, StepRun
+from pipelines.models import Backtest, Pipeline, PipelineExecution, Report, StepRun
 
 
 @admin.register(Pipeline)
@@ -42,3 +42,19 @@ class PipelineExecutionAdmin(admin.ModelAdmin):
 class ReportAdmin(admin.ModelAdmin):
     list_display = ["title", "owner", "pipeline", "created_at"]
     search_fields = ["title", "owner__email"]
+
+
+@admin.register(Backtest)
+class BacktestAdmin(admin.ModelAdmin):
+    """Read-only: backtests are made by their owners and written once by the engine."""
+
+    list_display = ["pipeline", "owner", "status", "trades_count", "final_equity", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["pipeline__name", "owner__email"]
+    exclude = ["equity", "graph"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -314,3 +314,132 @@ class PipelineDailyStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pipeline_id} {self.date}"
+
+
+class BacktestStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Backtest(models.Model):
+    """A pipeline replayed over a dataset: the settings it ran with, its progress, and its
+    results (closed trades as BacktestTrade rows, the equity series and the metrics)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtests"
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="backtests")
+    dataset = models.ForeignKey(
+        "trading.Dataset", on_delete=models.CASCADE, related_name="backtests"
+    )
+    sweep = models.ForeignKey(
+        "BacktestSweep", null=True, blank=True, on_delete=models.CASCADE, related_name="backtests"
+    )
+    status = models.CharField(
+        max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.PENDING
+    )
+    # The graph as it was when the backtest started (the pipeline may change later), the
+    # parameter overrides of a sweep, and range/capital/costs.
+    graph = models.JSONField(default=dict)
+    parameters = models.JSONField(default=dict, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    initial_cash = models.DecimalField(max_digits=16, decimal_places=2)
+    commission_pct = models.DecimalField(max_digits=8, decimal_places=4, default=0)
+    commission_per_share = models.DecimalField(max_digits=8, decimal_places=4, default=0)
+    slippage_pct = models.DecimalField(max_digits=8, decimal_places=4, default=0)
+    fill_at = models.CharField(max_length=10, default="next_open")
+    side = models.CharField(max_length=5, default="long")  # long | short | both (reversing)
+    bars_total = models.PositiveIntegerField(default=0)
+    bars_done = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    final_equity = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    net_pnl = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    trades_count = models.PositiveIntegerField(default=0)
+    # [[epoch seconds, equity], …] at most a few thousand points (the last one exact).
+    equity = models.JSONField(default=list, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["pipeline", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Backtest {self.id} ({self.status})"
+
+    @property
+    def progress_pct(self) -> int:
+        return int(100 * self.bars_done / self.bars_total) if self.bars_total else 0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (
+            BacktestStatus.COMPLETED,
+            BacktestStatus.FAILED,
+            BacktestStatus.CANCELLED,
+        )
+
+
+class BacktestTrade(models.Model):
+    """One trade of a backtest: entry and exit (bar and time), size, prices, costs, P&L; a
+    position still open at the end has no exit and is marked to the last close."""
+
+    backtest = models.ForeignKey(Backtest, on_delete=models.CASCADE, related_name="trades")
+    symbol = models.CharField(max_length=16)
+    side = models.CharField(max_length=5)
+    quantity = models.PositiveIntegerField()
+    entry_bar = models.PositiveIntegerField()
+    entry_at = models.DateTimeField()
+    entry_price = models.DecimalField(max_digits=16, decimal_places=4)
+    stop_loss = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True)
+    target_1 = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True)
+    target_2 = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True)
+    exit_bar = models.PositiveIntegerField(null=True, blank=True)
+    exit_at = models.DateTimeField(null=True, blank=True)
+    exit_price = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True)
+    partial_exit_quantity = models.PositiveIntegerField(default=0)
+    partial_exit_price = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True)
+    commission = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    net_pnl = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    close_reason = models.CharField(max_length=20, blank=True)
+    is_open = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["entry_bar"]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.symbol} @ {self.entry_price}"
+
+
+class BacktestSweep(models.Model):
+    """A grid of parameter values over one pipeline and dataset, run as Celery chunks."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_sweeps"
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="sweeps")
+    dataset = models.ForeignKey("trading.Dataset", on_delete=models.CASCADE, related_name="+")
+    # {"node_id.field": [values, …], …}; the combinations are their cartesian product.
+    grid = models.JSONField(default=dict)
+    settings = models.JSONField(default=dict)
+    combinations = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.id} ({self.combinations} combinations)"

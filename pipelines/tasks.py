@@ -44,3 +44,25 @@ def windows_check_task() -> dict:
     from pipelines.runmodes import windows_sweep
 
     return windows_sweep()
+
+
+# Backtests write nothing until their last step, so a redelivery after a lost worker simply
+# finds the row claimed (running) and stops; the beat reaper is not needed for them.
+@shared_task(name="pipelines.backtest_run", acks_late=True, ignore_result=True)
+def backtest_run_task(backtest_id: str) -> str | None:
+    from pipelines.backtest.services import backtest_run
+
+    return backtest_run(backtest_id=backtest_id)
+
+
+@shared_task(name="pipelines.backtest_chunk", acks_late=True)
+def backtest_chunk_task(backtest_ids: list[str]) -> list[str | None]:
+    """One chunk of a sweep: its backtests one after another in this worker."""
+    from pipelines.backtest.services import backtest_run, sweep_refresh
+    from pipelines.models import Backtest
+
+    statuses = [backtest_run(backtest_id=backtest_id) for backtest_id in backtest_ids]
+    first = Backtest.objects.filter(pk__in=backtest_ids).select_related("sweep").first()
+    if first is not None and first.sweep is not None:
+        sweep_refresh(sweep=first.sweep)
+    return statuses

@@ -4,6 +4,7 @@ live monitor and history) and /reports/… (the report viewer)."""
 from django.urls import path
 
 from pipelines import views
+from pipelines.backtest import views as backtest_views
 
 app_name = "pipelines"
 
@@ -38,6 +39,28 @@ urlpatterns = [
     path("pipelines/<uuid:pipeline_id>/clone/", views.pipeline_clone, name="clone"),
     path("pipelines/<uuid:pipeline_id>/clone-live/", views.pipeline_clone_live, name="clone-live"),
     path("pipelines/<uuid:pipeline_id>/delete/", views.pipeline_delete, name="delete"),
+    path(
+        "pipelines/<uuid:pipeline_id>/backtests/",
+        backtest_views.backtest_home,
+        name="backtests",
+    ),
+    path(
+        "pipelines/<uuid:pipeline_id>/datasets/",
+        backtest_views.dataset_add,
+        name="dataset-add",
+    ),
+    path(
+        "pipelines/<uuid:pipeline_id>/sweeps/",
+        backtest_views.sweep_start,
+        name="sweep-start",
+    ),
+    path("sweeps/<uuid:sweep_id>/", backtest_views.sweep_detail, name="sweep"),
+    path("backtests/<uuid:backtest_id>/", backtest_views.backtest_detail, name="backtest"),
+    path(
+        "backtests/<uuid:backtest_id>/cancel/",
+        backtest_views.backtest_cancel,
+        name="backtest-cancel",
+    ),
     path("executions/", views.execution_list, name="executions"),
     path("executions/<uuid:execution_id>/", views.execution_detail, name="execution"),
     path("executions/<uuid:execution_id>/stop/", views.execution_stop, name="execution-stop"),

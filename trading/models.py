@@ -7,6 +7,7 @@ Pipelines and executions are referenced by id rather than foreign key: `trading`
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -129,6 +130,7 @@ class CloseReason(models.TextChoices):
     MANUAL = "manual", "Closed by hand"
     EMERGENCY_ALL = "emergency_close_all", "Close-all"
     END_OF_DAY = "end_of_day", "End-of-day flatten"
+    EXIT_CONDITION = "exit_condition", "Exit condition met"
     BUDGET = "budget_exhausted", "Budget exhausted"
     BROKER = "broker", "Closed at the broker"
 
@@ -227,6 +229,9 @@ class Position(models.Model):
     # Simulation only: how exits are filled (slippage_pct, commission_per_share, seed), copied
     # from the opening pipeline's mode_config.
     fill_costs = models.JSONField(default=dict, blank=True)
+    # The trade manager's exit conditions ({"conditions": [...], "logic": "OR"}), checked by the
+    # position monitor on every sweep besides the stop and targets.
+    exit_rules = models.JSONField(default=dict, blank=True)
     monitoring = models.BooleanField(default=True)
     status = models.CharField(
         max_length=6, choices=PositionStatus.choices, default=PositionStatus.OPEN
@@ -323,3 +328,47 @@ class EODAction(models.Model):
 
     def __str__(self) -> str:
         return f"EOD {self.pipeline_id} {self.action_date}"
+
+
+class DatasetSource(models.TextChoices):
+    UPLOAD = "upload", "Uploaded CSV"
+    SYNTHETIC = "synthetic", "Synthetic provider"
+    ALPACA = "alpaca", "Alpaca historical bars"
+
+
+class Dataset(models.Model):
+    """History for backtests: one symbol × timeframe of OHLCV bars, stored as packed arrays.
+
+    One little-endian float64 array per column (int64 for the bar open times, epoch seconds
+    UTC) in a bytea, not a row per bar. Measured on 500,000 one-minute bars (2026-12-02, load
+    ~8 on the shared 2-core VM): the arrays take 19.2 MB and read back into numpy in 0.5 s; a
+    bars table (timestamptz + five float8, primary key on dataset and time) takes 67.3 MB and
+    reading its rows takes 10 s. Backtests always read a dataset whole.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets"
+    )
+    name = models.CharField(max_length=120)
+    symbol = models.CharField(max_length=16)
+    timeframe = models.CharField(max_length=4)
+    source = models.CharField(max_length=10, choices=DatasetSource.choices)
+    source_time_zone = models.CharField(max_length=64, default="UTC")
+    bar_count = models.PositiveIntegerField(default=0)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    open_seconds = models.BinaryField(default=bytes)
+    open = models.BinaryField(default=bytes)
+    high = models.BinaryField(default=bytes)
+    low = models.BinaryField(default=bytes)
+    close = models.BinaryField(default=bytes)
+    volume = models.BinaryField(default=bytes)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.timeframe} ({self.bar_count} bars)"

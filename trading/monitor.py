@@ -13,11 +13,11 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pandas as pd
 
-from trading import services
+from trading import services, simulation_rules
 from trading.executors.base import ExecutionError
 from trading.marketdata.base import MarketDataError, MarketDataProvider
 from trading.models import (
@@ -49,20 +49,21 @@ def _d(value) -> Decimal:
 
 
 class _SimulatedExits:
-    """Exit fills for one simulated position, with the pipeline's slippage and commission."""
+    """Exit costs for one simulated position: the pipeline's slippage and commission."""
 
     def __init__(self, position: Position):
         costs = position.fill_costs or {}
         self.slippage_pct = _d(costs.get("slippage_pct", "0"))
         self.commission_per_share = _d(costs.get("commission_per_share", "0"))
+        self.commission_pct = _d(costs.get("commission_pct", "0"))
 
-    def commission(self, quantity: int) -> Decimal:
-        return (self.commission_per_share * quantity).quantize(CENT, ROUND_HALF_UP)
-
-    def market_fill(self, price: Decimal, side: str) -> Decimal:
-        """A stop becomes a market order: it slips against the trader."""
-        slippage = (price * self.slippage_pct / 100).quantize(CENT, ROUND_HALF_UP)
-        return price - slippage if side == PositionSide.LONG else price + slippage
+    def commission(self, quantity: int, price: Decimal) -> Decimal:
+        return simulation_rules.commission_for(
+            quantity,
+            price,
+            per_share=self.commission_per_share,
+            pct_of_notional=self.commission_pct,
+        )
 
 
 def _bars_since(market_data: MarketDataProvider, position: Position, now: datetime) -> pd.DataFrame:
@@ -100,69 +101,132 @@ def _exit(report, position, quantity, price, commission, reason, now, partial=Fa
 def simulate_position(
     position: Position, bars: pd.DataFrame, now: datetime, report: SweepReport
 ) -> None:
-    """Walk the bars in order and apply the exit rules to one simulated position."""
-    fills = _SimulatedExits(position)
-    long = position.side == PositionSide.LONG
+    """Walk the bars in order and apply SIMULATION's bracket rules to one simulated position."""
+    costs = _SimulatedExits(position)
     for opened_at, bar in bars.iterrows():
         if position.status != PositionStatus.OPEN:
             return
         bar_time = opened_at.to_pydatetime() + timedelta(minutes=1)
-        high, low, open_ = _d(bar["high"]), _d(bar["low"]), _d(bar["open"])
-        stop, target_1, target_2 = position.stop_loss, position.target_1, position.target_2
-        stop_hit = stop is not None and (low <= stop if long else high >= stop)
-        if stop_hit:
-            # A bar opening beyond the stop fills at its open (a gap), else at the stop.
-            trigger = min(open_, stop) if long else max(open_, stop)
-            price = fills.market_fill(trigger, position.side)
-            _exit(
-                report,
-                position,
-                position.quantity,
-                price,
-                fills.commission(position.quantity),
-                CloseReason.STOP_HIT,
-                bar_time,
-            )
-            return
-        if target_2 is not None and (high >= target_2 if long else low <= target_2):
-            # A resting limit: filled at the target, or better when the bar gapped through it.
-            price = max(open_, target_2) if long else min(open_, target_2)
-            _exit(
-                report,
-                position,
-                position.quantity,
-                price,
-                fills.commission(position.quantity),
-                CloseReason.TARGET_2_HIT,
-                bar_time,
-            )
-            return
-        if (
-            target_1 is not None
-            and not position.target_1_hit
-            and (high >= target_1 if long else low <= target_1)
-        ):
-            trade = position.trade
-            original = trade.quantity if trade else position.quantity
-            partial, _ = services.exit_split(original, position.partial_exit_pct)
-            partial = min(partial, position.quantity)
+        trade = position.trade
+        bracket = simulation_rules.Bracket(
+            side=position.side,
+            quantity=position.quantity,
+            entry_price=trade.entry_price if trade else position.average_price,
+            stop_loss=position.stop_loss,
+            target_1=position.target_1,
+            target_2=position.target_2,
+            original_quantity=trade.quantity if trade else position.quantity,
+            partial_exit_pct=position.partial_exit_pct,
+            move_stop_to_breakeven=position.move_stop_to_breakeven,
+            target_1_hit=position.target_1_hit,
+            slippage_pct=costs.slippage_pct,
+        )
+        outcome = simulation_rules.bracket_bar(
+            bracket, open_=_d(bar["open"]), high=_d(bar["high"]), low=_d(bar["low"])
+        )
+        if outcome.target_1_hit and not position.target_1_hit:
             Position.objects.filter(pk=position.pk).update(target_1_hit=True)
             position.target_1_hit = True
-            if partial:
-                price = max(open_, target_1) if long else min(open_, target_1)
-                _exit(
-                    report,
-                    position,
-                    partial,
-                    price,
-                    fills.commission(partial),
-                    CloseReason.TARGET_1_HIT,
-                    bar_time,
-                    partial=True,
-                )
-            if position.status == PositionStatus.OPEN and position.move_stop_to_breakeven:
-                breakeven = trade.entry_price if trade else position.average_price
-                services.position_move_stop(position=position, stop_loss=breakeven)
+        for fill in outcome.exits:
+            _exit(
+                report,
+                position,
+                fill.quantity,
+                fill.price,
+                costs.commission(fill.quantity, fill.price),
+                fill.reason,
+                bar_time,
+                partial=fill.partial,
+            )
+        if outcome.new_stop is not None and position.status == PositionStatus.OPEN:
+            services.position_move_stop(position=position, stop_loss=outcome.new_stop)
+
+
+def exit_rules_met(position: Position, market_data: MarketDataProvider, now: datetime):
+    """(met, description, last close) for the position's exit conditions on closed bars."""
+    # Imported here: agents sit above trading; the condition rules are the agents' own, so a
+    # live exit is judged exactly as the trigger and the backtester judge a condition.
+    from agents.builtin.conditions import bar_values, parse_condition
+
+    rules = position.exit_rules or {}
+    conditions = [
+        parse_condition(raw, default_timeframe="5m", position=index)
+        for index, raw in enumerate(rules.get("conditions") or [], start=1)
+    ]
+    if not conditions:
+        return False, "", None
+    keys: dict[str, set[str]] = {}
+    for condition in conditions:
+        keys.setdefault(condition.timeframe, set()).update(condition.keys)
+    values = {}
+    last_close = None
+    for timeframe, wanted in keys.items():
+        bars = market_data.bars(position.symbol, timeframe, end=now, limit=250)
+        if bars.empty:
+            return False, "", None
+        values[timeframe] = bar_values(bars, wanted, timeframe)
+        last_close = float(bars["close"].iloc[-1])
+    checks = [c.evaluate(*values[c.timeframe])["met"] for c in conditions]
+    combine = all if rules.get("logic") == "AND" else any
+    described = f" {rules.get('logic', 'OR')} ".join(c.describe() for c in conditions)
+    return combine(checks), described, last_close
+
+
+def _check_exit_rules(positions, market_data, now, report, executor_for) -> None:
+    """Close positions whose trade manager's exit conditions hold (at market)."""
+    for position in positions:
+        if position.status != PositionStatus.OPEN or not (position.exit_rules or {}).get(
+            "conditions"
+        ):
+            continue
+        try:
+            met, described, last_close = exit_rules_met(position, market_data, now)
+        except (MarketDataError, ValueError) as error:
+            report.errors.append(f"{position.symbol} exit conditions: {error}")
+            continue
+        if not met:
+            continue
+        logger.info("exit conditions met for %s: %s", position.symbol, described)
+        if position.trading_mode == Mode.SIMULATION:
+            costs = _SimulatedExits(position)
+            price = simulation_rules.slipped_price(
+                _d(last_close),
+                side="sell" if position.side == PositionSide.LONG else "buy",
+                slippage_pct=costs.slippage_pct,
+            )
+            _exit(
+                report,
+                position,
+                position.quantity,
+                price,
+                costs.commission(position.quantity, price),
+                CloseReason.EXIT_CONDITION,
+                now,
+            )
+            continue
+        try:
+            executor = executor_for(position.owner, position.trading_mode)
+            services.position_close_now(
+                position=position,
+                executor=executor,
+                reason=CloseReason.EXIT_CONDITION,
+                client_order_id=f"tc-exit-{position.pk}-{int(now.timestamp())}"[:48],
+                reference_price=_d(last_close),
+                now=now,
+            )
+        except ExecutionError as error:
+            report.errors.append(f"{position.symbol} exit conditions: {error}")
+            continue
+        position.refresh_from_db()
+        report.exits.append(
+            {
+                "symbol": position.symbol,
+                "mode": position.trading_mode,
+                "quantity": 0,
+                "price": str(last_close),
+                "reason": CloseReason.EXIT_CONDITION,
+            }
+        )
 
 
 def _sweep_simulated(positions, market_data, now, report) -> None:
@@ -279,6 +343,7 @@ def positions_monitor_sweep(
             report.errors.append(f"{mode}: {error}")
             continue
         _reconcile_broker(group, executor, now, report)
+    _check_exit_rules(positions, market_data, now, report, executor_for)
     still_open = [p for p in positions if p.status == PositionStatus.OPEN]
     if still_open:
         try:

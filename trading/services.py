@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.events import event_emit
-from trading import hooks
+from trading import hooks, simulation_rules
 from trading.executors.base import (
     BracketOrderRequest,
     ExecutionError,
@@ -237,6 +237,7 @@ class EntryPlan:
     move_stop_to_breakeven: bool = True
     monitoring: bool = True
     time_in_force: str = "day"
+    exit_rules: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -253,9 +254,7 @@ class EntryOutcome:
 
 def exit_split(quantity: int, partial_exit_pct: int) -> tuple[int, int]:
     """Shares for the target-1 leg and the target-2 leg (target 1 takes the rounding)."""
-    at_target_1 = int((Decimal(quantity) * partial_exit_pct / 100).to_integral_value(ROUND_HALF_UP))
-    if partial_exit_pct < 100 and quantity > 1 and at_target_1 == quantity:
-        at_target_1 = quantity - 1
+    at_target_1 = simulation_rules.target_1_split(quantity, partial_exit_pct)
     return at_target_1, quantity - at_target_1
 
 
@@ -452,6 +451,7 @@ def _trade_open(
             move_stop_to_breakeven=plan.move_stop_to_breakeven,
             partial_exit_pct=plan.partial_exit_pct,
             fill_costs=fill_costs,
+            exit_rules=plan.exit_rules,
             monitoring=plan.monitoring,
             pipeline_id=pipeline_id,
             execution_id=execution_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agents.builtin.common import is_number, timeframe_property
@@ -137,6 +138,23 @@ class Condition:
         result["met"] = _holds(self.operator, left_now, right_now, left_before, right_before)
         return result
 
+    def mask(self, columns: dict[str, Any]) -> Any:
+        """The condition on every bar at once: a boolean array over `columns` (arrays of the
+        same length, keyed like `keys`). The same rule as `evaluate`, for a batch of bars (a
+        backtest); warm-up NaNs never hold."""
+        left = np.asarray(columns[self.left], dtype=np.float64)
+        right = (
+            np.asarray(columns[self.right_key], dtype=np.float64)
+            if self.right_key
+            else np.full(len(left), float(self.value))
+        )
+        left_before = np.r_[np.nan, left[:-1]]
+        right_before = np.r_[np.nan, right[:-1]]
+        with np.errstate(invalid="ignore"):
+            return np.asarray(
+                _holds(self.operator, left, right, left_before, right_before), dtype=bool
+            )
+
 
 def _holds(
     operator: str, left: float, right: float, left_before: float, right_before: float
@@ -149,10 +167,11 @@ def _holds(
         return left >= right
     if operator == "<=":
         return left <= right
+    # `&` rather than `and`: the same rule serves one bar (floats) and many (numpy arrays).
     if operator == "crosses_above":
-        return left_before <= right_before and left > right
+        return (left_before <= right_before) & (left > right)
     if operator == "crosses_below":
-        return left_before >= right_before and left < right
+        return (left_before >= right_before) & (left < right)
     raise AgentError(f"Unknown operator {operator!r}; use one of {', '.join(OPERATORS)}.")
 
 

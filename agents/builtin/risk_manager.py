@@ -12,9 +12,11 @@ from agents.context import AgentContext
 from agents.errors import AgentError, InsufficientData
 from agents.registry import register
 from agents.state import PipelineState, RiskCheck, RiskDecision, StrategySignal, TradeSide
+from trading import simulation_rules
 from trading.executors.base import PositionSnapshot
 
 HUNDRED = Decimal("100")
+SIZING_METHODS = ("risk_based", "equity_fraction", "fixed_quantity")
 
 
 def _shares(amount: Decimal, price: Decimal) -> int:
@@ -22,6 +24,14 @@ def _shares(amount: Decimal, price: Decimal) -> int:
     if amount <= 0 or price <= 0:
         return 0
     return int((amount / price).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _commission_of(executor) -> dict[str, Decimal]:
+    """The executor's commission rates (simulation knows them; brokers report none)."""
+    return {
+        "per_share": Decimal(str(getattr(executor, "commission_per_share", 0) or 0)),
+        "pct_of_notional": Decimal(str(getattr(executor, "commission_pct", 0) or 0)),
+    }
 
 
 def _pct(value: float) -> str:
@@ -77,6 +87,33 @@ class RiskManagerAgent(BaseAgent):
             "title": "Risk manager",
             "description": "Position sizing and risk limits.",
             "properties": {
+                "sizing_method": {
+                    "type": "string",
+                    "title": "Sizing method",
+                    "description": (
+                        "risk_based: a stop-out loses the risk per trade; equity_fraction: a "
+                        "share of equity (100% is all-in, commission included); fixed_quantity: "
+                        "the same number of shares every time. The caps below apply to all."
+                    ),
+                    "enum": list(SIZING_METHODS),
+                    "default": "risk_based",
+                },
+                "equity_fraction_pct": {
+                    "type": "number",
+                    "title": "Equity fraction (% of equity)",
+                    "description": "equity_fraction sizing: the share of equity one trade uses.",
+                    "exclusiveMinimum": 0,
+                    "maximum": 100,
+                    "default": 10,
+                },
+                "fixed_quantity": {
+                    "type": "integer",
+                    "title": "Fixed quantity (shares)",
+                    "description": "fixed_quantity sizing: shares per trade.",
+                    "minimum": 1,
+                    "maximum": 1000000,
+                    "default": 100,
+                },
                 "risk_per_trade_pct": {
                     "type": "number",
                     "title": "Risk per trade (% of equity)",
@@ -144,7 +181,12 @@ class RiskManagerAgent(BaseAgent):
                 state.drop_symbol(symbol)
                 continue
             decision = self._decide(
-                signal, equity, buying_power_left, positions.get(symbol), ctx.clock.now()
+                signal,
+                equity,
+                buying_power_left,
+                positions.get(symbol),
+                ctx.clock.now(),
+                costs=_commission_of(ctx.executor),
             )
             state.risk_approvals[symbol] = decision
             if decision.approved:
@@ -160,6 +202,7 @@ class RiskManagerAgent(BaseAgent):
         buying_power: Decimal,
         position: PositionSnapshot | None,
         now,
+        costs: dict[str, Decimal] | None = None,
     ) -> RiskDecision:
         config = self.config
         symbol = signal.symbol
@@ -205,7 +248,10 @@ class RiskManagerAgent(BaseAgent):
         checks.append(
             RiskCheck(
                 name="risk_reward",
-                passed=risk_reward >= min_risk_reward,
+                # Compared unrounded: a 1.496R trade fails a 1.5R minimum although it reads 1.50R.
+                passed=simulation_rules.risk_reward_met(
+                    reward_per_share, risk_per_share, min_risk_reward
+                ),
                 detail=(
                     f"Reward to target 1 ({money(target_1)}) is {risk_reward}R; "
                     f"the minimum is {min_risk_reward}R."
@@ -214,18 +260,34 @@ class RiskManagerAgent(BaseAgent):
         )
 
         risk_budget = to_cents(equity * risk_pct / HUNDRED)
-        sizing = _Sizing(shares=_shares(risk_budget, risk_per_share))
-        sizing.checks.append(
-            RiskCheck(
-                name="risk_budget",
-                passed=True,
-                detail=(
-                    f"{_pct(config['risk_per_trade_pct'])} of {money(equity)} is "
-                    f"{money(risk_budget)} at risk: {sizing.shares} shares at "
-                    f"{money(risk_per_share)} a share."
-                ),
+        method = config.get("sizing_method", "risk_based")
+        if method == "equity_fraction":
+            costs = costs or {}
+            fraction = config["equity_fraction_pct"]
+            sizing = _Sizing(
+                shares=simulation_rules.equity_fraction_shares(
+                    equity,
+                    fraction,
+                    entry,
+                    per_share=costs.get("per_share", Decimal("0")),
+                    pct_of_notional=costs.get("pct_of_notional", Decimal("0")),
+                )
             )
-        )
+            sizing_detail = (
+                f"{_pct(fraction)} of {money(equity)} buys {sizing.shares} shares at "
+                f"{money(entry)}, commission included."
+            )
+        elif method == "fixed_quantity":
+            sizing = _Sizing(shares=int(config["fixed_quantity"]))
+            sizing_detail = f"Fixed size: {sizing.shares} shares."
+        else:
+            sizing = _Sizing(shares=_shares(risk_budget, risk_per_share))
+            sizing_detail = (
+                f"{_pct(config['risk_per_trade_pct'])} of {money(equity)} is "
+                f"{money(risk_budget)} at risk: {sizing.shares} shares at "
+                f"{money(risk_per_share)} a share."
+            )
+        sizing.checks.append(RiskCheck(name="risk_budget", passed=True, detail=sizing_detail))
 
         max_position_pct = Decimal(str(config["max_position_pct"]))
         max_position_value = to_cents(equity * max_position_pct / HUNDRED)
@@ -288,6 +350,8 @@ class RiskManagerAgent(BaseAgent):
                     detail=(
                         f"{money(risk_budget)} at risk does not cover one share at "
                         f"{money(risk_per_share)} of risk."
+                        if method == "risk_based"
+                        else f"{sizing_detail} That is not one share."
                     ),
                 )
             )

@@ -9,6 +9,7 @@ from typing import Any
 
 from agents.base import AgentMetadata, BaseAgent
 from agents.builtin.common import money, no_symbols, to_cents
+from agents.builtin.conditions import OPERATORS, condition_schema
 from agents.config import FieldError
 from agents.context import AgentContext
 from agents.errors import AgentError
@@ -94,6 +95,26 @@ class TradeManagerAgent(BaseAgent):
                     "title": "Monitor positions",
                     "description": "Watch open positions for stop and target hits.",
                     "default": True,
+                },
+                "exit_conditions": {
+                    "type": "array",
+                    "title": "Exit conditions",
+                    "description": (
+                        "Close the position when these hold on a bar's close, e.g. sma_10 "
+                        "crosses_below sma_20; checked every bar besides the stop and targets."
+                    ),
+                    "items": condition_schema(
+                        operators=OPERATORS, with_timeframe=True, shorthand=True
+                    ),
+                    "maxItems": 10,
+                    "default": [],
+                },
+                "exit_logic": {
+                    "type": "string",
+                    "title": "Combine exit conditions with",
+                    "description": "AND: all must hold; OR: any one is enough.",
+                    "enum": ["AND", "OR"],
+                    "default": "OR",
                 },
                 "order_type": {
                     "type": "string",
@@ -195,6 +216,14 @@ class TradeManagerAgent(BaseAgent):
             move_stop_to_breakeven=self.config["move_stop_to_breakeven"],
             monitoring=self.config["monitoring_enabled"],
             time_in_force=order.time_in_force,
+            exit_rules=(
+                {
+                    "conditions": self.config["exit_conditions"],
+                    "logic": self.config["exit_logic"],
+                }
+                if self.config["exit_conditions"]
+                else {}
+            ),
         )
         try:
             outcome = position_open(

@@ -223,6 +223,9 @@ def test_its_schema_fills_defaults_and_bounds_risk():
 
     assert errors == []
     assert config == {
+        "sizing_method": "risk_based",
+        "equity_fraction_pct": 10,
+        "fixed_quantity": 100,
         "risk_per_trade_pct": 1.0,
         "max_position_pct": 10,
         "max_symbol_exposure_pct": 20,
@@ -232,3 +235,46 @@ def test_its_schema_fills_defaults_and_bounds_risk():
     assert [(error.field, error.message) for error in bad] == [
         ("risk_per_trade_pct", "must be at most 5")
     ]
+
+
+def test_it_compares_the_risk_reward_before_rounding():
+    # Issue 13 item 7: $1.87 of reward for $1.25 of risk is 1.496R, shown as 1.50R; it must
+    # still fail a 1.5R minimum.
+    state, _ = size(signal(entry=100.00, stop=98.75, target_1=101.87))
+
+    decision = state.risk_approvals["AAPL"]
+    assert decision.approved is False
+    assert checks_of(decision)["risk_reward"] is False
+    assert state.symbols == []
+
+
+def test_it_sizes_with_a_fraction_of_equity_commission_included():
+    # 100% of $100,000 at $150.50 with 0.2% commission: 100,000 / (150.50 × 1.002) = 663.1 → 663.
+    account = PaperAccount()
+    account.commission_pct = Decimal("0.2")
+    config = {
+        "sizing_method": "equity_fraction",
+        "equity_fraction_pct": 100,
+        "max_position_pct": 100,
+        "max_symbol_exposure_pct": 100,
+    }
+    state, _ = size(signal(), config=config, account=account)
+
+    decision = state.risk_approvals["AAPL"]
+    assert decision.approved is True
+    assert decision.position_size == 663
+    assert decision.position_value + decision.position_value * Decimal("0.002") <= Decimal("100000")
+
+
+def test_it_sizes_a_fixed_quantity():
+    state, _ = size(signal(), config={"sizing_method": "fixed_quantity", "fixed_quantity": 7})
+
+    decision = state.risk_approvals["AAPL"]
+    assert decision.approved is True
+    assert decision.position_size == 7
+    assert decision.position_value == Decimal("1053.50")
+
+
+def test_it_refuses_an_unknown_sizing_method():
+    _, errors = validate_node_config("risk_manager_agent", {"sizing_method": "martingale"})
+    assert [error.field for error in errors] == ["sizing_method"]

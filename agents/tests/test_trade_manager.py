@@ -165,7 +165,7 @@ SIMULATION_CONFIG = {
 }
 
 
-def simulate(state, owner, mode_config=None, node_id="trade"):
+def simulate(state, owner, mode_config=None, node_id="trade", config=None):
     """Run the trade manager in SIMULATION mode through the real ledger and executor."""
     import dataclasses
 
@@ -187,7 +187,7 @@ def simulate(state, owner, mode_config=None, node_id="trade"):
     )
     state.trading_mode = "SIMULATION"
     state.execution_id = ""
-    agent = build_agent("trade_manager_agent", None, node_id=node_id)
+    agent = build_agent("trade_manager_agent", config, node_id=node_id)
     return agent.process(state, context), context, agent
 
 
@@ -284,6 +284,23 @@ def test_its_schema_fills_defaults():
         "partial_exit_split": [50, 50],
         "move_stop_to_breakeven": True,
         "monitoring_enabled": True,
+        "exit_conditions": [],
+        "exit_logic": "OR",
         "order_type": "market",
     }
     assert [error.field for error in bad] == ["partial_exit_split"]
+
+
+@pytest.mark.django_db
+def test_its_exit_conditions_go_with_the_position_to_the_monitor(owner):
+    from trading.models import Position
+
+    exit_when = [{"indicator": "sma_10", "operator": "crosses_below", "compare_to": "sma_20"}]
+    simulate(approved_state("AAPL"), owner, config={"exit_conditions": exit_when})
+
+    position = Position.objects.get(owner=owner, symbol="AAPL", status="open")
+    # The schema fills the condition's default timeframe (5m).
+    assert position.exit_rules == {
+        "conditions": [{**exit_when[0], "timeframe": "5m"}],
+        "logic": "OR",
+    }

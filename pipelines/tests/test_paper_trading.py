@@ -196,3 +196,36 @@ def test_a_worker_killed_after_sending_places_no_second_order_when_redelivered(o
         assert len(fake.orders_with_client_id(client_id)) == 1
         assert Order.objects.filter(client_order_id=client_id).count() == 1
     assert Trade.objects.filter(owner=owner, symbol="TSLA").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_monitor_closes_at_the_broker_when_the_exit_conditions_hold(owner, fake):
+    run(paper_pipeline(owner, symbols=("TSLA", "JPM")))
+    position = Position.objects.filter(owner=owner, status="open").first()
+    Position.objects.filter(pk=position.pk).update(
+        exit_rules={
+            "conditions": [
+                {"indicator": "close", "operator": ">", "value": 0.01, "timeframe": "1d"}
+            ],
+            "logic": "OR",
+        }
+    )
+    sent_before = len(fake.orders)
+
+    report = positions_monitor_sweep(
+        now=django_settings_now(),
+        market_data=market_data_provider(),
+        executor_for=lambda owner, mode: executor_for(owner=owner, mode=mode),
+    )
+
+    assert not report.errors
+    position.refresh_from_db()
+    assert position.status == "closed"
+    assert position.trade.close_reason == "exit_condition"
+    closing = [
+        o
+        for o in list(fake.orders.values())[sent_before:]
+        if o.symbol == position.symbol and o.type == "market"
+    ]
+    assert len(closing) == 1
+    assert [exit["reason"] for exit in report.exits] == ["exit_condition"]

@@ -11,7 +11,7 @@ import random
 from datetime import datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
-from trading import calendar
+from trading import calendar, simulation_rules
 from trading.clock import Clock
 from trading.executors.base import (
     AccountSnapshot,
@@ -60,6 +60,7 @@ class SimulationExecutor(TradeExecutor):
         self.market_data = market_data
         self.slippage_pct = Decimal(str(mode_config.get("slippage_pct", "0.1")))
         self.commission_per_share = Decimal(str(mode_config.get("commission_per_share", "0.005")))
+        self.commission_pct = Decimal(str(mode_config.get("commission_pct", "0")))
         self.partial_fills = bool(mode_config.get("simulate_partial_fills", True))
         self.rejections = bool(mode_config.get("simulate_rejections", True))
         self.initial_balance = Decimal(str(mode_config.get("initial_balance", "100000")))
@@ -116,12 +117,16 @@ class SimulationExecutor(TradeExecutor):
 
     def _slipped(self, price: Decimal, side: str) -> tuple[Decimal, Decimal]:
         """(fill price, slippage per share): buys fill higher, sells lower."""
-        slippage = (price * self.slippage_pct / 100).quantize(CENT, ROUND_HALF_UP)
-        fill = price + slippage if side == "buy" else price - slippage
-        return fill.quantize(CENT, ROUND_HALF_UP), slippage
+        fill = simulation_rules.slipped_price(price, side=side, slippage_pct=self.slippage_pct)
+        return fill, abs(fill - price.quantize(CENT, ROUND_HALF_UP))
 
-    def commission_for(self, quantity: int) -> Decimal:
-        return (self.commission_per_share * quantity).quantize(CENT, ROUND_HALF_UP)
+    def commission_for(self, quantity: int, price: Decimal | None = None) -> Decimal:
+        return simulation_rules.commission_for(
+            quantity,
+            price,
+            per_share=self.commission_per_share,
+            pct_of_notional=self.commission_pct,
+        )
 
     def market_open_at(self, moment: datetime) -> bool:
         """Whether an order fills at `moment`: in the regular session, or in extended hours on
@@ -189,7 +194,7 @@ class SimulationExecutor(TradeExecutor):
             broker_order_id=f"SIM-{request.client_order_id}",
             filled_quantity=quantity,
             filled_price=fill,
-            commission=self.commission_for(quantity),
+            commission=self.commission_for(quantity, fill),
             slippage=slippage,
             message="Simulated fill",
         )
@@ -214,7 +219,7 @@ class SimulationExecutor(TradeExecutor):
             broker_order_id=f"SIM-{client_order_id}",
             filled_quantity=quantity,
             filled_price=fill,
-            commission=self.commission_for(quantity),
+            commission=self.commission_for(quantity, fill),
             slippage=slippage,
             message="Simulated market close",
         )

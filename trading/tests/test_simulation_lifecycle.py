@@ -200,3 +200,53 @@ def test_a_replayed_run_fills_the_same(owner, tmp_path):
         for _ in range(3)
     ]
     assert len({(f.status, f.filled_quantity, f.filled_price) for f in fills}) == 1
+
+
+def test_it_fills_target_1_then_target_2_when_one_bar_reaches_both(owner, tmp_path):
+    # Issue 13 item 7: minute 3 runs from 101 up to 106.50 and crosses both targets. Resting
+    # limits fill in price order: half at target 1 (103), the rest at target 2 (106) — not
+    # everything at target 2.
+    write_bars(tmp_path, "TEST", {3: (101, 106.5, 100.9, 106)})
+    provider = CsvProvider(tmp_path)
+    clock = ManualClock(OPEN + timedelta(minutes=1))
+    open_position(owner, provider, clock, qty=66)
+
+    clock.set(OPEN + timedelta(minutes=5))
+    sweep(provider, clock)
+    trade = Trade.objects.get(owner=owner)
+    position = Position.objects.get(owner=owner, symbol="TEST")
+    assert position.status == "closed"
+    assert trade.close_reason == "target_2_hit"
+    assert (trade.partial_exit_quantity, trade.partial_exit_price) == (33, Decimal("103.0000"))
+    # By hand: entry 100.10 (100 + 0.1% slippage), commission 66 × 0.005 = 0.33, each exit
+    # 33 × 0.005 = 0.165 → 0.17. 33 × 2.90 + 33 × 5.90 − (0.33 + 0.17 + 0.17) = 289.73.
+    assert trade.realized_pnl == Decimal("289.73")
+
+
+def test_it_closes_at_market_when_the_exit_conditions_hold(owner, tmp_path):
+    # The trade manager's exit condition "close < 99" on 1-minute bars: minute 3 closes at
+    # 98.50 (above the 98 stop), so the monitor closes at market: 98.50 − 0.1% = 98.40.
+    write_bars(tmp_path, "TEST", {3: (99.5, 99.6, 98.3, 98.5)})
+    provider = CsvProvider(tmp_path)
+    clock = ManualClock(OPEN + timedelta(minutes=1))
+    open_position(owner, provider, clock)
+    Position.objects.filter(owner=owner).update(
+        exit_rules={
+            "conditions": [{"indicator": "close", "operator": "<", "value": 99, "timeframe": "1m"}],
+            "logic": "OR",
+        }
+    )
+
+    clock.set(OPEN + timedelta(minutes=3))
+    sweep(provider, clock)
+    assert Position.objects.get(owner=owner).status == "open"  # minute 3 has not closed yet
+
+    clock.set(OPEN + timedelta(minutes=4))
+    report = sweep(provider, clock)
+    trade = Trade.objects.get(owner=owner)
+    assert Position.objects.get(owner=owner).status == "closed"
+    assert trade.close_reason == "exit_condition"
+    assert trade.exit_price == Decimal("98.4000")
+    # 100 × (98.40 − 100.10) − 0.50 − 0.50 = −171.00
+    assert trade.realized_pnl == Decimal("-171.00")
+    assert [exit["reason"] for exit in report.exits] == ["exit_condition"]

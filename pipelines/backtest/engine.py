@@ -1,0 +1,524 @@
+"""The backtest engine: a plan replayed over one symbol's bars with SIMULATION's rules.
+
+Speed by design: every indicator and condition is computed once over the whole history (TA-Lib
+on arrays, `Condition.mask`); the loop jumps from one bar where something can happen to the next
+(an entry signal while flat; a stop or target touch, an exit signal or the end of the day while
+in a position), found with numpy searches rather than visiting bars; nothing touches the
+database. Fills and bracket exits come from `trading.simulation_rules`, the same rules the live
+simulation executor and the position monitor use.
+
+Arithmetic is float64 inside the loop (like the indicators); results are turned into Decimal
+cents where they are stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from agents.builtin.common import round_price
+from agents.builtin.strategy import r_multiple_target
+from pipelines.backtest.plan import BacktestPlan, PlanError
+from trading import simulation_rules
+from trading.indicators import compute_indicators
+from trading.marketdata.base import TIMEFRAMES
+from trading.marketdata.frames import INTRADAY_MINUTES, bar_closes, resample
+
+NEXT_OPEN = "next_open"
+AT_CLOSE = "close"
+CONDITION_EXIT = "exit_condition"
+END_OF_DAY = "end_of_day"
+OPEN_AT_END = "open"
+
+
+@dataclass(frozen=True)
+class Costs:
+    initial_cash: float = 10_000.0
+    commission_pct: float = 0.0  # % of notional, per fill
+    commission_per_share: float = 0.0
+    slippage_pct: float = 0.0
+    fill_at: str = NEXT_OPEN
+
+
+@dataclass
+class History:
+    """One symbol × timeframe: bar open times (epoch seconds, UTC) and OHLCV arrays."""
+
+    symbol: str
+    timeframe: str
+    open_seconds: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.open_seconds)
+
+    def frame(self) -> pd.DataFrame:
+        index = pd.DatetimeIndex(
+            (self.open_seconds.astype(np.int64) * 1_000_000_000).view("M8[ns]"), tz="UTC"
+        )
+        return pd.DataFrame(
+            {
+                "open": self.open,
+                "high": self.high,
+                "low": self.low,
+                "close": self.close,
+                "volume": self.volume,
+            },
+            index=index,
+        )
+
+    def between(self, start: int | None, end: int | None) -> History:
+        """The bars opening in [start, end) (epoch seconds; None: unbounded)."""
+        lo = 0 if start is None else int(np.searchsorted(self.open_seconds, start, "left"))
+        hi = len(self) if end is None else int(np.searchsorted(self.open_seconds, end, "left"))
+        return History(
+            self.symbol,
+            self.timeframe,
+            *(a[lo:hi] for a in (self.open_seconds, self.open, self.high, self.low, self.close)),
+            self.volume[lo:hi],
+        )
+
+
+@dataclass
+class ClosedTrade:
+    side: str
+    quantity: int
+    entry_bar: int
+    entry_seconds: int
+    entry_price: float
+    stop_loss: float | None
+    target_1: float | None
+    target_2: float | None
+    exit_bar: int | None = None
+    exit_seconds: int | None = None
+    exit_price: float | None = None  # average over the exits
+    commission: float = 0.0
+    net_pnl: float = 0.0
+    close_reason: str = ""
+    partial_exit_quantity: int = 0
+    partial_exit_price: float | None = None
+    exits: list[tuple[int, int, float]] = field(default_factory=list)  # (bar, qty, price)
+
+    @property
+    def is_open(self) -> bool:
+        return self.exit_bar is None
+
+
+@dataclass
+class BacktestResult:
+    trades: list[ClosedTrade]
+    equity: np.ndarray
+    final_equity: float
+    bars: int
+    cancelled: bool = False
+
+    @property
+    def closed_trades(self) -> list[ClosedTrade]:
+        return [t for t in self.trades if not t.is_open]
+
+    @property
+    def open_trades(self) -> list[ClosedTrade]:
+        return [t for t in self.trades if t.is_open]
+
+
+# --- conditions over the whole history --------------------------------------------------------
+
+
+def _condition_masks(history: History, conditions, logic: str) -> np.ndarray:
+    """One boolean per bar: the conditions (on their timeframes) hold at that bar's close."""
+    n = len(history)
+    if not conditions:
+        return np.zeros(n, dtype=bool)
+    frame = history.frame()
+    base = history.timeframe
+    by_timeframe: dict[str, list] = {}
+    for condition in conditions:
+        by_timeframe.setdefault(condition.timeframe, []).append(condition)
+    masks = []
+    for timeframe, group in by_timeframe.items():
+        bars = _bars_on(frame, base, timeframe)
+        keys = set().union(*(c.keys for c in group))
+        names = sorted({_compute_name(k) for k in keys} - {None})
+        columns = {k: bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close")}
+        columns["volume"] = bars["volume"].to_numpy(np.float64)
+        if names:
+            indicators = compute_indicators(bars, names, timeframe=timeframe)
+            columns.update({k: indicators[k].to_numpy() for k in indicators.columns})
+        for condition in group:
+            mask = condition.mask(columns)
+            masks.append(mask if timeframe == base else _align(mask, bars, frame, condition))
+    combined = np.logical_and.reduce(masks) if logic == "AND" else np.logical_or.reduce(masks)
+    return np.asarray(combined, dtype=bool)
+
+
+def _compute_name(key: str):
+    from agents.builtin.conditions import compute_name
+
+    return compute_name(key)
+
+
+def _bars_on(frame: pd.DataFrame, base: str, timeframe: str) -> pd.DataFrame:
+    if timeframe == base:
+        return frame
+    if TIMEFRAMES.index(timeframe) < TIMEFRAMES.index(base) or base == "1d":
+        raise PlanError(
+            f"A condition on {timeframe} bars needs a dataset of {timeframe} bars or finer; "
+            f"this one has {base} bars.",
+            field="dataset",
+        )
+    return resample(frame, timeframe, source_minutes=INTRADAY_MINUTES[base])
+
+
+def _align(mask: np.ndarray, bars: pd.DataFrame, frame: pd.DataFrame, condition) -> np.ndarray:
+    """A higher timeframe's mask on the base bars: known from the base bar whose close completes
+    the higher bar. A crossing is an event (that bar only); a comparison holds until the next
+    higher bar closes."""
+    higher_open = bars.index.asi8 // 1_000_000_000
+    base_open = frame.index.asi8 // 1_000_000_000
+    base_tf = "1m" if len(frame) < 2 else _timeframe_of(frame)
+    higher_close = bar_closes(higher_open, condition.timeframe)
+    base_close = bar_closes(base_open, base_tf)
+    index = np.searchsorted(higher_close, base_close, side="right") - 1
+    known = index >= 0
+    aligned = np.zeros(len(frame), dtype=bool)
+    aligned[known] = mask[index[known]]
+    if condition.operator.startswith("crosses"):
+        first = np.r_[True, index[1:] != index[:-1]]
+        aligned &= first
+    return aligned
+
+
+def _timeframe_of(frame: pd.DataFrame) -> str:
+    step = int(np.median(np.diff(frame.index.asi8[: min(len(frame), 500)])) // 60_000_000_000)
+    return {1: "1m", 5: "5m", 15: "15m", 60: "1h", 240: "4h"}.get(step, "1d")
+
+
+def session_ends(open_seconds: np.ndarray) -> np.ndarray:
+    """True on the last bar of each New York trading day."""
+    days = (
+        pd.DatetimeIndex((open_seconds.astype(np.int64) * 1_000_000_000).view("M8[ns]"), tz="UTC")
+        .tz_convert("America/New_York")
+        .normalize()
+        .asi8
+    )
+    return np.r_[days[1:] != days[:-1], True]
+
+
+# --- the replay ---------------------------------------------------------------------------------
+
+
+def _next_index(indices: np.ndarray, start: int) -> int | None:
+    k = int(np.searchsorted(indices, start, side="left"))
+    return int(indices[k]) if k < len(indices) else None
+
+
+def run_backtest(
+    history: History,
+    plan: BacktestPlan,
+    costs: Costs,
+    *,
+    on_progress: Callable[[int, int], bool] | None = None,
+) -> BacktestResult:
+    """Replay `plan` over `history`. `on_progress(bars_done, bars_total)` is called now and
+    then; when it returns False the run stops (cancelled) and reports what it has."""
+    n = len(history)
+    o, h, low, c = history.open, history.high, history.low, history.close
+    reversing = plan.side == "both"
+    next_open = costs.fill_at == NEXT_OPEN
+    slippage = costs.slippage_pct
+
+    entry_signal = _condition_masks(history, plan.entry_conditions, plan.entry_logic)
+    exit_signal = _condition_masks(history, plan.exit_conditions, plan.exit_logic)
+    day_end = session_ends(history.open_seconds) if plan.flatten_end_of_day else np.zeros(n, bool)
+    # Long and short: the entry conditions open a long, the exit conditions a short, and each
+    # side's exit is the other side's entry (a reversal). Otherwise one side, exits by the exit
+    # conditions.
+    sides = ("long", "short") if reversing else (plan.side,)
+    entries_of = {
+        "long": np.flatnonzero(entry_signal if plan.side != "short" else np.zeros(n, bool)),
+        "short": np.flatnonzero(exit_signal if reversing else entry_signal),
+    }
+    exit_of = {"long": exit_signal, "short": entry_signal if reversing else exit_signal}
+    static_exits_of = {side: np.flatnonzero(exit_of[side] | day_end) for side in sides}
+    sign = 1
+    atr = None
+    if plan.stop_method == "atr":
+        atr = compute_indicators(history.frame(), ["ATR"], timeframe=history.timeframe)[
+            "atr_14"
+        ].to_numpy()
+
+    def commission(quantity: int, price: float) -> float:
+        return simulation_rules.commission_for(
+            quantity,
+            price,
+            per_share=costs.commission_per_share,
+            pct_of_notional=costs.commission_pct,
+        )
+
+    cash = float(costs.initial_cash)
+    trades: list[ClosedTrade] = []
+    cash_delta = np.zeros(n + 1)
+    trade: ClosedTrade | None = None
+    bracket: simulation_rules.Bracket | None = None
+    i = 0
+    step = max(1, n // 100)
+    next_report = 0
+    last_report = 0.0
+    cancelled = False
+
+    def close(quantity: int, bar: int, price: float, reason: str) -> None:
+        nonlocal cash, trade, bracket
+        fee = commission(quantity, price)
+        pnl = sign * quantity * (price - trade.entry_price) - fee
+        cash += pnl
+        cash_delta[bar] += pnl
+        trade.commission += fee
+        trade.net_pnl += pnl
+        trade.exits.append((bar, quantity, price))
+        bracket.quantity -= quantity
+        if reason == simulation_rules.TARGET_1_HIT and bracket.quantity > 0:
+            trade.partial_exit_quantity, trade.partial_exit_price = quantity, price
+        if bracket.quantity <= 0:
+            trade.exit_bar = bar
+            trade.exit_seconds = int(history.open_seconds[bar])
+            trade.exit_price = sum(q * p for _, q, p in trade.exits) / trade.quantity
+            trade.close_reason = reason
+            trade, bracket = None, None
+
+    while i < n:
+        if on_progress is not None and i >= next_report:
+            next_report = i + step
+            now = time.monotonic()
+            if now - last_report > 0.2:
+                last_report = now
+                if on_progress(i, n) is False:
+                    cancelled = True
+                    break
+        if trade is None:
+            candidates = [
+                (bar, side)
+                for side in sides
+                if (bar := _next_index(entries_of[side], i)) is not None
+            ]
+            if not candidates:
+                break
+            signal_bar, side = min(candidates)
+            sign = 1 if side == "long" else -1
+            entry_side, exit_side = ("buy", "sell") if sign > 0 else ("sell", "buy")
+            exit_signal = exit_of[side]
+            static_exits = static_exits_of[side]
+            fill_bar = signal_bar + 1 if next_open else signal_bar
+            if fill_bar >= n:
+                break
+            reference = o[fill_bar] if next_open else c[signal_bar]
+            price = simulation_rules.slipped_price(
+                float(reference), side=entry_side, slippage_pct=slippage
+            )
+            levels = _levels(plan, history, atr, signal_bar, sign)
+            if levels is False:
+                i = signal_bar + 1
+                continue
+            stop, target_1, target_2 = levels or (None, None, None)
+            quantity = _size(plan, costs, cash, price, stop)
+            if quantity < 1:
+                i = signal_bar + 1
+                continue
+            fee = commission(quantity, price)
+            cash -= fee
+            cash_delta[fill_bar] -= fee
+            trade = ClosedTrade(
+                side=side,
+                quantity=quantity,
+                entry_bar=fill_bar,
+                entry_seconds=int(history.open_seconds[fill_bar]),
+                entry_price=price,
+                stop_loss=stop,
+                target_1=target_1,
+                target_2=target_2,
+                commission=fee,
+                net_pnl=-fee,
+            )
+            trades.append(trade)
+            bracket = simulation_rules.Bracket(
+                side=side,
+                quantity=quantity,
+                entry_price=price,
+                stop_loss=stop,
+                target_1=target_1,
+                target_2=target_2,
+                original_quantity=quantity,
+                partial_exit_pct=plan.partial_exit_pct,
+                move_stop_to_breakeven=plan.move_stop_to_breakeven,
+                slippage_pct=slippage,
+            )
+            # Entered at an open: that bar's range still lies ahead. At a close: the next bar's.
+            i = fill_bar if next_open else fill_bar + 1
+            continue
+
+        # In a position: the next bar where an exit signal, the day's end or a level touch.
+        limit = _next_index(static_exits, i)
+        horizon = n if limit is None else limit + 1
+        touch = _first_touch(bracket, h, low, i, horizon) if _has_levels(bracket) else None
+        j = touch if touch is not None else limit
+        if j is None:
+            break
+        if touch is not None:
+            outcome = simulation_rules.bracket_bar(
+                bracket, open_=float(o[j]), high=float(h[j]), low=float(low[j])
+            )
+            if outcome.target_1_hit:
+                bracket.target_1_hit = True
+            for fill in outcome.exits:
+                close(fill.quantity, j, float(fill.price), fill.reason)
+            if trade is None:
+                i = j  # flat again: a signal on this bar's close may enter
+                continue
+            if outcome.new_stop is not None:
+                bracket.stop_loss = outcome.new_stop
+        if exit_signal[j]:
+            if next_open:
+                if j + 1 >= n:
+                    break  # the exit would fill after the data ends: still open
+                price = simulation_rules.slipped_price(
+                    float(o[j + 1]), side=exit_side, slippage_pct=slippage
+                )
+                close(bracket.quantity, j + 1, price, CONDITION_EXIT)
+            else:
+                price = simulation_rules.slipped_price(
+                    float(c[j]), side=exit_side, slippage_pct=slippage
+                )
+                close(bracket.quantity, j, price, CONDITION_EXIT)
+            i = j
+            continue
+        if day_end[j]:
+            price = simulation_rules.slipped_price(
+                float(c[j]), side=exit_side, slippage_pct=slippage
+            )
+            close(bracket.quantity, j, price, END_OF_DAY)
+            i = j + 1
+            continue
+        i = j + 1
+
+    equity = _equity_curve(history, trades, cash_delta, costs.initial_cash)
+    if on_progress is not None and not cancelled:
+        on_progress(n, n)
+    return BacktestResult(
+        trades=trades,
+        equity=equity,
+        final_equity=float(equity[-1]) if n else float(costs.initial_cash),
+        bars=n,
+        cancelled=cancelled,
+    )
+
+
+def _has_levels(bracket) -> bool:
+    return any(x is not None for x in (bracket.stop_loss, bracket.target_1, bracket.target_2))
+
+
+def _first_touch(bracket, high, low, start: int, end: int) -> int | None:
+    """The first bar in [start, end) whose range reaches the stop or a target still waiting."""
+    long = bracket.long
+    inf = np.inf
+    stop = bracket.stop_loss if bracket.stop_loss is not None else (-inf if long else inf)
+    targets = [
+        t
+        for t, waiting in ((bracket.target_1, not bracket.target_1_hit), (bracket.target_2, True))
+        if t is not None and waiting
+    ]
+    target = (min(targets) if long else max(targets)) if targets else (inf if long else -inf)
+    width = 64
+    while start < end:
+        stop_at = min(end, start + width)
+        if long:
+            hit = (low[start:stop_at] <= stop) | (high[start:stop_at] >= target)
+        else:
+            hit = (high[start:stop_at] >= stop) | (low[start:stop_at] <= target)
+        k = int(hit.argmax())
+        if hit[k]:
+            return start + k
+        start, width = stop_at, width * 4
+    return None
+
+
+def _levels(plan: BacktestPlan, history: History, atr, bar: int, sign: int):
+    """(stop, target 1, target 2) as the strategy sets them at the signal bar's close; None when
+    the plan has no bracket; False when the strategy or the risk manager would refuse."""
+    if plan.stop_method is None:
+        return None
+    entry = round_price(float(history.close[bar]))
+    if plan.stop_method == "atr":
+        value = atr[bar]
+        if not np.isfinite(value) or value <= 0:
+            return False
+        stop = round_price(entry - sign * plan.atr_multiplier * value)
+    else:
+        # The strategy's swing stop: the lowest low (highest high for a short) of the last
+        # `swing_lookback` closed bars, the signal bar included.
+        start = max(0, bar - plan.swing_lookback + 1)
+        window = history.low[start : bar + 1] if sign > 0 else history.high[start : bar + 1]
+        stop = round_price(float(window.min() if sign > 0 else window.max()))
+        if (entry - stop) * sign <= 0:
+            return False
+    risk = abs(entry - stop)
+    if risk <= 0:
+        return False
+    target_1 = r_multiple_target(entry, risk, plan.target_1_r, sign)
+    target_2 = r_multiple_target(entry, risk, plan.target_2_r, sign)
+    if plan.min_risk_reward is not None and not simulation_rules.risk_reward_met(
+        Decimal(str(abs(target_1 - entry))).quantize(Decimal("0.01")),
+        Decimal(str(risk)).quantize(Decimal("0.01")),
+        plan.min_risk_reward,
+    ):
+        return False
+    return stop, target_1, target_2
+
+
+def _size(plan: BacktestPlan, costs: Costs, equity: float, price: float, stop) -> int:
+    """Shares as the risk manager sizes them (one position at a time, so equity is cash)."""
+    sizing = plan.sizing
+    cost = price + price * costs.commission_pct / 100 + costs.commission_per_share
+    affordable = int(equity // cost) if cost > 0 else 0
+    if sizing.method == "equity_fraction":
+        shares = simulation_rules.equity_fraction_shares(
+            equity,
+            sizing.equity_fraction_pct,
+            price,
+            per_share=costs.commission_per_share,
+            pct_of_notional=costs.commission_pct,
+        )
+    elif sizing.method == "fixed_quantity":
+        shares = sizing.fixed_quantity
+    else:
+        risk_per_share = abs(price - stop)
+        if risk_per_share <= 0:
+            return 0
+        shares = int(equity * sizing.risk_per_trade_pct / 100 // risk_per_share)
+    if sizing.method != "equity_fraction":
+        shares = min(shares, int(equity * sizing.max_position_pct / 100 // price))
+    return max(0, min(shares, affordable))
+
+
+def _equity_curve(history: History, trades, cash_delta: np.ndarray, initial: float) -> np.ndarray:
+    """Equity at each bar's close: cash plus the open position marked to the close."""
+    n = len(history)
+    held = np.zeros(n)
+    entry = np.zeros(n)
+    for trade in trades:
+        end = n if trade.exit_bar is None else trade.exit_bar
+        signed = trade.quantity if trade.side == "long" else -trade.quantity
+        held[trade.entry_bar : end] += signed
+        entry[trade.entry_bar : end] = trade.entry_price
+        for bar, quantity, _ in trade.exits:
+            if bar < end:
+                held[bar:end] -= quantity if signed > 0 else -quantity
+    cash = initial + np.cumsum(cash_delta[:n])
+    return cash + held * (history.close - entry)

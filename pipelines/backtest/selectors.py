@@ -1,0 +1,81 @@
+"""Backtest and dataset reads, always scoped to their owner (others' rows are DoesNotExist)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from pipelines.models import Backtest, BacktestSweep, BacktestTrade
+from trading.models import Dataset
+
+# The packed bar columns: megabytes per row, read only by the engine.
+BAR_COLUMNS = ("open_seconds", "open", "high", "low", "close", "volume")
+
+
+def datasets_for_user(*, user) -> QuerySet[Dataset]:
+    return Dataset.objects.filter(owner=user).defer(*BAR_COLUMNS)
+
+
+def dataset_get(*, user, dataset_id) -> Dataset:
+    """With its bars (a backtest is about to read them)."""
+    return Dataset.objects.get(owner=user, pk=dataset_id)
+
+
+def backtests_for_user(*, user, pipeline=None) -> QuerySet[Backtest]:
+    backtests = Backtest.objects.filter(owner=user).select_related("dataset", "pipeline")
+    backtests = backtests.defer(*(f"dataset__{c}" for c in BAR_COLUMNS), "equity")
+    if pipeline is not None:
+        backtests = backtests.filter(pipeline=pipeline)
+    return backtests
+
+
+def backtest_get(*, user, backtest_id) -> Backtest:
+    return (
+        Backtest.objects.select_related("dataset", "pipeline")
+        .defer(*(f"dataset__{c}" for c in BAR_COLUMNS))
+        .get(owner=user, pk=backtest_id)
+    )
+
+
+def backtest_trades(*, backtest: Backtest) -> QuerySet[BacktestTrade]:
+    return BacktestTrade.objects.filter(backtest=backtest).order_by("entry_bar")
+
+
+def sweep_get(*, user, sweep_id) -> BacktestSweep:
+    return BacktestSweep.objects.get(owner=user, pk=sweep_id)
+
+
+def sweep_rows(*, sweep: BacktestSweep) -> list[Backtest]:
+    return list(sweep.backtests.defer("equity", "graph").order_by("-final_equity", "created_at"))
+
+
+def backtest_closed_trades(*, backtest: Backtest) -> list[dict]:
+    """The closed trades as analytics reads any trade (analytics.metrics.trade_book takes
+    mappings with these keys), so a backtest is measured by the same code as live trading."""
+    rows = backtest_trades(backtest=backtest).filter(is_open=False)
+    return [
+        {
+            "symbol": row.symbol,
+            "side": row.side,
+            "quantity": row.quantity,
+            "entry_price": row.entry_price,
+            "net_pnl": row.net_pnl,
+            "opened_at": row.entry_at,
+            "closed_at": row.exit_at,
+            "commission": row.commission,
+            "close_reason": row.close_reason,
+            "pipeline_id": str(backtest.pipeline_id),
+            "trade_id": str(row.pk),
+        }
+        for row in rows
+    ]
+
+
+def backtest_equity_series(*, backtest: Backtest) -> list[tuple]:
+    """[(datetime, Decimal equity), …], oldest first: analytics' equity-series shape."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    return [
+        (datetime.fromtimestamp(seconds, tz=UTC), Decimal(str(equity)))
+        for seconds, equity in backtest.equity
+    ]

@@ -1,0 +1,320 @@
+"""Backtesting API: datasets (CSV upload checked row by row, synthetic fetch), backtests (refused
+before anything runs, run, trades, cancel), sweeps; owner-scoped (an outsider gets 404)."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from backtesting.test import GOOG
+from django.test.client import MULTIPART_CONTENT
+
+from pipelines.backtest.services import backtest_run
+from pipelines.models import Backtest, BacktestStatus, BacktestTrade, Pipeline
+from pipelines.tests.test_backtest_engine import SMA_CROSS_GRAPH
+from trading.models import Dataset
+
+pytestmark = pytest.mark.django_db
+
+GOOD_CSV = (
+    "timestamp,open,high,low,close,volume\n"
+    "2024-01-02,10,11,9,10.5,100\n"
+    "2024-01-03,10.5,11.5,10,11,100\n"
+    "2024-01-04,11,12,10.5,11.5,100\n"
+)
+
+
+def goog_csv() -> bytes:
+    frame = GOOG.rename(columns=str.lower)
+    frame.index.name = "timestamp"
+    return frame.to_csv(date_format="%Y-%m-%d").encode()
+
+
+def upload(api, content, symbol="GOOG", **form):
+    file = io.BytesIO(content if isinstance(content, bytes) else content.encode())
+    file.name = "bars.csv"
+    return api.post(
+        "/api/v1/datasets",
+        {"file": file, "symbol": symbol, **form},
+        content_type=MULTIPART_CONTENT,
+    )
+
+
+@pytest.fixture
+def sma_pipeline(owner):
+    return Pipeline.objects.create(owner=owner, name="SMA cross", graph=SMA_CROSS_GRAPH)
+
+
+@pytest.fixture
+def goog(api):
+    response = upload(api, goog_csv())
+    assert response.status_code == 201, response.content
+    return Dataset.objects.get(pk=response.json()["id"])
+
+
+def test_it_stores_an_uploaded_csv_and_detects_its_timeframe(api, owner):
+    response = upload(api, GOOD_CSV, symbol="abc", time_zone="America/New_York")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["symbol"], body["timeframe"], body["bar_count"]) == ("ABC", "1d", 3)
+    assert body["starts_at"] == "2024-01-02T05:00:00Z"  # midnight New York
+    dataset = Dataset.objects.get(owner=owner)
+    assert dataset.source == "upload"
+    assert len(bytes(dataset.close)) == 3 * 8  # packed float64s
+
+
+@pytest.mark.parametrize(
+    ("content", "row", "column"),
+    [
+        ("timestamp,open,high,low,volume\n2024-01-02,1,2,1,5\n", 1, "close"),
+        (GOOD_CSV + "2024-01-03,11,12,10,11,100\n", 5, "timestamp"),  # earlier: unsorted
+        (GOOD_CSV + "2024-01-04,11,12,10,11,100\n", 5, "timestamp"),  # duplicate
+        (GOOD_CSV.replace("11,12,10.5,11.5", "11,12,10.5,nan"), 4, "close"),
+        (GOOD_CSV.replace("10.5,11.5,10,11", "-10.5,11.5,10,11"), 3, "open"),
+        (GOOD_CSV.replace("10,11,9,10.5", "10,9,11,10.5"), 2, "high"),  # high < low
+        (GOOD_CSV.replace("10.5,11.5,10,11", "10.5,11.5,0,11"), 3, "low"),
+    ],
+)
+def test_it_refuses_a_bad_file_naming_the_row_and_column(api, content, row, column):
+    response = upload(api, content)
+
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert (problem["row"], problem["column"]) == (row, column)
+    assert f"Row {row}" in problem["msg"] and column in problem["msg"]
+    assert Dataset.objects.count() == 0
+
+
+def test_it_fetches_a_range_from_the_synthetic_provider(api, owner):
+    response = api.post(
+        "/api/v1/datasets/fetch",
+        {
+            "symbol": "AAPL",
+            "timeframe": "1d",
+            "start": "2025-01-01T00:00:00Z",
+            "end": "2025-07-01T00:00:00Z",
+        },
+    )
+
+    assert response.status_code == 201, response.content
+    dataset = Dataset.objects.get(owner=owner)
+    assert (dataset.source, dataset.timeframe) == ("synthetic", "1d")
+    assert 120 <= dataset.bar_count <= 126  # the XNYS sessions of that half year
+
+
+def test_a_backtest_runs_and_reports_backtesting_py_s_final_equity(
+    api, sma_pipeline, goog, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        response = api.post(
+            "/api/v1/backtests",
+            {
+                "pipeline_id": str(sma_pipeline.pk),
+                "dataset_id": str(goog.pk),
+                "initial_cash": "10000",
+                "commission_pct": "0.2",
+            },
+        )
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "pending"
+    assert len(queued) == 1  # the task is sent after commit
+    backtest_id = response.json()["id"]
+
+    assert backtest_run(backtest_id=backtest_id) == BacktestStatus.COMPLETED
+
+    detail = api.get(f"/api/v1/backtests/{backtest_id}").json()
+    assert detail["status"] == "completed"
+    assert (detail["bars_done"], detail["bars_total"], detail["progress_pct"]) == (2148, 2148, 100)
+    # backtesting.py: Equity Final [$] 63,341.19136 (see the engine's differential test).
+    assert detail["final_equity"] == "63341.19"
+    assert detail["trades_count"] == 46
+    assert detail["metrics"]["open_trades"] == 1
+    assert detail["metrics"]["return_pct"] == pytest.approx(533.41, abs=0.01)
+    trades = api.get(f"/api/v1/backtests/{backtest_id}/trades").json()
+    assert len(trades) == 47
+    assert trades[-1]["is_open"] is True and trades[-1]["exit_at"] is None
+    assert BacktestTrade.objects.filter(backtest_id=backtest_id).count() == 47
+    equity = Backtest.objects.get(pk=backtest_id).equity
+    # Thinned to a chart's worth of points; the last one exact.
+    assert len(equity) <= 2001 and equity[-1][1] == 63341.19
+
+
+def test_it_refuses_a_dataset_without_the_pipeline_s_timeframe(api, owner, goog):
+    graph = {
+        **SMA_CROSS_GRAPH,
+        "nodes": [
+            {
+                "id": "trigger",
+                "agent_type": "technical_trigger",
+                "config": {
+                    "conditions": [{"indicator": "rsi_14", "operator": "<", "value": 30}],
+                },
+            }
+        ],
+    }
+    pipeline = Pipeline.objects.create(owner=owner, name="5m RSI", graph=graph)
+    # The condition names no timeframe: the trigger's default, 5m, which daily bars lack.
+    pipeline.graph["nodes"][0]["config"]["conditions"][0]["timeframe"] = "5m"
+    pipeline.save()
+
+    response = api.post(
+        "/api/v1/backtests", {"pipeline_id": str(pipeline.pk), "dataset_id": str(goog.pk)}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "dataset_id"]
+    assert Backtest.objects.count() == 0
+
+
+def test_it_refuses_an_empty_range(api, sma_pipeline, goog):
+    response = api.post(
+        "/api/v1/backtests",
+        {
+            "pipeline_id": str(sma_pipeline.pk),
+            "dataset_id": str(goog.pk),
+            "start": "2030-01-01T00:00:00Z",
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "start"]
+    assert Backtest.objects.count() == 0
+
+
+def test_it_cancels_a_waiting_backtest(api, sma_pipeline, goog):
+    created = api.post(
+        "/api/v1/backtests", {"pipeline_id": str(sma_pipeline.pk), "dataset_id": str(goog.pk)}
+    ).json()
+
+    response = api.post(f"/api/v1/backtests/{created['id']}/cancel")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert backtest_run(backtest_id=created["id"]) is None  # a worker finds nothing to run
+    assert BacktestTrade.objects.count() == 0
+
+
+def test_an_outsider_gets_404_and_changes_nothing(api, outsider_api, sma_pipeline, goog):
+    created = api.post(
+        "/api/v1/backtests", {"pipeline_id": str(sma_pipeline.pk), "dataset_id": str(goog.pk)}
+    ).json()
+
+    assert outsider_api.get(f"/api/v1/backtests/{created['id']}").status_code == 404
+    assert outsider_api.get(f"/api/v1/backtests/{created['id']}/trades").status_code == 404
+    assert outsider_api.post(f"/api/v1/backtests/{created['id']}/cancel").status_code == 404
+    assert outsider_api.get(f"/api/v1/datasets/{goog.pk}").status_code == 404
+    assert outsider_api.get("/api/v1/datasets").json() == []
+    # Nor may they backtest with someone else's dataset or pipeline.
+    response = outsider_api.post(
+        "/api/v1/backtests", {"pipeline_id": str(sma_pipeline.pk), "dataset_id": str(goog.pk)}
+    )
+    assert response.status_code == 404
+    assert Backtest.objects.get(pk=created["id"]).status == "pending"
+    assert Backtest.objects.count() == 1
+
+
+def test_a_sweep_creates_one_backtest_per_combination(
+    api, sma_pipeline, goog, django_capture_on_commit_callbacks
+):
+    grid = {"risk.equity_fraction_pct": [50, 100], "trade.exit_logic": ["OR", "AND"]}
+    with django_capture_on_commit_callbacks() as queued:
+        response = api.post(
+            "/api/v1/sweeps",
+            {
+                "pipeline_id": str(sma_pipeline.pk),
+                "dataset_id": str(goog.pk),
+                "commission_pct": "0.2",
+                "grid": grid,
+            },
+        )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["combinations"], body["status"], body["finished"]) == (4, "running", 0)
+    assert len(queued) == 1  # one Celery group, sent after commit
+    for backtest in Backtest.objects.filter(sweep_id=body["id"]):
+        backtest_run(backtest_id=backtest.pk)
+    done = api.get(f"/api/v1/sweeps/{body['id']}").json()
+    assert (done["status"], done["finished"]) == ("completed", 4)
+    best = done["rows"][0]
+    assert best["parameters"]["risk.equity_fraction_pct"] == 100
+    assert best["final_equity"] == "63341.19"
+
+
+def test_a_sweep_naming_no_node_is_refused(api, sma_pipeline, goog):
+    response = api.post(
+        "/api/v1/sweeps",
+        {
+            "pipeline_id": str(sma_pipeline.pk),
+            "dataset_id": str(goog.pk),
+            "grid": {"nowhere.x": [1, 2]},
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "grid"]
+    assert Backtest.objects.count() == 0
+
+
+def test_its_trades_and_equity_come_out_in_analytics_shapes(api, sma_pipeline, goog):
+    from decimal import Decimal
+
+    from pipelines.backtest.selectors import backtest_closed_trades, backtest_equity_series
+
+    created = api.post(
+        "/api/v1/backtests",
+        {"pipeline_id": str(sma_pipeline.pk), "dataset_id": str(goog.pk), "commission_pct": "0.2"},
+    ).json()
+    backtest_run(backtest_id=created["id"])
+    backtest = Backtest.objects.get(pk=created["id"])
+
+    trades = backtest_closed_trades(backtest=backtest)
+    equity = backtest_equity_series(backtest=backtest)
+
+    assert len(trades) == 46
+    assert {"opened_at", "closed_at", "net_pnl", "commission", "side"} <= set(trades[0])
+    # The closed trades' net P&L and the open one's mark add up to the final equity.
+    open_pnl = BacktestTrade.objects.get(backtest=backtest, is_open=True).net_pnl
+    assert Decimal("10000") + sum(t["net_pnl"] for t in trades) + open_pnl == pytest.approx(
+        backtest.final_equity, abs=Decimal("0.30")
+    )
+    assert equity[-1][1] == Decimal("63341.19")
+
+
+def test_the_golden_cross_template_backtests_on_synthetic_daily_bars(owner):
+    from datetime import UTC, datetime
+
+    from pipelines.backtest.services import BacktestSettings, backtest_create
+    from pipelines.blueprints import pipeline_create_from_blueprint
+    from trading.marketdata.datasets import dataset_create_from_provider
+    from trading.marketdata.synthetic import SyntheticProvider
+
+    pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="golden_cross_1d")
+    dataset = dataset_create_from_provider(
+        owner=owner,
+        provider=SyntheticProvider(seed=42),
+        source="synthetic",
+        symbol="AAPL",
+        timeframe="1d",
+        start=datetime(2016, 1, 1, tzinfo=UTC),
+        end=datetime(2025, 12, 31, tzinfo=UTC),
+    )
+    backtest = backtest_create(
+        owner=owner,
+        pipeline=pipeline,
+        dataset=dataset,
+        settings=BacktestSettings(commission_per_share=Decimal("0.005")),
+        enqueue=False,
+    )
+
+    assert backtest_run(backtest_id=backtest.pk) == BacktestStatus.COMPLETED
+    backtest.refresh_from_db()
+    trades = list(BacktestTrade.objects.filter(backtest=backtest))
+    assert backtest.bars_done == backtest.bars_total == dataset.bar_count
+    # Every trade carries the strategy's swing stop below its entry and targets above it.
+    assert all(t.stop_loss < t.entry_price < t.target_1 < t.target_2 for t in trades)
+    assert backtest.final_equity == (Decimal("10000") + sum(t.net_pnl for t in trades)).quantize(
+        Decimal("0.01")
+    ) or any(t.is_open for t in trades)
