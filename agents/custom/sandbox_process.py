@@ -1,4 +1,4 @@
-"""The sandbox process: runs custom strategy code under RestrictedPython in forked, rlimited children.
+"""The sandbox process: custom strategy code under RestrictedPython, in forked rlimited children.
 
 This file is executed on its own (`python -I sandbox_process.py`), never imported by Django: it
 uses only the standard library and RestrictedPython. It starts with a clean environment, moves
@@ -164,9 +164,9 @@ def _inplacevar(op: str, left, right):
     }
     if op not in operations:
         raise TypeError(f"{op} is not allowed")
-    if op == "*=" and isinstance(left, (str, list, tuple)) and isinstance(right, int):
-        if right * len(left) > 1_000_000:
-            raise MemoryError("sequence too large")
+    sequence = isinstance(left, (str, list, tuple))
+    if op == "*=" and sequence and isinstance(right, int) and right * len(left) > 1_000_000:
+        raise MemoryError("sequence too large")
     return operations[op](left, right)
 
 
@@ -177,7 +177,21 @@ def _guarded_pow(base, exponent):
 def strategy_globals() -> dict:
     builtins = dict(safe_builtins)
     builtins.update(limited_builtins)
-    for name in ("min", "max", "sum", "any", "all", "enumerate", "reversed", "map", "sorted", "zip"):
+    # `range` is Python's own: RestrictedPython's refuses more than 1000 elements, but a lazy
+    # range is harmless (the CPU limit bounds a loop over it) and histories are longer.
+    for name in (
+        "min",
+        "max",
+        "sum",
+        "any",
+        "all",
+        "enumerate",
+        "reversed",
+        "map",
+        "sorted",
+        "zip",
+        "range",
+    ):
         builtins[name] = getattr(python_builtins, name)
     builtins["dict"] = dict
     builtins["list"] = list
@@ -255,7 +269,9 @@ def child_main(request: dict, result_fd: int, limits: dict) -> None:
         response = run_strategy(request)
         body = json.dumps(response, separators=(",", ":"), allow_nan=False).encode()
     except MemoryError:
-        body = b'{"ok":false,"kind":"memory","error":"MemoryError: the strategy used too much memory"}'
+        body = (
+            b'{"ok":false,"kind":"memory","error":"MemoryError: the strategy used too much memory"}'
+        )
     except RecursionError:
         body = b'{"ok":false,"kind":"error","error":"RecursionError: recursion too deep"}'
     except SyntaxError as error:
