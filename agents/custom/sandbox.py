@@ -11,6 +11,7 @@ replaced.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -154,16 +155,12 @@ class _SandboxProcess:
         return self._read(deadline)
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             self.process.kill()
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=5)
         for stream in (self.process.stdin, self.process.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
 
 class SandboxPool:
