@@ -208,3 +208,12 @@ class CustomStrategyReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.strategy} {self.decision}"
+
+
+class PendingCustomStrategy(CustomStrategy):
+    """The administrators' queue: custom strategies awaiting review (an admin view only)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "custom strategy awaiting review"
+        verbose_name_plural = "custom strategies awaiting review"

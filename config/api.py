@@ -16,6 +16,8 @@ from accounts.api import auth_router, me_router, notifications_router
 from accounts.auth import api_auth
 from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefreshToken
 from agents.api import router as agents_router
+from agents.custom.api import admin_router as custom_agents_admin_router
+from agents.custom.api import router as custom_agents_router
 from config import health
 from config.errors import Conflict
 from pipelines.api import executions_router
@@ -152,6 +154,8 @@ api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/agents", agents_router)
+api.add_router("/custom-agents", custom_agents_router)
+api.add_router("/admin/custom-agents", custom_agents_admin_router)
 api.add_router("/pipelines", pipelines_router)
 api.add_router("/executions", executions_router)
 api.add_router("/positions", positions_router)
