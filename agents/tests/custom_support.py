@@ -54,7 +54,7 @@ APPROVE = {"approved": True, "issues": [], "risk_level": "low", "explanation": "
 
 
 @pytest.fixture
-def openai(settings):
+def openai_fake(settings):
     with FakeOpenAI() as fake:
         settings.OPENAI_BASE_URL = fake.base_url
         settings.OPENAI_API_KEY = fake.api_key
