@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
@@ -22,6 +23,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.views import confirmation_page, is_confirmed
+from agents.custom.agent import AGENT_TYPE as CUSTOM_AGENT_TYPE
+from agents.custom.agent import custom_strategy_schema
+from agents.custom.selectors import active_strategies_for_user
 from agents.registry import agent_class, all_metadata, validate_node_config
 from config.errors import Conflict
 from pipelines import blueprints, runmodes, selectors, services
@@ -418,11 +422,25 @@ def pipeline_delete(request, pipeline_id):
 # --- Builder -------------------------------------------------------------------------------
 
 
-def palette() -> list[dict[str, Any]]:
-    """The agent palette: the registry's agents grouped by category, with their price."""
+def palette(user=None) -> list[dict[str, Any]]:
+    """The agent palette: the registry's agents grouped by category, with their price; the
+    user's approved custom strategies appear as "Custom: <name>" (the generic custom agent,
+    which needs a strategy, does not)."""
     groups: dict[str, list] = {}
     for meta in all_metadata():
+        if meta.agent_type == CUSTOM_AGENT_TYPE:
+            continue
         groups.setdefault(meta.category, []).append(meta)
+    if user is not None:
+        custom = agent_class(CUSTOM_AGENT_TYPE).metadata
+        for strategy in active_strategies_for_user(user=user):
+            entry = {
+                **custom.model_dump(),
+                "name": f"Custom: {strategy.name}",
+                "description": strategy.description[:300],
+                "preset": json.dumps({"strategy": str(strategy.lineage), "params": {}}),
+            }
+            groups.setdefault(custom.category, []).append(SimpleNamespace(**entry))
     ordered = sorted(groups, key=lambda c: CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 99)
     return [
         {
@@ -464,7 +482,7 @@ def _builder_context(
         "issues": issues or [],
         "error_count": sum(1 for i in issues or [] if i["level"] == "error"),
         "leftovers": leftovers or [],
-        "palette": palette(),
+        "palette": palette(request.user),
         "palette_json": _palette_json(),
         "blueprints": blueprints.all_blueprints(),
         "llm_configured": llm_configured(),
@@ -607,8 +625,11 @@ def builder_node(request):
                 issue["node_id"] == node_id and not (issue["field"] or "").startswith("config.")
             ) or (issue["node_id"] == node_id and issue["level"] == "warning"):
                 issues.append(issue)
+    schema = cls.metadata.config_schema
+    if agent_type == CUSTOM_AGENT_TYPE:
+        schema = custom_strategy_schema(user=request.user, values=values)
     fields, unplaced = config_fields(
-        agent_type=agent_type, schema=cls.metadata.config_schema, values=values, issues=issues
+        agent_type=agent_type, schema=schema, values=values, issues=issues
     )
     context = {
         "meta": cls.metadata,

@@ -9,6 +9,7 @@ or, when it gives none, a stop `default_stop_pct` away and targets at 1.5R and 3
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -71,6 +72,28 @@ def params_schema(declared: dict[str, Any]) -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
+
+
+def custom_strategy_schema(*, user, values: dict[str, Any]) -> dict[str, Any]:
+    """The builder's form for a custom strategy node: the user's approved strategies to pick
+    from, and the chosen one's declared params (typed, with their defaults)."""
+    from agents.custom.selectors import active_strategies_for_user
+
+    schema = json.loads(json.dumps(CustomStrategyAgent.metadata.config_schema))
+    strategies = list(active_strategies_for_user(user=user))
+    chosen = next((s for s in strategies if str(s.lineage) == values.get("strategy")), None)
+    lineages = [str(s.lineage) for s in strategies]
+    if values.get("strategy") and chosen is None:
+        lineages.append(values["strategy"])  # shown, and flagged when the run cannot find it
+    schema["properties"]["strategy"]["enum"] = lineages
+    schema["properties"]["strategy"]["description"] = (
+        "; ".join(f"{s.name} v{s.version}" for s in strategies)
+        or "No approved custom strategy yet: create one under Strategies."
+    )
+    if chosen is not None:
+        schema["properties"]["params"] = params_schema(chosen.params)
+        schema["properties"]["params"]["description"] = f"{chosen.name} v{chosen.version}"
+    return schema
 
 
 @register
