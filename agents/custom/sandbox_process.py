@@ -233,9 +233,24 @@ def _plain(value, depth=0):
     raise TypeError(f"the result holds a {type(value).__name__}, not plain data")
 
 
-def run_strategy(request: dict) -> dict:
-    code = request["code"]
-    byte_code = compile_restricted(code, filename="<strategy>", mode="exec")
+# Compiled strategies by source, kept in this process so a forked child starts from byte code:
+# compiling (parse, RestrictedPython's transform) costs more than the run of a typical strategy.
+# Compiling executes nothing; a source that does not compile is answered without a fork.
+COMPILED: dict[str, object] = {}
+MAX_COMPILED = 64
+
+
+def compiled(code: str):
+    byte_code = COMPILED.get(code)
+    if byte_code is None:
+        byte_code = compile_restricted(code, filename="<strategy>", mode="exec")
+        if len(COMPILED) >= MAX_COMPILED:
+            COMPILED.pop(next(iter(COMPILED)))
+        COMPILED[code] = byte_code
+    return byte_code
+
+
+def run_strategy(request: dict, byte_code) -> dict:
     namespace = strategy_globals()
     exec(byte_code, namespace)  # noqa: S102 - restricted byte code in a jailed child
     strategy = namespace.get("strategy")
@@ -250,7 +265,7 @@ def run_strategy(request: dict) -> dict:
     return {"ok": True, "outputs": outputs}
 
 
-def child_main(request: dict, result_fd: int, limits: dict) -> None:
+def child_main(request: dict, byte_code, result_fd: int, limits: dict) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -266,7 +281,7 @@ def child_main(request: dict, result_fd: int, limits: dict) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     sys.setrecursionlimit(int(limits.get("recursion", 200)))
     try:
-        response = run_strategy(request)
+        response = run_strategy(request, byte_code)
         body = json.dumps(response, separators=(",", ":"), allow_nan=False).encode()
     except MemoryError:
         body = (
@@ -290,13 +305,19 @@ def serve_one(request: dict) -> dict:
     limits = request["limits"]
     wall = float(limits["wall_seconds"])
     max_output = int(limits.get("output_bytes", 4 * 1024 * 1024))
-    read_end, write_end = os.pipe()
     started = time.monotonic()
+    try:
+        byte_code = compiled(request["code"])
+    except SyntaxError as error:
+        return {"ok": False, "kind": "error", "error": f"SyntaxError: {error}"[:500]}
+    except (ValueError, TypeError, MemoryError, RecursionError) as error:
+        return {"ok": False, "kind": "error", "error": f"the code does not compile: {error}"[:500]}
+    read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         try:
             os.close(read_end)
-            child_main(request, write_end, limits)
+            child_main(request, byte_code, write_end, limits)
         finally:
             os._exit(0)
     os.close(write_end)
