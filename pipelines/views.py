@@ -453,6 +453,25 @@ def palette(user=None) -> list[dict[str, Any]]:
     ]
 
 
+def _label_custom_strategy_fields(fields, *, schema: dict[str, Any], user) -> None:
+    """A custom strategy node's form: strategies by name (not by id), params at their
+    declared defaults until the trader changes them."""
+    names = {
+        str(s.lineage): f"{s.name} v{s.version}" for s in active_strategies_for_user(user=user)
+    }
+    param_schema = schema["properties"].get("params", {}).get("properties", {})
+    for field in fields:
+        if field.path == "strategy":
+            field.choices = [
+                (value, names.get(value, "not available")) for value, _ in field.choices
+            ]
+        elif field.path == "params":
+            for child in field.children:
+                key = child.path.split(".", 1)[1]
+                if child.value is None and key in param_schema:
+                    child.value = param_schema[key].get("default")
+
+
 def _palette_json() -> dict[str, Any]:
     return {
         meta.agent_type: {
@@ -631,6 +650,8 @@ def builder_node(request):
     fields, unplaced = config_fields(
         agent_type=agent_type, schema=schema, values=values, issues=issues
     )
+    if agent_type == CUSTOM_AGENT_TYPE:
+        _label_custom_strategy_fields(fields, schema=schema, user=request.user)
     context = {
         "meta": cls.metadata,
         "node_id": node_id,

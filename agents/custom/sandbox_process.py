@@ -270,6 +270,9 @@ def child_main(request: dict, byte_code, result_fd: int, limits: dict) -> None:
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
+    # Only the result pipe stays open: not the parent's protocol pipes (no forged replies).
+    os.closerange(3, result_fd)
+    os.closerange(result_fd + 1, 4096)
     cpu = int(limits["cpu_seconds"])
     memory = int(limits["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))

@@ -121,4 +121,5 @@ def test_the_config_panel_shows_the_strategys_params(owner_client, active):
     html = panel.content.decode()
     assert panel.status_code == 200
     assert "Min volume" in html
-    assert "EMA cross v1" in html
+    assert 'value="1000"' in html  # the declared default
+    assert f'<option value="{active.lineage}" selected>EMA cross v1</option>' in html
