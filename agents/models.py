@@ -109,8 +109,8 @@ class CustomStrategy(models.Model):
     success_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     anomaly_streak = models.PositiveIntegerField(default=0)
-    total_trades = models.PositiveIntegerField(default=0)
-    total_pnl = models.DecimalField(max_digits=15, decimal_places=2, default=0)
+    # Trades and P&L are not copied here: they are read from the trade ledger through the run
+    # audit (selectors.strategy_performance), so they can never disagree with it.
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -99,6 +99,7 @@ def custom_detail(request: HttpRequest, strategy_id) -> HttpResponse:
             "highlight_css": highlight_css(),
             "versions": selectors.strategy_versions(strategy=strategy),
             "runs": selectors.strategy_runs(strategy=strategy, limit=25),
+            "performance": selectors.strategy_performance(strategy=strategy),
             "form": form,
         },
     )

@@ -59,3 +59,22 @@ def strategy_runs(*, strategy: CustomStrategy, limit: int = 50) -> list[CustomSt
             strategy__lineage=strategy.lineage, owner_id=strategy.owner_id
         ).order_by("-created_at")[:limit]
     )
+
+
+def strategy_performance(*, strategy: CustomStrategy) -> dict:
+    """Trades opened by runs of this strategy (any version) and their realized P&L: the trades
+    of the executions whose custom step returned BUY or SELL for that symbol."""
+    from django.db.models import Exists, OuterRef, Sum
+
+    from trading.models import Trade
+
+    signalled = CustomStrategyRun.objects.filter(
+        strategy__lineage=strategy.lineage,
+        owner_id=strategy.owner_id,
+        execution_id=OuterRef("execution_id"),
+        symbol=OuterRef("symbol"),
+        result__in=["BUY", "SELL"],
+    )
+    trades = Trade.objects.filter(owner_id=strategy.owner_id).filter(Exists(signalled))
+    totals = trades.aggregate(pnl=Sum("realized_pnl"))
+    return {"trades": trades.count(), "realized_pnl": totals["pnl"] or 0}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -475,9 +474,3 @@ def strategy_run_record(
                         kind="custom_strategy:suspended",
                     )
     return run
-
-
-def strategy_trades_record(*, strategy_id, trades: int, pnl: Decimal = Decimal(0)) -> None:
-    CustomStrategy.objects.filter(pk=strategy_id).update(
-        total_trades=F("total_trades") + trades, total_pnl=F("total_pnl") + pnl
-    )

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agents.custom import selectors
 from agents.custom.services import (
     strategy_approve,
     strategy_create,
@@ -109,6 +110,7 @@ def test_english_to_a_simulated_trade_end_to_end(openai_fake, owner, reviewer, c
     assert str(audit.pipeline_id) == str(pipeline.pk)
     strategy.refresh_from_db()
     assert (strategy.usage_count, strategy.success_count) == (1, 1)
+    assert selectors.strategy_performance(strategy=strategy)["trades"] == 1
 
 
 def test_editing_an_active_strategy_needs_approval_while_pipelines_keep_it(
