@@ -285,3 +285,24 @@ def test_a_killed_sandbox_process_is_replaced(pool):
     assert any(not result.ok and result.kind == "crash" for result in results) or all(
         result.ok for result in results
     )
+
+
+def test_a_backtest_chunk_is_one_call_over_the_history(pool):
+    from agents.custom.inputs import history_inputs, synthetic_frame
+
+    frame = synthetic_frame(timeframe="5m", drift=0.001, seed=3, bars=100)
+    code = 'INDICATORS = ["SMA_5"]\n' + wrap(
+        "sma = indicators['sma_5'][-1]\n"
+        "if sma is None:\n    return 'HOLD'\n"
+        "return 'BUY' if bars['5m']['close'][-1] > sma else 'SELL'"
+    )
+    calls = history_inputs(frame=frame, timeframe="5m", indicators=["SMA_5"], params={}, window=20)
+
+    result = pool.run(code, calls, limits=LIMITS)
+
+    assert result.ok, result.error
+    assert len(result.outputs) == len(calls) == 81  # bars 20..100, each with its 20-bar window
+    assert all(len(call["bars"]["5m"]["close"]) == 20 for call in calls)
+    closes = frame["close"].tolist()
+    sma = sum(closes[-5:]) / 5
+    assert result.outputs[-1].signal == ("BUY" if closes[-1] > sma else "SELL")
