@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from agents.base import AgentMetadata, BaseAgent
 from agents.builtin.common import no_symbols, round_price
@@ -142,9 +143,21 @@ class CustomStrategyAgent(BaseAgent):
 
     @classmethod
     def required_timeframes(cls, config: dict[str, Any]) -> set[str]:
-        # The strategy's own TIMEFRAMES are known once it is loaded; the engine's market data
-        # agent fetches these, and the common 5m by default.
-        return set(config.get("timeframes") or ["5m"])
+        """The TIMEFRAMES the strategy's active version declares (the market data agent
+        fetches them); 5m when it declares none or is not active."""
+        from agents.models import CustomStrategy, CustomStrategyStatus
+
+        try:
+            declared = (
+                CustomStrategy.objects.filter(
+                    lineage=config.get("strategy"), status=CustomStrategyStatus.ACTIVE
+                )
+                .values_list("timeframes", flat=True)
+                .first()
+            )
+        except (ValueError, TypeError, ValidationError):
+            declared = None
+        return set(declared or ["5m"])
 
     def process(self, state: PipelineState, ctx: AgentContext) -> PipelineState:
         if no_symbols(state):

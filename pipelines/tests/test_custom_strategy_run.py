@@ -194,3 +194,20 @@ def test_a_crashing_strategy_fails_the_step_and_repeated_anomalies_suspend_it(
     assert CustomStrategyRun.objects.filter(strategy=strategy, is_anomaly=True).count() == 2
     assert owner.notifications.filter(kind="custom_strategy:suspended").exists()
     assert reviewer.notifications.filter(kind="custom_strategy:suspended").exists()
+
+
+def test_the_market_data_agent_fetches_the_timeframes_the_strategy_declares(
+    no_llm, owner, reviewer, clock
+):
+    code = "TIMEFRAMES = ['15m', '5m']\n" + ALWAYS_BUY.replace(
+        'close = bars["5m"]["close"][-1]', 'close = bars["15m"]["close"][-1]'
+    )
+    strategy = approved(owner, reviewer, code)
+    assert strategy.timeframes == ["15m", "5m"]
+    pipeline = custom_pipeline(owner, strategy.lineage)  # its market data node lists 5m only
+
+    execution, status = run(pipeline, clock)
+
+    assert status == "completed", StepRun.objects.filter(execution=execution).values("error")
+    audit = CustomStrategyRun.objects.get(execution_id=execution.pk)
+    assert (audit.success, audit.result) == (True, "BUY")
