@@ -158,7 +158,7 @@ class PendingCustomStrategyAdmin(_ReviewAdmin):
         return (
             super()
             .get_queryset(request)
-            .filter(status=CustomStrategyStatus.PENDING_REVIEW)
+            .filter(status=CustomStrategyStatus.PENDING_REVIEW, dry_run_result__isnull=False)
             .select_related("owner")
         )
 

@@ -47,7 +47,10 @@ def active_strategy(*, owner_id, lineage) -> CustomStrategy | None:
 
 def strategies_pending_review() -> QuerySet[CustomStrategy]:
     return (
-        CustomStrategy.objects.filter(status=CustomStrategyStatus.PENDING_REVIEW)
+        # A version still being reviewed (its dry run not recorded yet) is not in the queue.
+        CustomStrategy.objects.filter(
+            status=CustomStrategyStatus.PENDING_REVIEW, dry_run_result__isnull=False
+        )
         .select_related("owner")
         .order_by("submitted_at")
     )

@@ -239,6 +239,17 @@ def strategy_submit(*, strategy: CustomStrategy) -> CustomStrategy:
     if claimed != 1:
         raise CustomStrategyError("Only a draft can be submitted for review.", field="status")
     strategy.refresh_from_db()
+    try:
+        return _review(strategy)
+    except BaseException:
+        # Never left half-reviewed: back to a draft the owner can submit again.
+        CustomStrategy.objects.filter(pk=strategy.pk).update(
+            status=CustomStrategyStatus.DRAFT, submitted_at=None
+        )
+        raise
+
+
+def _review(strategy: CustomStrategy) -> CustomStrategy:
     reasons: list[str] = []
     static = static_review(strategy.code)
     strategy.static_analysis_result = static.as_json()
@@ -314,7 +325,7 @@ def _claim_pending(strategy_id, *, seen_hash: str) -> CustomStrategy:
     strategy = (
         CustomStrategy.objects.select_for_update().select_related("owner").get(pk=strategy_id)
     )
-    if strategy.status != CustomStrategyStatus.PENDING_REVIEW:
+    if strategy.status != CustomStrategyStatus.PENDING_REVIEW or strategy.dry_run_result is None:
         raise CustomStrategyError(
             f"This version is {strategy.get_status_display().lower()}, not awaiting review.",
             field="status",

@@ -169,3 +169,16 @@ def test_staff_without_the_permission_cannot_use_the_queue(pending, plain_staff)
     assert answer.status_code == 403
     pending.refresh_from_db()
     assert pending.status == CustomStrategyStatus.PENDING_REVIEW
+
+
+def test_a_version_still_under_automated_review_is_not_in_the_queue(no_llm, owner, staff_api):
+    strategy = strategy_create(owner=owner, name="EMA", description="EMA cross", code=EMA_CROSS)
+    CustomStrategy.objects.filter(pk=strategy.pk).update(status=CustomStrategyStatus.PENDING_REVIEW)
+
+    assert staff_api.get("/api/v1/admin/custom-agents/pending").json() == []
+    answer = staff_api.post(
+        f"/api/v1/admin/custom-agents/{strategy.pk}/approve", {"code_hash": strategy.code_hash}
+    )
+    assert answer.status_code == 422
+    strategy.refresh_from_db()
+    assert strategy.status == CustomStrategyStatus.PENDING_REVIEW

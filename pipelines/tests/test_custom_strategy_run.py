@@ -177,7 +177,9 @@ def test_a_crashing_strategy_fails_the_step_and_repeated_anomalies_suspend_it(
     strategy.save()
     # Synthetic dry-run bars are 120 long, so this one loops there too: approve it directly as
     # a reviewer who missed it would, to see the run-time containment.
-    CustomStrategy.objects.filter(pk=strategy.pk).update(status=CustomStrategyStatus.PENDING_REVIEW)
+    CustomStrategy.objects.filter(pk=strategy.pk).update(
+        status=CustomStrategyStatus.PENDING_REVIEW, dry_run_result={"passed": True}
+    )
     strategy_approve(strategy_id=strategy.pk, reviewer=reviewer, code_hash=strategy.code_hash)
     pipeline = custom_pipeline(owner, strategy.lineage)
 
