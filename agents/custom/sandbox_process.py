@@ -77,6 +77,15 @@ def write_frame(fd: int, message) -> None:
 # --- isolation of the whole process ------------------------------------------------------------
 
 
+def _interfaces() -> list[str]:
+    """The network interfaces this process sees (its own namespace's, per /proc/self/net)."""
+    try:
+        with open("/proc/self/net/dev") as table:
+            return sorted(line.split(":")[0].strip() for line in table.readlines()[2:])
+    except OSError:
+        return []
+
+
 def isolate() -> dict:
     """Leave the host's network and drop root; say what the kernel allowed."""
     facts = {"network_namespace": False, "dropped_root": False}
@@ -101,6 +110,9 @@ def isolate() -> dict:
     for name in ("socket", "_socket", "ssl", "_ssl", "subprocess", "_posixsubprocess"):
         sys.modules.pop(name, None)
     facts["uid"] = os.getuid()
+    facts["environment"] = sorted(os.environ)
+    facts["socket_module"] = "socket" in sys.modules or "_socket" in sys.modules
+    facts["interfaces"] = _interfaces()
     return facts
 
 

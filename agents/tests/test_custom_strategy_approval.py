@@ -182,3 +182,21 @@ def test_a_version_still_under_automated_review_is_not_in_the_queue(no_llm, owne
     assert answer.status_code == 422
     strategy.refresh_from_db()
     assert strategy.status == CustomStrategyStatus.PENDING_REVIEW
+
+
+def test_the_owner_reads_the_run_audit_through_the_api(pending, api, outsider_api):
+    from agents.custom.sandbox import SandboxResult, StrategyOutput
+    from agents.custom.services import strategy_run_record
+
+    result = SandboxResult(
+        ok=True, outputs=[StrategyOutput(signal="BUY")], duration_ms=4.2, peak_memory_bytes=9_000
+    )
+    strategy_run_record(strategy=pending, result=result, symbol="AAPL")
+
+    runs = api.get(f"/api/v1/custom-agents/{pending.pk}/runs")
+
+    assert runs.status_code == 200
+    [run] = runs.json()
+    assert (run["result"], run["code_hash"], run["version"]) == ("BUY", pending.code_hash, 1)
+    assert (run["duration_ms"], run["peak_memory_bytes"]) == (4.2, 9000)
+    assert outsider_api.get(f"/api/v1/custom-agents/{pending.pk}/runs").status_code == 404

@@ -255,7 +255,11 @@ def test_it_runs_in_a_jail_without_network_root_or_environment(pool):
     # the sandbox still has no socket module to reach a network with.
     if Path("/proc/self/ns/net").exists() and os.getuid() == 0:
         assert facts["network_namespace"] is True
+        assert facts["interfaces"] == ["lo"]  # a fresh namespace: loopback only, and it is down
     assert facts["pid"] != os.getpid()
+    # A clean environment: no secret of the worker's (the canary is set in ours).
+    assert set(facts["environment"]) <= {"PATH", "LC_ALL", "LC_CTYPE", "PWD"}
+    assert facts["socket_module"] is False
 
 
 def test_it_gives_each_run_a_fresh_interpreter(pool):
