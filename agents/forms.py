@@ -12,7 +12,9 @@ class StrategyForm(forms.Form):
         "on 5-minute bars, only if volume is above 1M; sell when it crosses back.”",
     )
     code = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false", "class": "code-input"}),
+        widget=forms.Textarea(
+            attrs={"rows": 18, "spellcheck": "false", "wrap": "off", "class": "code-input"}
+        ),
         required=False,
         max_length=20000,
         help_text="Generated from the description, or written by you; it is reviewed either way.",
@@ -22,6 +24,8 @@ class StrategyForm(forms.Form):
 class StrategyEditForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
     code = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false", "class": "code-input"}),
+        widget=forms.Textarea(
+            attrs={"rows": 18, "spellcheck": "false", "wrap": "off", "class": "code-input"}
+        ),
         max_length=20000,
     )

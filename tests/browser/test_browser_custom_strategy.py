@@ -80,7 +80,9 @@ def test_a_trader_writes_a_strategy_an_admin_approves_it_and_it_is_in_the_builde
         admin_page.wait_for_selector("[data-testid=decision-form]")
         assert "passed" in admin_page.inner_text("[data-testid=static-findings]")
         assert "def strategy" in admin_page.inner_text("[data-testid=strategy-code]")
-        admin_page.screenshot(path=str(screenshots / "custom-strategy-admin-review.png"), full_page=True)
+        admin_page.screenshot(
+            path=str(screenshots / "custom-strategy-admin-review.png"), full_page=True
+        )
         admin_page.click("[data-testid=reject]")  # no comment: refused, still pending
         admin_page.wait_for_selector(".messagelist .error")
         admin_page.click("[data-testid=approve]")
