@@ -18,7 +18,7 @@ from agents.custom.inputs import dry_run_inputs
 from agents.custom.sandbox import SandboxResult, sandbox_evaluate_many
 from agents.custom.signals import llm_allowance_requested, llm_spent
 from agents.custom.static_review import static_review
-from agents.errors import AgentError
+from agents.errors import AgentError, BudgetExceeded
 from agents.llm.client import LLMClient
 from agents.llm.config import llm_settings
 from agents.metering import CostMeter
@@ -101,6 +101,12 @@ def strategy_generate_code(*, owner, description: str) -> tuple[str, str]:
     client, meter = prepared
     try:
         answer = llm_review.strategy_generate_code(client=client, description=description)
+    except BudgetExceeded as error:
+        raise CustomStrategyError(
+            "Writing the code would exceed your budget (daily or monthly limit); raise it in "
+            "Settings or write the code yourself.",
+            field="description",
+        ) from error
     except AgentError as error:
         raise CustomStrategyError(str(error), field="description") from error
     finally:
