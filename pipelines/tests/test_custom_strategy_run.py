@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 
 from agents.custom import selectors
 from agents.custom.services import (
@@ -86,9 +87,18 @@ def test_english_to_a_simulated_trade_end_to_end(openai_fake, owner, reviewer, c
     openai_fake.answer(APPROVE)
     strategy = strategy_submit(strategy=strategy)
     assert strategy.status == CustomStrategyStatus.PENDING_REVIEW
-    strategy = strategy_approve(
-        strategy_id=strategy.pk, reviewer=reviewer, code_hash=strategy.code_hash
+    # Approved by a reviewer in the Django admin queue, on the hash the page showed.
+    admin = Client()
+    admin.force_login(reviewer)
+    page = admin.get(f"/admin/agents/pendingcustomstrategy/{strategy.pk}/change/")
+    assert strategy.code_hash in page.content.decode()
+    decided = admin.post(
+        f"/admin/agents/pendingcustomstrategy/{strategy.pk}/decide/",
+        {"decision": "approve", "code_hash": strategy.code_hash},
     )
+    assert decided.status_code == 302
+    strategy.refresh_from_db()
+    assert strategy.status == CustomStrategyStatus.ACTIVE
     pipeline = custom_pipeline(owner, strategy.lineage, params={"stop_pct": 0.5})
 
     execution, status = run(pipeline, clock)
