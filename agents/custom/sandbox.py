@@ -148,10 +148,14 @@ class _SandboxProcess:
         (size,) = HEADER.unpack(_read_exactly(self.process.stdout, HEADER.size, deadline))
         return json.loads(_read_exactly(self.process.stdout, size, deadline))
 
-    def ask(self, request: dict[str, Any], *, deadline: float) -> dict[str, Any]:
+    def send(self, request: dict[str, Any]) -> None:
+        if self.process.poll() is not None:
+            raise BrokenPipeError("the sandbox process has ended")
         body = json.dumps(request, separators=(",", ":")).encode()
         self.process.stdin.write(HEADER.pack(len(body)) + body)
         self.process.stdin.flush()
+
+    def receive(self, *, deadline: float) -> dict[str, Any]:
         return self._read(deadline)
 
     def kill(self) -> None:
@@ -217,19 +221,33 @@ class SandboxPool:
                 "wall_seconds": limits.wall_seconds,
             },
         }
-        try:
-            process = self._borrow()
-        except (SandboxError, OSError, EOFError, TimeoutError) as error:
-            return SandboxResult(ok=False, kind="unavailable", error=f"sandbox: {error}")
-        try:
-            reply = process.ask(request, deadline=time.monotonic() + limits.wall_seconds + 3)
-        except (OSError, EOFError, TimeoutError, ValueError) as error:
-            logger.warning("sandbox process %s failed (%s); replacing it", process.pid, error)
-            process.kill()
-            self._give_back(None)
-            return SandboxResult(ok=False, kind="crash", error=f"the sandbox failed: {error}")
-        self._give_back(process)
-        return _result(reply, expected=len(calls))
+        # A sandbox process found dead before it took the request (killed while idle) is
+        # replaced and the request sent once more; one that fails while running it is not
+        # retried — that failure is the strategy's.
+        for attempt in (1, 2):
+            try:
+                process = self._borrow()
+            except (SandboxError, OSError, EOFError, TimeoutError) as error:
+                return SandboxResult(ok=False, kind="unavailable", error=f"sandbox: {error}")
+            try:
+                process.send(request)
+            except OSError as error:
+                logger.warning("sandbox process %s was gone (%s); replacing it", process.pid, error)
+                process.kill()
+                self._give_back(None)
+                if attempt == 2:
+                    return SandboxResult(ok=False, kind="unavailable", error=f"sandbox: {error}")
+                continue
+            try:
+                reply = process.receive(deadline=time.monotonic() + limits.wall_seconds + 3)
+            except (OSError, EOFError, TimeoutError, ValueError) as error:
+                logger.warning("sandbox process %s failed (%s); replacing it", process.pid, error)
+                process.kill()
+                self._give_back(None)
+                return SandboxResult(ok=False, kind="crash", error=f"the sandbox failed: {error}")
+            self._give_back(process)
+            return _result(reply, expected=len(calls))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         with self._condition:
