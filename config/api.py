@@ -18,6 +18,8 @@ from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefre
 from agents.api import router as agents_router
 from agents.custom.api import admin_router as custom_agents_admin_router
 from agents.custom.api import router as custom_agents_router
+from analytics.api import reports_router
+from analytics.api import router as analytics_router
 from config import health
 from config.errors import Conflict
 from pipelines.api import executions_router
@@ -163,3 +165,5 @@ api.add_router("/trades", trades_router)
 api.add_router("/orders", orders_router)
 api.add_router("/scanners", scanners_router)
 api.add_router("/signals", signals_router)
+api.add_router("/analytics", analytics_router)
+api.add_router("/reports", reports_router)
