@@ -29,6 +29,7 @@ def _ensure_loaded() -> None:
         from django.conf import settings
 
         import agents.builtin  # noqa: F401 - registers the built-in agents
+        from agents.custom import agent as custom_agent  # noqa: F401 - registers it
 
         for module in getattr(settings, "AGENT_PLUGINS", []):
             importlib.import_module(module)

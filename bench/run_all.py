@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench_signals.py",
     "bench_analytics.py",
     "bench_backtest.py",
+    "bench_custom_strategy.py",
 ]
 
 # This machine is a shared 2-core VM whose speed drifts by 2x within an hour: a fixed pure-Python

@@ -16,6 +16,8 @@ from accounts.api import auth_router, me_router, notifications_router
 from accounts.auth import api_auth
 from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefreshToken
 from agents.api import router as agents_router
+from agents.custom.api import admin_router as custom_agents_admin_router
+from agents.custom.api import router as custom_agents_router
 from analytics.api import reports_router
 from analytics.api import router as analytics_router
 from billing.api import pipelines_router as cost_pipelines_router
@@ -165,6 +167,8 @@ api.add_router("/me", me_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/agents", agents_router)
 api.add_router("/pipelines", cost_pipelines_router)
+api.add_router("/custom-agents", custom_agents_router)
+api.add_router("/admin/custom-agents", custom_agents_admin_router)
 api.add_router("/pipelines", pipelines_router)
 api.add_router("/cost", cost_router)
 api.add_router("/executions", executions_router)

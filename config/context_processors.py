@@ -12,6 +12,7 @@ NAVIGATION = [
     ("Monitor", "pipelines:executions", "◉"),
     ("Positions", "trading:positions", "▤"),
     ("Signals", "signals:feed", "⚡"),
+    ("Strategies", "agents:custom-list", "✎"),
     ("Analytics", "analytics:performance", "↗"),
     ("Billing", "billing:overview", "$"),
     ("Settings", "accounts:settings", "⚙"),

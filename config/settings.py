@@ -536,6 +536,14 @@ SIGNAL_NEWS_SENTIMENT_SCORER = env_str("SIGNAL_NEWS_SENTIMENT_SCORER", "")
 SIGNAL_LOG_RETENTION_DAYS = env_int("SIGNAL_LOG_RETENTION_DAYS", 30, minimum=1)
 SIGNAL_WEBHOOK_THROTTLE_RATE = env_str("SIGNAL_WEBHOOK_THROTTLE_RATE", "60/min")
 
+# Custom strategies (agents/custom): the sandbox's limits per call and its pre-started processes.
+CUSTOM_STRATEGY_CPU_SECONDS = env_int("CUSTOM_STRATEGY_CPU_SECONDS", 5, minimum=1)
+CUSTOM_STRATEGY_MEMORY_MB = env_int("CUSTOM_STRATEGY_MEMORY_MB", 100, minimum=32)
+CUSTOM_STRATEGY_WALL_SECONDS = env_int("CUSTOM_STRATEGY_WALL_SECONDS", 5, minimum=1)
+CUSTOM_STRATEGY_SANDBOX_POOL_SIZE = env_int("CUSTOM_STRATEGY_SANDBOX_POOL_SIZE", 2, minimum=1)
+# Failed runs with an anomaly (timeout, memory, crash, invalid output) in a row that suspend one.
+CUSTOM_STRATEGY_ANOMALY_LIMIT = env_int("CUSTOM_STRATEGY_ANOMALY_LIMIT", 3, minimum=1)
+
 # Extra modules that register agents (plugins); imported with the built-in agents.
 AGENT_PLUGINS = env_list("AGENT_PLUGINS")
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("signals/", include("signals.urls")),
     path("trading/", include("trading.urls")),
+    path("strategies/custom/", include("agents.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("metrics", views.metrics, name="metrics"),

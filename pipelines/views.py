@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
@@ -23,6 +24,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.views import confirmation_page, is_confirmed
+from agents.custom.agent import AGENT_TYPE as CUSTOM_AGENT_TYPE
+from agents.custom.agent import custom_strategy_schema
+from agents.custom.selectors import active_strategies_for_user
 from agents.registry import agent_class, all_metadata, validate_node_config
 from config.errors import Conflict, UpgradeRequired
 from pipelines import blueprints, runmodes, selectors, services
@@ -453,11 +457,25 @@ def pipeline_delete(request, pipeline_id):
 # --- Builder -------------------------------------------------------------------------------
 
 
-def palette() -> list[dict[str, Any]]:
-    """The agent palette: the registry's agents grouped by category, with their price."""
+def palette(user=None) -> list[dict[str, Any]]:
+    """The agent palette: the registry's agents grouped by category, with their price; the
+    user's approved custom strategies appear as "Custom: <name>" (the generic custom agent,
+    which needs a strategy, does not)."""
     groups: dict[str, list] = {}
     for meta in all_metadata():
+        if meta.agent_type == CUSTOM_AGENT_TYPE:
+            continue
         groups.setdefault(meta.category, []).append(meta)
+    if user is not None:
+        custom = agent_class(CUSTOM_AGENT_TYPE).metadata
+        for strategy in active_strategies_for_user(user=user):
+            entry = {
+                **custom.model_dump(),
+                "name": f"Custom: {strategy.name}",
+                "description": strategy.description[:300],
+                "preset": json.dumps({"strategy": str(strategy.lineage), "params": {}}),
+            }
+            groups.setdefault(custom.category, []).append(SimpleNamespace(**entry))
     ordered = sorted(groups, key=lambda c: CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 99)
     return [
         {
@@ -468,6 +486,25 @@ def palette() -> list[dict[str, Any]]:
         }
         for category in ordered
     ]
+
+
+def _label_custom_strategy_fields(fields, *, schema: dict[str, Any], user) -> None:
+    """A custom strategy node's form: strategies by name (not by id), params at their
+    declared defaults until the trader changes them."""
+    names = {
+        str(s.lineage): f"{s.name} v{s.version}" for s in active_strategies_for_user(user=user)
+    }
+    param_schema = schema["properties"].get("params", {}).get("properties", {})
+    for field in fields:
+        if field.path == "strategy":
+            field.choices = [
+                (value, names.get(value, "not available")) for value, _ in field.choices
+            ]
+        elif field.path == "params":
+            for child in field.children:
+                key = child.path.split(".", 1)[1]
+                if child.value is None and key in param_schema:
+                    child.value = param_schema[key].get("default")
 
 
 def _palette_json() -> dict[str, Any]:
@@ -499,7 +536,7 @@ def _builder_context(
         "issues": issues or [],
         "error_count": sum(1 for i in issues or [] if i["level"] == "error"),
         "leftovers": leftovers or [],
-        "palette": palette(),
+        "palette": palette(request.user),
         "palette_json": _palette_json(),
         "blueprints": blueprints.all_blueprints(),
         "llm_configured": llm_configured(),
@@ -642,9 +679,14 @@ def builder_node(request):
                 issue["node_id"] == node_id and not (issue["field"] or "").startswith("config.")
             ) or (issue["node_id"] == node_id and issue["level"] == "warning"):
                 issues.append(issue)
+    schema = cls.metadata.config_schema
+    if agent_type == CUSTOM_AGENT_TYPE:
+        schema = custom_strategy_schema(user=request.user, values=values)
     fields, unplaced = config_fields(
-        agent_type=agent_type, schema=cls.metadata.config_schema, values=values, issues=issues
+        agent_type=agent_type, schema=schema, values=values, issues=issues
     )
+    if agent_type == CUSTOM_AGENT_TYPE:
+        _label_custom_strategy_fields(fields, schema=schema, user=request.user)
     context = {
         "meta": cls.metadata,
         "node_id": node_id,

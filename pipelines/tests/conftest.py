@@ -10,6 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from channels.layers import get_channel_layer
 
+from agents.tests.custom_support import (  # noqa: F401 - custom-strategy fixtures
+    no_llm,
+    openai_fake,
+    reviewer,
+)
 from pipelines.blueprints import pipeline_create_from_blueprint
 from trading.clock import ManualClock
 

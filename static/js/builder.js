@@ -332,12 +332,23 @@
     return { x: x, y: anchor.pos_y };
   }
 
-  function addAfterSelected(agentType) {
+  // A palette entry may carry a preset config (a custom strategy: which one it runs).
+  function presetOf(element) {
+    var preset = element && element.getAttribute("data-agent-config");
+    if (!preset) return {};
+    try {
+      return JSON.parse(preset);
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function addAfterSelected(agentType, config) {
     var anchor = selected ? editor.getNodeFromId(selected) : lastAdded();
     var spot = placeAfter(anchor);
     var x = spot.x;
     var y = spot.y;
-    var id = addNode(agentType, x, y, {});
+    var id = addNode(agentType, x, y, config || {});
     if (!id) return;
     if (anchor && palette[agentType].inputs > 0 && Object.keys(anchor.outputs || {}).length) {
       try {
@@ -361,7 +372,7 @@
   root.addEventListener("click", function (event) {
     var add = event.target.closest("[data-add-agent]");
     if (add) {
-      addAfterSelected(add.getAttribute("data-add-agent"));
+      addAfterSelected(add.getAttribute("data-add-agent"), presetOf(add));
       return;
     }
     var zoom = event.target.closest("[data-zoom]");
@@ -393,6 +404,7 @@
   root.querySelectorAll(".palette-item[draggable]").forEach(function (item) {
     item.addEventListener("dragstart", function (event) {
       event.dataTransfer.setData("text/plain", item.getAttribute("data-agent-type"));
+      event.dataTransfer.setData("application/x-agent-config", item.getAttribute("data-agent-config") || "");
       event.dataTransfer.effectAllowed = "copy";
     });
   });
@@ -404,7 +416,12 @@
     var box = editor.precanvas.getBoundingClientRect();
     var x = (event.clientX - box.x) / editor.zoom;
     var y = (event.clientY - box.y) / editor.zoom;
-    var id = addNode(agentType, x - 20, y - 20, {});
+    var preset = event.dataTransfer.getData("application/x-agent-config");
+    var config = {};
+    try {
+      config = preset ? JSON.parse(preset) : {};
+    } catch (error) { /* no preset */ }
+    var id = addNode(agentType, x - 20, y - 20, config);
     if (id) loadPanel(id);
   });
 

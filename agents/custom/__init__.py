@@ -1,0 +1,1 @@
+"""Custom strategies in plain English: generation, layered review, approval and the sandbox."""
