@@ -6,6 +6,11 @@ from django.conf import settings
 from django.http import HttpResponse
 from django_prometheus.exports import ExportToDjangoView
 
+from pipelines.metrics import system_health_collector_register
+
+# The platform-wide gauges are the web process's to serve (read from the database per scrape).
+system_health_collector_register()
+
 
 def metrics(request):
     """Prometheus text format; guarded by METRICS_BEARER_TOKEN when one is configured."""

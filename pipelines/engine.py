@@ -38,6 +38,7 @@ from billing.services import (
     ledger_params,
     step_charge,
 )
+from config import metrics
 from config.db import fetch_one_prepared, model_columns, model_from_row
 from config.events import event_build, event_emit, events_send
 from pipelines import hooks
@@ -578,6 +579,7 @@ class ExecutionRunner:
             )
             return None
         runtime = time.perf_counter() - started
+        metrics.step_finished(agent_type=step.agent_type, seconds=runtime)
         usage = self.ctx.meter.step_usage()
         llm_calls = (
             self.ctx.meter.calls[len(self.ctx.meter.calls) - usage.calls :] if usage.calls else []
@@ -755,6 +757,7 @@ def _finished_params(finished: _FinishedStep | None, token_cost: Decimal, now) -
 def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> str | None:
     """Run (or resume) an execution; returns its status, or None when it was not ours to run."""
     clock = clock or SystemClock()
+    started = time.perf_counter()
     execution = _claim(execution_id, task_id, clock.now())
     if execution is None:
         return None
@@ -771,8 +774,13 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
     except ExecutionError as error:
         # E.g. PAPER without a broker connection: the run cannot start; say why.
         _fail_before_start(execution, task_id, str(error), clock.now())
-        return ExecutionStatus.FAILED
-    return runner.run()
+        status = ExecutionStatus.FAILED
+    else:
+        status = runner.run()
+    metrics.execution_ended(
+        status=status, mode=execution.trading_mode, seconds=time.perf_counter() - started
+    )
+    return status
 
 
 def _fail_before_start(execution: PipelineExecution, task_id: str, message: str, now) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
+from config import metrics
 from trading import monitor
 from trading.executors.factory import executor_for
 from trading.marketdata.registry import market_data_provider
@@ -18,7 +19,8 @@ def _broker_executor(owner, mode):
 # overlaps the next simply finds nothing new; expires drops a backlog after an outage.
 @shared_task(name="trading.positions_monitor", ignore_result=True, expires=60)
 def positions_monitor_task() -> int:
-    report = monitor.positions_monitor_sweep(
-        now=timezone.now(), market_data=market_data_provider(), executor_for=_broker_executor
-    )
+    with metrics.monitor_sweep_duration.time():
+        report = monitor.positions_monitor_sweep(
+            now=timezone.now(), market_data=market_data_provider(), executor_for=_broker_executor
+        )
     return len(report.exits)
