@@ -44,3 +44,10 @@ def windows_check_task() -> dict:
     from pipelines.runmodes import windows_sweep
 
     return windows_sweep()
+
+
+@shared_task(name="pipelines.daily_summaries", ignore_result=True)
+def daily_summaries_task() -> int:
+    from pipelines.notifications import daily_summaries_send
+
+    return daily_summaries_send()
