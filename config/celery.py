@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -20,3 +20,11 @@ def _serve_worker_metrics(**_kwargs) -> None:
     from signals.metrics import metrics_serve
 
     metrics_serve(port=settings.WORKER_METRICS_PORT, addr=settings.SIGNAL_METRICS_ADDR)
+
+
+@worker_init.connect
+def _trace_worker(**_kwargs) -> None:
+    """Traces from the worker when OTEL_EXPORTER_OTLP_ENDPOINT is set (config/tracing.py)."""
+    from config.tracing import tracing_configure
+
+    tracing_configure(service="worker")

@@ -31,7 +31,10 @@ VAR_DIR = embedded.var_dir()
 # CrewAI phones home unless told not to, and must hear it before it is first imported.
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CREWAI_DISABLE_VERSION_CHECK", "true")
-os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+# OTEL_SDK_DISABLED would switch off every OpenTelemetry provider in the process, ours too; CrewAI
+# is kept quiet by CREWAI_DISABLE_TELEMETRY alone, so it is only defaulted while tracing is off.
+if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 # A fresh CrewAI storage directory otherwise asks "view your traces?" and waits 10 s.
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 os.environ.setdefault("CREWAI_STORAGE_DIR", str(VAR_DIR / "crewai"))
@@ -314,6 +317,8 @@ SECURE_CSP = {
 }
 
 METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
+# Traces go to this OTLP/HTTP endpoint when set (config/tracing.py); the exporter reads it itself.
+OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 
 
 def _field_encryption_keys() -> list[str]:
@@ -391,19 +396,22 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "text", ["text", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.logging.RequestIdFilter"},
+        "trace_id": {"()": "config.tracing.TraceIdFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(trace_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "trace_id"],
             "formatter": LOG_FORMAT,
         }
     },

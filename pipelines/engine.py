@@ -38,7 +38,7 @@ from billing.services import (
     ledger_params,
     step_charge,
 )
-from config import metrics
+from config import metrics, tracing
 from config.db import fetch_one_prepared, model_columns, model_from_row
 from config.events import event_build, event_emit, events_send
 from pipelines import hooks
@@ -562,7 +562,7 @@ class ExecutionRunner:
         started = time.perf_counter()
         try:
             agent = create_agent(step.node_id, step.agent_type, step.config)
-            state = agent.process(state, self.ctx)
+            state = tracing.agent_process(agent, step.agent_type, state, self.ctx)
         except TriggerNotMet as waiting:
             self._wait(step_run, step, state, waiting)
             return None
