@@ -307,7 +307,7 @@ def channel_add_view(request):
     from accounts import channels
     from accounts.forms import NotificationChannelForm
 
-    form = NotificationChannelForm(request.POST or None)
+    form = NotificationChannelForm(request.POST or None, prefix="channel")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -389,6 +389,6 @@ def _channels_context(user) -> dict:
 
     return {
         "channels": selectors.notification_channels_for_user(user=user),
-        "channel_form": NotificationChannelForm(),
+        "channel_form": NotificationChannelForm(prefix="channel"),
         "trader_events": TraderEvent.choices,
     }

@@ -65,7 +65,12 @@ def _telegram(owner, **extra):
 def test_it_adds_a_channel_and_stores_its_secret_encrypted(owner_client, owner):
     response = owner_client.post(
         reverse("accounts:channel-add"),
-        {"kind": "telegram", "bot_token": TOKEN, "chat_id": "-100123", "events": ["fills"]},
+        {
+            "channel-kind": "telegram",
+            "channel-bot_token": TOKEN,
+            "channel-chat_id": "-100123",
+            "channel-events": ["fills"],
+        },
     )
     assert response.status_code == 302
     channel = NotificationChannel.objects.get(owner=owner)
@@ -85,14 +90,15 @@ def test_it_adds_a_channel_and_stores_its_secret_encrypted(owner_client, owner):
 def test_it_names_the_wrong_field_and_saves_nothing(owner_client, owner):
     response = owner_client.post(
         reverse("accounts:channel-add"),
-        {"kind": "discord", "webhook_url": "https://example.com/not-discord"},
+        {"channel-kind": "discord", "channel-webhook_url": "https://example.com/not-discord"},
     )
     assert response.status_code == 400
     assert "Paste the webhook URL" in response.content.decode()
     assert not NotificationChannel.objects.exists()
 
     response = owner_client.post(
-        reverse("accounts:channel-add"), {"kind": "telegram", "bot_token": "nope", "chat_id": "1"}
+        reverse("accounts:channel-add"),
+        {"channel-kind": "telegram", "channel-bot_token": "nope", "channel-chat_id": "1"},
     )
     assert response.status_code == 400
     assert "A bot token looks like" in response.content.decode()
