@@ -254,3 +254,23 @@ def test_the_daily_summary_is_sent_once_per_session(
     assert "Agent and model costs: $0.42" in body
     channel.refresh_from_db()
     assert channel.summary_sent_on == session
+
+
+def test_a_delivery_reaches_a_generic_webhook_and_a_refusal_is_recorded(owner):
+    from accounts.channels import DeliveryFailed, channel_deliver
+    from tests.fakes.chat import FakeChatServices
+
+    with FakeChatServices() as chat:
+        hook = channel_create(
+            owner=owner, kind="webhook", fields={"webhook_url": f"{chat.url}/hooks/tradecrew"}
+        )
+        assert channel_deliver(channel_id=hook.pk, title="Filled", body="Bought 10 AAPL")
+        (received,) = chat.messages("webhook")
+        assert received["title"] == "Filled" and received["message"] == "Bought 10 AAPL"
+
+        chat.fail_next(1, status=503, path=r"^/hooks/")
+        with pytest.raises(DeliveryFailed):
+            channel_deliver(channel_id=hook.pk, title="Filled", body="Bought 10 MSFT")
+    hook.refresh_from_db()
+    assert hook.failures == 1 and "503" in hook.last_error
+    assert hook.last_sent_at is not None
