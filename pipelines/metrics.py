@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from datetime import timedelta
 
 from django.db import DatabaseError
@@ -81,11 +82,17 @@ class SystemHealthCollector:
 
 
 _collector: SystemHealthCollector | None = None
+_register_lock = threading.Lock()
 
 
 def system_health_collector_register(registry=REGISTRY) -> None:
-    """Register the collector once per process (the web process's /metrics)."""
+    """Register the collector once per process (the web process's /metrics; two first scrapes
+    at once register it once)."""
     global _collector
-    if _collector is None:
-        _collector = SystemHealthCollector()
-        registry.register(_collector)
+    if _collector is not None:
+        return
+    with _register_lock:
+        if _collector is None:
+            collector = SystemHealthCollector()
+            registry.register(collector)
+            _collector = collector

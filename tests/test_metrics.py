@@ -240,3 +240,74 @@ def test_it_provisions_the_dashboard_from_its_folder():
         "tradecrew-dispatcher",
         "tradecrew-generators",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_serves_its_own_metrics_after_a_run(owner):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from urllib.request import urlopen
+
+    from django.conf import settings
+
+    from config.celery import app as celery_app
+    from pipelines import services
+    from pipelines.models import PipelineExecution
+    from pipelines.tests.test_paper_trading import GRAPH
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    database = settings.DATABASES["default"]
+    celery_app.control.purge()
+    worker = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+        [
+            *(sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads"),
+            *("-c", "2", "-Q", "executions", "--without-mingle", "--without-gossip"),
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": f"postgresql://{database['USER']}@/{database['NAME']}"
+            f"?host={database['HOST']}",
+            "WORKER_METRICS_PORT": str(port),
+            "SIGNAL_METRICS_ADDR": "127.0.0.1",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pipeline, _ = services.pipeline_create(
+            owner=owner, name="metered", graph=GRAPH, symbols=["TSLA"]
+        )
+        execution = services.execution_start(pipeline=pipeline)
+        deadline = time.monotonic() + 120
+        while PipelineExecution.objects.get(pk=execution.pk).status in ("pending", "running"):
+            assert time.monotonic() < deadline, "the worker did not run the execution"
+            time.sleep(0.2)
+        with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            families = {
+                family.name: family
+                for family in text_string_to_metric_families(response.read().decode())
+            }
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    status = PipelineExecution.objects.get(pk=execution.pk).status
+    runs = families["pipeline_executions"].samples
+    assert any(
+        s.name == "pipeline_executions_total"
+        and s.labels == {"status": status, "mode": "SIMULATION"}
+        and s.value == 1
+        for s in runs
+    )
+    steps = families["agent_step_duration_seconds"].samples
+    assert any(
+        s.name.endswith("_count") and s.labels.get("agent_type") == "price_trigger" for s in steps
+    )
+    # The database gauges are the web process's, not the worker's.
+    assert "system_active_pipelines" not in families
