@@ -27,7 +27,8 @@ def _documented() -> set[str]:
 
 def test_it_runs_every_process_of_the_procfile_and_the_services_they_need():
     services = _compose()["services"]
-    assert set(services) == APP_SERVICES | {"postgres", "redis", "proxy"}
+    assert set(services) == APP_SERVICES | {"postgres", "redis", "proxy", "prometheus", "grafana"}
+    assert services["grafana"]["profiles"] == services["prometheus"]["profiles"] == ["monitoring"]
     procfile = dict(
         line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
     )
@@ -53,9 +54,10 @@ def test_it_scales_web_and_dispatchers_and_runs_a_single_beat():
     assert services["dispatcher"]["deploy"]["replicas"] == 2
     assert services["beat"]["deploy"]["replicas"] == 1
     assert "${WORKER_REPLICAS" in str(services["worker"]["deploy"]["replicas"])
-    # Only the proxy publishes ports; the web replicas sit behind it.
+    # Only the proxy publishes ports (and Grafana, on loopback); the web replicas sit behind it.
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"proxy"}
+    assert published == {"proxy", "grafana"}
+    assert all(port.startswith("127.0.0.1:") for port in services["grafana"]["ports"])
     caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
     assert "dynamic a web 8000" in caddyfile
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
@@ -68,6 +70,15 @@ def test_migrations_run_once_before_the_processes_start():
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["postgres"]["condition"] == "service_healthy", name
+
+
+def test_it_mounts_the_monitoring_folder_it_ships():
+    services = _compose()["services"]
+    mounts = services["prometheus"]["volumes"] + services["grafana"]["volumes"]
+    for mount in mounts:
+        source = mount.split(":", 1)[0]
+        if source.startswith(".."):
+            assert (COMPOSE.parent / source).resolve().exists(), source
 
 
 def test_it_sets_only_documented_settings():
