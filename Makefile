@@ -5,7 +5,6 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 export PORT ?= 8000
 export CREWAI_DISABLE_TELEMETRY := true
 export CREWAI_DISABLE_VERSION_CHECK := true
-export OTEL_SDK_DISABLED := true
 
 .PHONY: run test lint format setup uv services-up services-down migrate bench clean-var
 

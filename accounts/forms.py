@@ -6,7 +6,7 @@ import zoneinfo
 
 from django import forms
 
-from accounts.models import User
+from accounts.models import ChannelKind, TraderEvent, User
 
 
 class LoginForm(forms.Form):
@@ -83,3 +83,50 @@ class BrokerConnectionForm(forms.Form):
         help_text="Stored encrypted and never shown again — only its last four characters.",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+
+
+class NotificationChannelForm(forms.Form):
+    """A Telegram chat, a Discord or Slack webhook, or any webhook; which fields matter depends
+    on the kind (accounts.channels.apprise_target checks them)."""
+
+    kind = forms.ChoiceField(label="Service", choices=ChannelKind.choices, initial="telegram")
+    label = forms.CharField(
+        label="Label",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. My trading chat"}),
+    )
+    bot_token = forms.CharField(
+        label="Telegram bot token",
+        max_length=200,
+        required=False,
+        help_text="From @BotFather. Stored encrypted, never shown again.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    chat_id = forms.CharField(
+        label="Telegram chat id",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "-1001234567890 or @channel"}),
+    )
+    webhook_url = forms.CharField(
+        label="Webhook URL (Discord, Slack or any)",
+        max_length=500,
+        required=False,
+        help_text="Stored encrypted, never shown again.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+    events = forms.MultipleChoiceField(
+        label="Send me",
+        choices=TraderEvent.choices,
+        initial=list(TraderEvent.values),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class ChannelEventsForm(forms.Form):
+    events = forms.MultipleChoiceField(
+        choices=TraderEvent.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    enabled = forms.BooleanField(required=False)

@@ -225,3 +225,48 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ChannelKind(models.TextChoices):
+    TELEGRAM = "telegram", "Telegram"
+    DISCORD = "discord", "Discord"
+    SLACK = "slack", "Slack"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class TraderEvent(models.TextChoices):
+    """What a trader can choose to hear about on a channel."""
+
+    FILLS = "fills", "Fills (a trade opened)"
+    STOPS = "stops", "Stops hit"
+    TARGETS = "targets", "Targets hit"
+    ERRORS = "errors", "Failed runs"
+    BUDGET = "budget", "Budget refusals"
+    DAILY_SUMMARY = "daily_summary", "Daily summary"
+
+
+class NotificationChannel(models.Model):
+    """Where a trader hears about events besides the bell icon and e-mail: a Telegram chat, a
+    Discord or Slack webhook, or any webhook. The Apprise URL holds the secret (bot token,
+    webhook token), so it is stored encrypted like broker keys; `hint` is what the page shows."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_channels")
+    kind = models.CharField(max_length=12, choices=ChannelKind.choices)
+    label = models.CharField(max_length=100, blank=True)
+    target = EncryptedTextField()
+    hint = models.CharField(max_length=120)
+    events = models.JSONField(default=list)
+    enabled = models.BooleanField(default=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    # The trading session whose end-of-day summary this channel last got (sent once per day).
+    summary_sent_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["owner", "enabled"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.label or self.hint})"

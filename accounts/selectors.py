@@ -47,3 +47,14 @@ def broker_connections_for_user(*, user: User):
 def broker_connection_get(*, user: User, connection_id: int):
     """One of the user's broker connections; another user's is DoesNotExist (404)."""
     return broker_connections_for_user(user=user).get(pk=connection_id)
+
+
+def notification_channels_for_user(*, user: User):
+    from accounts.models import NotificationChannel
+
+    return NotificationChannel.objects.filter(owner=user).order_by("created_at")
+
+
+def notification_channel_get(*, user: User, channel_id: int):
+    """One of the user's channels; another user's is DoesNotExist (404)."""
+    return notification_channels_for_user(user=user).get(pk=channel_id)

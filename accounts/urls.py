@@ -66,6 +66,14 @@ urlpatterns = [
         views.broker_connection_remove_view,
         name="broker-remove",
     ),
+    path("settings/channels/add/", views.channel_add_view, name="channel-add"),
+    path("settings/channels/<int:channel_id>/", views.channel_update_view, name="channel-update"),
+    path("settings/channels/<int:channel_id>/test/", views.channel_test_view, name="channel-test"),
+    path(
+        "settings/channels/<int:channel_id>/remove/",
+        views.channel_remove_view,
+        name="channel-remove",
+    ),
     path("notifications/", views.notifications_view, name="notifications"),
     path("notifications/read/", views.notifications_read_view, name="notifications-read"),
 ]

@@ -152,6 +152,7 @@ def settings_view(request):
         "tokens": selectors.api_tokens_for_user(user=request.user),
         "broker_connections": selectors.broker_connections_for_user(user=request.user),
         "plan": effective_plan(user=request.user),
+        **_channels_context(request.user),
     }
     return render(request, "accounts/settings.html", context)
 
@@ -297,3 +298,114 @@ def notifications_read_view(request):
         return render(request, "partials/bell.html", {"unread": unread, "oob": True})
     messages.success(request, "All notifications are marked read.")
     return redirect("accounts:notifications")
+
+
+# --- Notification channels (Telegram, Discord, Slack, webhooks) -------------------------------
+
+
+def _owned_channel(request, channel_id: int):
+    from django.http import Http404
+
+    from accounts.models import NotificationChannel
+
+    try:
+        return selectors.notification_channel_get(user=request.user, channel_id=channel_id)
+    except NotificationChannel.DoesNotExist:
+        raise Http404("No such notification channel.") from None
+
+
+def _channels_url() -> str:
+    return reverse("accounts:settings") + "#channels"
+
+
+@login_required
+def channel_add_view(request):
+    """The add form; on Settings it posts here, and errors are shown on this page."""
+    from accounts import channels
+    from accounts.forms import NotificationChannelForm
+
+    form = NotificationChannelForm(request.POST or None, prefix="channel")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            channel = channels.channel_create(
+                owner=request.user,
+                kind=data["kind"],
+                fields={key: data[key] for key in ("bot_token", "chat_id", "webhook_url")},
+                events=data["events"],
+                label=data["label"],
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"{channel.get_kind_display()} channel added ({channel.hint}). Send a test "
+                "message to check that it arrives.",
+            )
+            return redirect(_channels_url())
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/channel_add.html", {"form": form}, status=status)
+
+
+@login_required
+@require_POST
+def channel_update_view(request, channel_id: int):
+    from accounts import channels
+    from accounts.forms import ChannelEventsForm
+
+    channel = _owned_channel(request, channel_id)
+    form = ChannelEventsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose events from the list.")
+        return redirect(_channels_url())
+    channels.channel_update(
+        channel=channel, events=form.cleaned_data["events"], enabled=form.cleaned_data["enabled"]
+    )
+    messages.success(request, f"Saved what {channel} sends you.")
+    return redirect(_channels_url())
+
+
+@login_required
+@require_POST
+def channel_test_view(request, channel_id: int):
+    from accounts import channels
+
+    channel = _owned_channel(request, channel_id)
+    channels.channel_send_test(channel=channel)
+    messages.info(
+        request,
+        f"Test message queued for {channel}. It should arrive within seconds; if it does not, "
+        "the channel shows the service's error here.",
+    )
+    return redirect(_channels_url())
+
+
+@login_required
+@require_POST
+def channel_remove_view(request, channel_id: int):
+    from accounts import channels
+
+    channel = _owned_channel(request, channel_id)
+    if not is_confirmed(request):
+        return confirmation_page(
+            request,
+            title=f"Remove {channel}?",
+            message="You will no longer get Tradecrew messages there.",
+            button="Remove the channel",
+            cancel_url=_channels_url(),
+        )
+    channels.channel_delete(channel=channel)
+    messages.success(request, f"Removed {channel}.")
+    return redirect(_channels_url())
+
+
+def _channels_context(user) -> dict:
+    from accounts.forms import NotificationChannelForm
+    from accounts.models import TraderEvent
+
+    return {
+        "channels": selectors.notification_channels_for_user(user=user),
+        "channel_form": NotificationChannelForm(prefix="channel"),
+        "trader_events": TraderEvent.choices,
+    }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from config import metrics
+
 
 class AgentError(Exception):
     """The step failed; the message is shown to the trader as is."""
@@ -15,6 +17,11 @@ class InsufficientData(AgentError):
 
 class BudgetExceeded(AgentError):
     """A budget (user, pipeline or per-run) would be exceeded; the run stops, failing closed."""
+
+    def __init__(self, *args):
+        # Counted where it is raised, whoever raises it (the budget gate, the per-run meter).
+        metrics.budget_refused()
+        super().__init__(*args)
 
 
 class TriggerNotMet(Exception):

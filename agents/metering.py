@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from agents.errors import BudgetExceeded
+from config import metrics
 
 
 @dataclass
@@ -71,3 +72,9 @@ class CostMeter:
         self.calls.append(call)
         self.run_tokens += call.prompt_tokens + call.completion_tokens
         self.run_token_cost += call.cost
+        metrics.llm_call_recorded(
+            model=call.model,
+            prompt_tokens=call.prompt_tokens,
+            completion_tokens=call.completion_tokens,
+            cost=call.cost,
+        )

@@ -4,7 +4,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from config.tracing import tracing_configure
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Before the application loads its middleware: the Django instrumentation adds its own.
+tracing_configure(service="web")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set up first

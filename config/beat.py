@@ -10,6 +10,7 @@ BEAT_SCHEDULE: dict[str, tuple[str, float]] = {
         "trading.positions_monitor",
         15.0,
     ),
+    "pipelines: end-of-day summaries to traders' channels": ("pipelines.daily_summaries", 600.0),
     "signals: delete signal log rows past their retention": ("signals.signal_log_cleanup", 3600.0),
     "billing: report yesterday's usage fees to Stripe": ("billing.usage_report", 3600.0),
 }

@@ -31,7 +31,10 @@ VAR_DIR = embedded.var_dir()
 # CrewAI phones home unless told not to, and must hear it before it is first imported.
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CREWAI_DISABLE_VERSION_CHECK", "true")
-os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+# OTEL_SDK_DISABLED would switch off every OpenTelemetry provider in the process, ours too; CrewAI
+# is kept quiet by CREWAI_DISABLE_TELEMETRY alone, so it is only defaulted while tracing is off.
+if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 # A fresh CrewAI storage directory otherwise asks "view your traces?" and waits 10 s.
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 os.environ.setdefault("CREWAI_STORAGE_DIR", str(VAR_DIR / "crewai"))
@@ -317,6 +320,8 @@ SECURE_CSP = {
 }
 
 METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
+# Traces go to this OTLP/HTTP endpoint when set (config/tracing.py); the exporter reads it itself.
+OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 
 
 def _field_encryption_keys() -> list[str]:
@@ -378,6 +383,14 @@ else:
     # Without a mail server, e-mails (password resets) are printed to the web process's log.
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tradecrew <noreply@tradecrew.local>")
+# Notification channels (Telegram, Discord, Slack, webhooks) are delivered by Celery with retries.
+NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 5, minimum=0)
+NOTIFY_RETRY_BACKOFF_SECONDS = float(env_decimal("NOTIFY_RETRY_BACKOFF_SECONDS", Decimal("10")))
+# Other addresses for the services' APIs (a self-hosted Telegram Bot API server, a proxy); empty =
+# the services' own.
+NOTIFY_TELEGRAM_API_URL = env_str("NOTIFY_TELEGRAM_API_URL", "")
+NOTIFY_DISCORD_API_URL = env_str("NOTIFY_DISCORD_API_URL", "")
+NOTIFY_SLACK_API_URL = env_str("NOTIFY_SLACK_API_URL", "")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Logging ------------------------------------------------------------------------------------
@@ -387,19 +400,22 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "text", ["text", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.logging.RequestIdFilter"},
+        "trace_id": {"()": "config.tracing.TraceIdFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(trace_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "trace_id"],
             "formatter": LOG_FORMAT,
         }
     },
@@ -513,6 +529,8 @@ SIGNAL_INDEX_REFRESH_SECONDS = env_int("SIGNAL_INDEX_REFRESH_SECONDS", 300, mini
 SIGNAL_DISPATCHER_METRICS_PORT = env_int("SIGNAL_DISPATCHER_METRICS_PORT", 8004, minimum=0)
 SIGNAL_GENERATORS_METRICS_PORT = env_int("SIGNAL_GENERATORS_METRICS_PORT", 8003, minimum=0)
 SIGNAL_METRICS_ADDR = env_str("SIGNAL_METRICS_ADDR", "127.0.0.1")
+# The Celery worker's /metrics port (0 = off); it binds SIGNAL_METRICS_ADDR too.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 8002, minimum=0)
 SIGNAL_GENERATORS = env_list(
     "SIGNAL_GENERATORS",
     [

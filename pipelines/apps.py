@@ -24,3 +24,12 @@ class PipelinesConfig(AppConfig):
         execution_finished.connect(
             receivers.run_mode_after_execution, dispatch_uid="pipelines.runmodes.finished"
         )
+        from pipelines import notifications
+
+        trade_opened.connect(notifications.on_trade_opened, dispatch_uid="pipelines.notify.opened")
+        trades_closed.connect(
+            notifications.on_trades_closed, dispatch_uid="pipelines.notify.closed"
+        )
+        execution_finished.connect(
+            notifications.on_execution_finished, dispatch_uid="pipelines.notify.finished"
+        )

@@ -40,6 +40,7 @@ from billing.services import (
     ledger_params,
     step_charge,
 )
+from config import metrics, tracing
 from config.db import fetch_one_prepared, model_columns, model_from_row
 from config.events import event_build, event_emit, events_send
 from pipelines import hooks
@@ -618,7 +619,7 @@ class ExecutionRunner:
             if is_trigger and self.execution.trigger_detail.get("skip_trigger"):
                 skipped = "Skipped: started with “Run now (skip the trigger)”"
             else:
-                state = agent.process(state, self.ctx)
+                state = tracing.agent_process(agent, step.agent_type, state, self.ctx)
         except TriggerNotMet as waiting:
             if self.execution.trigger_source == TriggerSource.SIGNAL:
                 # A signal's run checks the trigger once, for the signal's tickers, and never
@@ -644,6 +645,7 @@ class ExecutionRunner:
             )
             return None
         runtime = time.perf_counter() - started
+        metrics.step_finished(agent_type=step.agent_type, seconds=runtime)
         usage = self.ctx.meter.step_usage()
         llm_calls = (
             self.ctx.meter.calls[len(self.ctx.meter.calls) - usage.calls :] if usage.calls else []
@@ -853,6 +855,7 @@ def _finished_params(finished: _FinishedStep | None, token_cost: Decimal, now) -
 def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> str | None:
     """Run (or resume) an execution; returns its status, or None when it was not ours to run."""
     clock = clock or SystemClock()
+    started = time.perf_counter()
     execution = _claim(execution_id, task_id, clock.now())
     if execution is None:
         return None
@@ -869,8 +872,13 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
     except ExecutionError as error:
         # E.g. PAPER without a broker connection: the run cannot start; say why.
         _fail_before_start(execution, task_id, str(error), clock.now())
-        return ExecutionStatus.FAILED
-    return runner.run()
+        status = ExecutionStatus.FAILED
+    else:
+        status = runner.run()
+    metrics.execution_ended(
+        status=status, mode=execution.trading_mode, seconds=time.perf_counter() - started
+    )
+    return status
 
 
 def _fail_before_start(execution: PipelineExecution, task_id: str, message: str, now) -> None:

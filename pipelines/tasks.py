@@ -66,3 +66,10 @@ def backtest_chunk_task(backtest_ids: list[str]) -> list[str | None]:
     if first is not None and first.sweep is not None:
         sweep_refresh(sweep=first.sweep)
     return statuses
+
+
+@shared_task(name="pipelines.daily_summaries", ignore_result=True)
+def daily_summaries_task() -> int:
+    from pipelines.notifications import daily_summaries_send
+
+    return daily_summaries_send()

@@ -15,10 +15,14 @@ from typing import Any, Protocol
 
 import redis
 
+from config.tracing import span, trace_headers
 from signals import conf
 from signals.redis import bus_redis
 
 logger = logging.getLogger(__name__)
+
+# W3C trace context fields an entry may carry besides the signal.
+TRACE_FIELDS = frozenset({"traceparent", "tracestate"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class BusMessage:
     owner_id: int | None = None  # set on webhook signals: only this user's pipelines may match
     published_at: float | None = None  # wall-clock seconds at publish, for latency
     error: str = ""
+    trace_headers: dict[str, str] | None = None  # the publisher's trace (config/tracing.py)
 
 
 class SignalBus(Protocol):
@@ -57,6 +62,7 @@ def encode(signal: dict[str, Any], *, owner_id: int | None, published_at: float)
         "signal": json.dumps(signal, separators=(",", ":")),
         "owner": "" if owner_id is None else str(owner_id),
         "published_at": repr(published_at),
+        **trace_headers(),
     }
 
 
@@ -77,6 +83,7 @@ def decode(message_id: bytes | str, fields: dict | None) -> BusMessage:
             signal,
             owner_id=int(owner) if owner else None,
             published_at=float(published) if published else None,
+            trace_headers={k: v for k, v in fields.items() if k in TRACE_FIELDS} or None,
         )
     except (KeyError, ValueError, UnicodeDecodeError) as error:
         return BusMessage(message_id, None, error=f"undecodable entry: {error}")
@@ -104,12 +111,13 @@ class RedisStreamBus:
 
     def publish(self, signal: dict[str, Any], *, owner_id: int | None = None) -> str:
         # Approximate trimming (~) lets Redis drop whole macro-nodes: O(1) instead of exact.
-        message_id = self.client.xadd(
-            self.stream,
-            encode(signal, owner_id=owner_id, published_at=time.time()),
-            maxlen=self.maxlen,
-            approximate=True,
-        )
+        with span("signal publish", **{"tradecrew.signal_type": str(signal.get("signal_type"))}):
+            message_id = self.client.xadd(
+                self.stream,
+                encode(signal, owner_id=owner_id, published_at=time.time()),
+                maxlen=self.maxlen,
+                approximate=True,
+            )
         return message_id.decode() if isinstance(message_id, bytes) else message_id
 
     def ensure_group(self) -> None:

@@ -26,6 +26,7 @@ import redis
 from django.db import DatabaseError, close_old_connections, connections
 from pydantic import ValidationError as PydanticValidationError
 
+from config import tracing
 from signals import conf, metrics, selectors, services
 from signals.bus import BusMessage, RedisStreamBus, SignalBus
 from signals.index import SignalIndex
@@ -187,7 +188,8 @@ class Dispatcher:
 
     def process(self, message: BusMessage) -> DispatchResult:
         """Handle a message and ack it. If handling raises, it stays pending for a reclaim."""
-        result = self.handle(message)
+        with tracing.span_continuing("signal dispatch", message.trace_headers):
+            result = self.handle(message)
         self.bus.ack([message.message_id])
         metrics.signals_dispatched.labels(result=result.status).inc()
         if result.latency_seconds is not None:
@@ -309,4 +311,5 @@ class Dispatcher:
 def dispatcher_run(*, stop: threading.Event, consumer: str | None = None) -> None:
     """The `dispatcher` process: metrics on their port, then the loop until `stop`."""
     metrics.metrics_serve(port=conf.dispatcher_metrics_port(), addr=conf.metrics_addr())
+    tracing.tracing_configure(service="dispatcher")
     Dispatcher(consumer=consumer).run_forever(stop)

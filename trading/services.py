@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from config import metrics
 from config.events import event_emit
 from trading import hooks, simulation_rules
 from trading.executors.base import (
@@ -216,8 +217,11 @@ def order_place(
         order.status = OrderStatus.FAILED if not error.retryable else order.status
         order.error = str(error)
         order.save(update_fields=["status", "error", "updated_at"])
+        metrics.order_sent(executor=executor, status="error")
         raise
-    return order_record_result(order=order, result=result, now=now), result
+    order = order_record_result(order=order, result=result, now=now)
+    metrics.order_sent(executor=executor, status=order.status)
+    return order, result
 
 
 # --- Entries ----------------------------------------------------------------------------------

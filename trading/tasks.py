@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
+from config import metrics
 from trading import monitor, services
 from trading.executors.factory import executor_for
 from trading.marketdata.registry import market_data_provider
@@ -21,7 +22,8 @@ def positions_monitor_task() -> int:
     now, market_data = timezone.now(), market_data_provider()
     # Simulated entries queued while the market was closed fill at the open, then are watched.
     services.queued_entries_fill(now=now, market_data=market_data)
-    report = monitor.positions_monitor_sweep(
-        now=now, market_data=market_data, executor_for=_broker_executor
-    )
+    with metrics.monitor_sweep_duration.time():
+        report = monitor.positions_monitor_sweep(
+            now=now, market_data=market_data, executor_for=_broker_executor
+        )
     return len(report.exits)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db import close_old_connections
 
+from config import tracing
 from signals import conf, metrics, selectors, services
 from signals.bus import RedisStreamBus, SignalBus
 from signals.generators.base import SignalGenerator
@@ -183,4 +184,5 @@ class GeneratorRunner:
 def generators_run(*, stop: threading.Event) -> None:
     """The `generators` process: metrics on their port, then every generator until `stop`."""
     metrics.metrics_serve(port=conf.generators_metrics_port(), addr=conf.metrics_addr())
+    tracing.tracing_configure(service="generators")
     GeneratorRunner(generators=generators_build()).run_forever(stop)

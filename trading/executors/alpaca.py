@@ -29,6 +29,7 @@ from alpaca.trading.requests import (
 )
 from pydantic import ValidationError
 
+from config import metrics
 from trading.executors.base import (
     AccountSnapshot,
     BracketOrderRequest,
@@ -269,6 +270,7 @@ class AlpacaExecutor(TradeExecutor):
             except _Transient as error:
                 last = error
                 if attempt < self.max_attempts:
+                    metrics.broker_retry(broker="alpaca")
                     self._sleep(self._wait(attempt, error))
             except _Refused as refused:
                 raise _refusal("the stop move", refused) from None
@@ -315,6 +317,7 @@ class AlpacaExecutor(TradeExecutor):
                     error,
                 )
                 if attempt < self.max_attempts:
+                    metrics.broker_retry(broker="alpaca")
                     self._sleep(self._wait(attempt, error))
             except _Refused as refused:
                 if refused.status == 422 and "client_order_id" in refused.message:
@@ -428,14 +431,19 @@ class AlpacaExecutor(TradeExecutor):
         except APIError as error:
             status = error.status_code or 0
             message = _broker_message(error)
+            metrics.broker_error(
+                broker="alpaca", kind="transient" if status == 429 or status >= 500 else "refused"
+            )
             if status == 429 or status >= 500:
                 raise _Transient(
                     f"HTTP {status}: {message}", _server_wait(error.response)
                 ) from None
             raise _Refused(status, message) from None
         except requests.Timeout:
+            metrics.broker_error(broker="alpaca", kind="timeout")
             raise _Transient("no answer in time") from None
         except requests.ConnectionError as error:
+            metrics.broker_error(broker="alpaca", kind="connection")
             raise _Transient(f"connection failed: {type(error).__name__}") from None
 
     def _retrying(self, what: str, call: Callable[..., Any], *args: Any) -> Any:
@@ -447,6 +455,7 @@ class AlpacaExecutor(TradeExecutor):
             except _Transient as error:
                 last = error
                 if attempt < self.max_attempts:
+                    metrics.broker_retry(broker="alpaca")
                     self._sleep(self._wait(attempt, error))
         raise ExecutionError(
             f"Alpaca did not answer {what} after {self.max_attempts} attempts ({last}).",
