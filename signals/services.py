@@ -249,7 +249,8 @@ def webhook_signal_parse(body: bytes) -> SignalMessage:
     turned into one with signal_type "tradingview"."""
     try:
         data = json.loads(body or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a body nested thousands of levels deep is not a signal either.
         raise SignalBodyInvalid(
             [{"loc": ["body"], "msg": "The body must be JSON.", "type": "json_invalid"}]
         ) from None
