@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -97,6 +98,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.client_address.ClientAddressMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -263,7 +265,11 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 # failures from anywhere, and so is a client address that fails that often across accounts.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# One lock per (account, address) pair: a wrong password locks that account from that address
+# only, so someone mistyping elsewhere never refuses the owner's correct password, and one
+# account's failures never lock other accounts on a shared address. Guessing across many
+# accounts or addresses is slowed by the per-address auth throttle (API_AUTH_THROTTLE_RATE).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
@@ -283,6 +289,19 @@ API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
 API_AUTH_THROTTLE_RATE = env_str("API_AUTH_THROTTLE_RATE", "30/min")
 
 # --- Security -----------------------------------------------------------------------------------
+
+# Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default, so a client
+# cannot choose the address the lockout and the throttles see (config/client_address.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or network"
+        ) from None
+# django-ninja's own address logic would read the raw header: it gets REMOTE_ADDR, resolved above.
+NINJA_NUM_PROXIES = 0
 
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
