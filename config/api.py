@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
+import redis
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 
 from accounts.api import auth_router, me_router, notifications_router
 from accounts.auth import api_auth
@@ -18,6 +17,8 @@ from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefre
 from agents.api import router as agents_router
 from config import health
 from config.errors import Conflict
+from config.outage import outage_response
+from config.throttling import api_throttles
 from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
 from pipelines.graph import InvalidGraph
@@ -37,10 +38,7 @@ api = NinjaAPI(
     ),
     urls_namespace="api",
     auth=api_auth,
-    throttle=[
-        AnonRateThrottle(settings.API_THROTTLE_RATE),
-        AuthRateThrottle(settings.API_THROTTLE_RATE),
-    ],
+    throttle=api_throttles(),
 )
 
 
@@ -115,6 +113,13 @@ def on_invalid_refresh(request: HttpRequest, error: InvalidRefreshToken):
 @api.exception_handler(AccountLockedOut)
 def on_locked_out(request: HttpRequest, error: AccountLockedOut):
     return api.create_response(request, {"detail": str(error)}, status=403)
+
+
+@api.exception_handler(redis.RedisError)
+def on_redis_unavailable(request: HttpRequest, error: redis.RedisError):
+    # Rate limits cannot be checked (nor signals published): refuse for now, as /health does,
+    # instead of a 500 or letting requests through unthrottled.
+    return outage_response(request, error)
 
 
 @api.exception_handler(HttpError)

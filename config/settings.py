@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "config.outage.RedisOutageMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -287,6 +288,7 @@ NINJA_JWT = {
 
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
 API_AUTH_THROTTLE_RATE = env_str("API_AUTH_THROTTLE_RATE", "30/min")
+PIPELINE_CREATE_THROTTLE_RATE = env_str("PIPELINE_CREATE_THROTTLE_RATE", "10/min")
 
 # --- Security -----------------------------------------------------------------------------------
 
