@@ -24,3 +24,10 @@ class DailyCostAdmin(admin.ModelAdmin):
     list_display = ["day", "owner", "pipeline_id", "total_cost"]
     list_filter = ["day"]
     search_fields = ["owner__email"]
+    readonly_fields = [field.name for field in DailyCost._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -64,6 +64,12 @@ def _scanner_type(scanner_type: Any) -> str:
     return ScannerType.MANUAL
 
 
+def scanner_tickers_clean(tickers: Any) -> list[str]:
+    """Upper-cased, validated, de-duplicated tickers; at least one (ValidationError naming
+    `tickers` otherwise)."""
+    return _scanner_tickers(tickers)
+
+
 def _scanner_tickers(tickers: Any) -> list[str]:
     cleaned = normalize_symbols(tickers, field="tickers")
     if not cleaned:
