@@ -5,9 +5,16 @@ from __future__ import annotations
 import logging
 
 import redis
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.conf import settings
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied,
+    RequestDataTooBig,
+    ValidationError,
+)
+from django.db import DataError
 from django.http import Http404, HttpRequest
-from ninja import NinjaAPI, Schema, Status
+from ninja import Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
@@ -17,6 +24,7 @@ from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefre
 from agents.api import router as agents_router
 from config import health
 from config.errors import Conflict
+from config.openapi import DocumentedAPI, PlainDecimalRenderer
 from config.outage import outage_response
 from config.throttling import api_throttles
 from pipelines.api import executions_router
@@ -28,7 +36,7 @@ from trading.api import orders_router, positions_router, trades_router
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+api = DocumentedAPI(
     title="Tradecrew API",
     version="1",
     description=(
@@ -39,6 +47,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=api_auth,
     throttle=api_throttles(),
+    renderer=PlainDecimalRenderer(),
 )
 
 
@@ -113,6 +122,55 @@ def on_invalid_refresh(request: HttpRequest, error: InvalidRefreshToken):
 @api.exception_handler(AccountLockedOut)
 def on_locked_out(request: HttpRequest, error: AccountLockedOut):
     return api.create_response(request, {"detail": str(error)}, status=403)
+
+
+UNSTORABLE = "A value is out of range or contains characters that cannot be stored."
+
+
+def _body_error(message: str, kind: str) -> dict:
+    return {"loc": ["body"], "msg": message, "type": kind}
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request: HttpRequest, error: RequestDataTooBig):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request, {"detail": f"The request body is larger than {limit} bytes."}, status=413
+    )
+
+
+@api.exception_handler(RecursionError)
+def on_too_deep(request: HttpRequest, error: RecursionError):
+    return api.create_response(
+        request,
+        {
+            "detail": [
+                {"loc": ["body"], "msg": "The body is nested too deeply.", "type": "json_invalid"}
+            ]
+        },
+        status=422,
+    )
+
+
+@api.exception_handler(DataError)
+def on_data_error(request: HttpRequest, error: DataError):
+    # A value the database cannot hold (a NUL character, a number out of range) that validation
+    # let through: refuse it like any invalid input. The request's writes were rolled back
+    # with its transaction, or never made (the failing statement is the write).
+    logger.warning("API: database refused a value: %s", error)
+    return api.create_response(
+        request,
+        {
+            "detail": [
+                {
+                    "loc": ["body"],
+                    "msg": "A value is out of range or contains characters that cannot be stored.",
+                    "type": "value_error",
+                }
+            ]
+        },
+        status=422,
+    )
 
 
 @api.exception_handler(redis.RedisError)

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.client_address.ClientAddressMiddleware",
+    "config.request_guard.APIRequestGuardMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -8,8 +8,9 @@ from uuid import UUID
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
+from config.pagination import LimitOffsetPagination
 from config.throttling import UserThrottle, api_throttles
 from pipelines import blueprints, runmodes, selectors, services
 from pipelines.graph import validate_graph

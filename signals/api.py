@@ -10,11 +10,12 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.security import HttpBearer
 
 from accounts.selectors import api_token_lookup
 from accounts.services import api_token_touch
+from config.pagination import LimitOffsetPagination
 from config.throttling import AnonThrottle, AtomicThrottle
 from pipelines.selectors import pipeline_get
 from signals import catalog, conf, selectors, services
