@@ -8,8 +8,14 @@ from django_prometheus.exports import ExportToDjangoView
 
 
 def metrics(request):
-    """Prometheus text format; guarded by METRICS_BEARER_TOKEN when one is configured."""
+    """Prometheus text format, guarded by METRICS_BEARER_TOKEN. Without a token it is served only
+    under DEBUG: in production the metrics (request paths, users' activity) stay closed until
+    a token is configured."""
     expected = settings.METRICS_BEARER_TOKEN
+    if not expected and not settings.DEBUG:
+        return HttpResponse(
+            "Set METRICS_BEARER_TOKEN to enable /metrics.\n", status=403, content_type="text/plain"
+        )
     if expected:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), expected.encode()):
