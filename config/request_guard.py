@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -20,9 +22,41 @@ NUL_MESSAGE = "must not contain NUL characters"
 
 
 def _refused(location: str, message: str) -> JsonResponse:
+    return _refused_at([location], message)
+
+
+def _refused_at(location: list, message: str) -> JsonResponse:
     return JsonResponse(
-        {"detail": [{"loc": [location], "msg": message, "type": "value_error"}]}, status=422
+        {"detail": [{"loc": location, "msg": message, "type": "value_error"}]}, status=422
     )
+
+
+def nul_location(data: Any) -> list[str | int] | None:
+    """The path to the first key or string holding a NUL character in parsed JSON, walked
+    without recursion (a body may be nested thousands of levels deep)."""
+    stack: list[tuple[list[str | int], Any]] = [([], data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return [*path, key]
+                stack.append(([*path, key], item))
+        elif isinstance(value, list):
+            stack.extend(([*path, index], item) for index, item in enumerate(value))
+    return None
+
+
+def _refused_in_body(body: bytes) -> JsonResponse:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    where = nul_location(data) if data is not None else None
+    return _refused_at(["body", *where] if where else ["body"], f"Text values {NUL_MESSAGE}.")
 
 
 class APIRequestGuardMiddleware:
@@ -50,5 +84,5 @@ class APIRequestGuardMiddleware:
                     {"detail": f"The request body is larger than {limit} bytes."}, status=413
                 )
             if b"\x00" in body or b"\\u0000" in body:
-                return _refused("body", f"Text values {NUL_MESSAGE}.")
+                return _refused_in_body(body)
         return self.get_response(request)

@@ -36,7 +36,7 @@ def test_it_refuses_nul_characters_in_a_body_or_query_with_422(api, owner):
     searched = api.get("/api/v1/pipelines", {"search": "x\x00y"})
 
     assert created.status_code == 422
-    assert created.json()["detail"][0]["loc"] == ["body"]
+    assert created.json()["detail"][0]["loc"] == ["body", "name"]
     assert searched.status_code == 422
     assert owner.pipelines.count() == 0
 
