@@ -144,3 +144,21 @@ def test_it_does_not_count_an_outage_against_the_message(owner, bus, make_dispat
     assert bus.pending_count() == 1
     [result] = dispatcher.reclaim(min_idle_ms=0)
     assert (result.message_id, result.status) == (message_id, "processed")
+
+
+def test_operators_can_list_the_dead_letters(owner, default_bus, make_dispatcher):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    dispatcher = make_dispatcher(default_bus)
+    poison_id = _publish_raw(default_bus, {**signal_body(), "timestamp": 1e20}, owner_id=owner.pk)
+    dispatcher.run_once()
+    out = StringIO()
+
+    call_command("signal_dead_letters", stdout=out)
+
+    text = out.getvalue()
+    assert "1 dead-lettered signals" in text
+    assert poison_id in text and "malformed after 1 attempt(s)" in text
+    assert "timestamp" in text
