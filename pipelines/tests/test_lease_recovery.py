@@ -58,6 +58,7 @@ def _kill(worker) -> None:
     worker.wait(timeout=30)
 
 
+@pytest.mark.timeout(600)  # two worker start-ups and up to 90 s of recovery
 def test_a_killed_workers_run_resumes_within_90_seconds_and_finishes_once(api, tmp_path):
     from pipelines.tests import crash_plugin  # noqa: F401 - registers hang_once_agent here too
 
