@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_engine.py", "bench_llm.py", "bench_signals.py"]
+BENCHMARKS = ["bench_engine.py", "bench_llm.py", "bench_signals.py", "bench_analytics.py"]
 
 # This machine is a shared 2-core VM whose speed drifts by 2x within an hour: a fixed pure-Python
 # loop, timed before and after the benchmarks, says how fast the host was while they ran.

@@ -47,3 +47,43 @@ def average_runtime_seconds(*, owner: User) -> dict[str, float]:
         .annotate(avg=Avg("quantity"))
     )
     return {row["agent_type"]: float(row["avg"]) for row in rows}
+
+
+# --- Reads for analytics: spend over a scope and a period, and the ledger grouped -----------
+
+
+def _ledger(*, owner: User, start=None, end=None, pipeline_ids=None, execution_ids=None):
+    entries = CostEntry.objects.filter(owner=owner).order_by()
+    if start is not None:
+        entries = entries.filter(created_at__gte=start)
+    if end is not None:
+        entries = entries.filter(created_at__lt=end)
+    if pipeline_ids:
+        entries = entries.filter(pipeline_id__in=pipeline_ids)
+    if execution_ids is not None:
+        entries = entries.filter(execution_id__in=execution_ids)
+    return entries
+
+
+def spend_between(
+    *, owner: User, start=None, end=None, pipeline_ids=None, execution_ids=None
+) -> Decimal:
+    """What the ledger charged the owner in [start, end): for some pipelines, and for the runs
+    `execution_ids` names (a subquery, so the spend of one trading mode is one query)."""
+    from django.db.models import Sum
+
+    total = _ledger(
+        owner=owner,
+        start=start,
+        end=end,
+        pipeline_ids=pipeline_ids,
+        execution_ids=execution_ids,
+    ).aggregate(total=Sum("total_cost"))["total"]
+    return total or Decimal("0")
+
+
+def ledger_entries(*, owner: User, start=None, end=None, pipeline_ids=None):
+    """The owner's cost entries in [start, end), oldest first (for listings and CSV)."""
+    return _ledger(owner=owner, start=start, end=end, pipeline_ids=pipeline_ids).order_by(
+        "created_at", "pk"
+    )

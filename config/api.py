@@ -22,6 +22,8 @@ from accounts.api import auth_router, me_router, notifications_router
 from accounts.auth import api_auth
 from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefreshToken
 from agents.api import router as agents_router
+from analytics.api import reports_router
+from analytics.api import router as analytics_router
 from config import health
 from config.errors import Conflict
 from config.openapi import DocumentedAPI, PlainDecimalRenderer
@@ -222,3 +224,5 @@ api.add_router("/trades", trades_router)
 api.add_router("/orders", orders_router)
 api.add_router("/scanners", scanners_router)
 api.add_router("/signals", signals_router)
+api.add_router("/analytics", analytics_router)
+api.add_router("/reports", reports_router)

@@ -8,6 +8,7 @@ from config.api import api
 
 urlpatterns = [
     path("", include("analytics.urls")),
+    path("analytics/", include("analytics.performance_urls")),
     path("", include("pipelines.urls")),
     path("accounts/", include("accounts.urls")),
     path("signals/", include("signals.urls")),

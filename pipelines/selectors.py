@@ -304,3 +304,20 @@ def execution_context(execution: PipelineExecution) -> dict[str, Any]:
         "charts": execution_charts(execution),
         "warnings": (execution.state or {}).get("warnings") or [],
     }
+
+
+def pipeline_capitals_for_user(*, user: User, pipeline_ids=None) -> list[dict[str, Any]]:
+    """Each of the user's pipelines with its name, mode and allocated capital (the starting
+    balance its mode configuration names, $100,000 by default): one query, for analytics."""
+    pipelines = Pipeline.objects.filter(owner=user).order_by("name")
+    if pipeline_ids is not None:
+        pipelines = pipelines.filter(pk__in=pipeline_ids)
+    rows = []
+    for pk, name, trading_mode, mode_config in pipelines.values_list(
+        "pk", "name", "trading_mode", "mode_config"
+    ):
+        balance = (mode_config or {}).get("initial_balance") or "100000"
+        rows.append(
+            {"id": pk, "name": name, "trading_mode": trading_mode, "capital": Decimal(str(balance))}
+        )
+    return rows

@@ -853,4 +853,8 @@ def live_user_fragments(*, user, payload: dict[str, Any], topics: set[str]) -> l
                 "pipelines/executions.html#execution-row", {"execution": execution, "oob": True}
             )
         ]
+    if event == "position_updated" and "analytics" in topics:
+        from analytics.views import live_analytics_fragments
+
+        return live_analytics_fragments(payload=payload)
     return []

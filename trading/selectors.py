@@ -94,3 +94,24 @@ def closed_trade_stats(*, user: User, trading_mode: str) -> tuple[int, object]:
 def position_by_id(*, user: User, position_id: int) -> Position:
     """One of the user's positions, open or closed (another user's is DoesNotExist → 404)."""
     return positions_for_user(user=user, status=None).get(pk=position_id)
+
+
+def simulated_account_get(*, user: User):
+    """The user's simulated account (its starting balance is the SIMULATION capital), or None."""
+    from trading.models import SimulatedAccount
+
+    return SimulatedAccount.objects.filter(owner=user).first()
+
+
+def open_pnl_total(*, user: User, trading_mode: str, pipeline_ids=None):
+    """Unrealized P&L of the user's open positions in one mode, marked at their last price."""
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    positions = Position.objects.filter(
+        owner=user, trading_mode=trading_mode, status=PositionStatus.OPEN
+    )
+    if pipeline_ids:
+        positions = positions.filter(pipeline_id__in=pipeline_ids)
+    return positions.aggregate(total=Sum("unrealized_pnl"))["total"] or Decimal("0")

@@ -222,3 +222,9 @@
     if (document.querySelector("[ws-connect]")) setIndicators("connecting");
   });
 })();
+
+// Print buttons (a run report's PDF/print version): the print stylesheet drops the navigation.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-print]");
+  if (button) window.print();
+});

@@ -1,0 +1,313 @@
+"""Exports of a scope: trades, equity and costs as streamed CSV (100k rows never sit in memory)
+and the performance report as a PDF (ReportLab: pure Python, no system libraries)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from datetime import datetime
+from decimal import Decimal
+
+from django.http import HttpResponse, StreamingHttpResponse
+
+from analytics import presenters, selectors
+from analytics.selectors import Performance, Scope
+
+CHUNK = 2000
+PDF_TRADE_ROWS = 200
+
+
+class _Echo:
+    """csv.writer target that hands each row back instead of buffering it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _stream(filename: str, header: list[str], rows) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def stamp(scope: Scope) -> str:
+    return f"{scope.mode.lower()}-{scope.period.lower()}-{scope.last_day:%Y%m%d}"
+
+
+def _local(moment: datetime | None, scope: Scope) -> str:
+    return moment.astimezone(scope.zone).isoformat(timespec="seconds") if moment else ""
+
+
+TRADE_HEADER = [
+    "trade_id",
+    "closed_at",
+    "opened_at",
+    "symbol",
+    "side",
+    "quantity",
+    "entry_price",
+    "exit_price",
+    "net_pnl",
+    "gross_pnl",
+    "commission",
+    "slippage",
+    "close_reason",
+    "pipeline_id",
+    "mode",
+]
+
+
+def _uuid_or_none(value):
+    import uuid
+
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def trade_rows(scope: Scope, filters: dict | None = None):
+    """The scope's closed trades as CSV rows, newest first, read in chunks from a cursor."""
+    filters = filters or {}
+    trades = selectors.trades_for_table(
+        scope,
+        symbol=filters.get("symbol"),
+        side=filters.get("side"),
+        close_reason=filters.get("close_reason"),
+        pipeline_id=_uuid_or_none(filters.get("pipeline_id")),
+    ).values_list(
+        "pk",
+        "closed_at",
+        "opened_at",
+        "symbol",
+        "side",
+        "quantity",
+        "entry_price",
+        "exit_price",
+        "realized_pnl",
+        "commission",
+        "slippage_cost",
+        "close_reason",
+        "pipeline_id",
+        "trading_mode",
+    )
+    for row in trades.iterator(chunk_size=CHUNK):
+        (
+            pk,
+            closed,
+            opened,
+            symbol,
+            side,
+            qty,
+            entry,
+            exit_,
+            net,
+            commission,
+            slip,
+            reason,
+            pid,
+            mode,
+        ) = row
+        yield [
+            pk,
+            _local(closed, scope),
+            _local(opened, scope),
+            symbol,
+            side,
+            qty,
+            entry,
+            exit_ if exit_ is not None else "",
+            net,
+            net + commission,
+            commission,
+            slip,
+            reason,
+            pid or "",
+            mode,
+        ]
+
+
+def trades_csv_response(scope: Scope, filters: dict | None = None) -> StreamingHttpResponse:
+    return _stream(f"trades-{stamp(scope)}.csv", TRADE_HEADER, trade_rows(scope, filters))
+
+
+def equity_csv_response(perf: Performance) -> StreamingHttpResponse:
+    rows = (
+        [day.isoformat(), equity, f"{drawdown:.6f}"]
+        for (day, equity), (_, drawdown) in zip(perf.equity, perf.drawdown(), strict=True)
+    )
+    return _stream(f"equity-{stamp(perf.scope)}.csv", ["date", "equity", "drawdown"], rows)
+
+
+def equity_per_trade_csv_response(perf: Performance) -> StreamingHttpResponse:
+    """Equity after each closed trade, in close order (the curve a backtest draws)."""
+    rows = (
+        [moment.astimezone(perf.scope.zone).isoformat(timespec="seconds"), equity]
+        for moment, equity in perf.equity_per_trade()
+    )
+    return _stream(f"equity-per-trade-{stamp(perf.scope)}.csv", ["closed_at", "equity"], rows)
+
+
+def costs_csv_response(scope: Scope) -> StreamingHttpResponse:
+    entries = selectors.ledger_entries(
+        owner=scope.user, start=scope.start, end=scope.end
+    ).values_list(
+        "created_at",
+        "pipeline_id",
+        "execution_id",
+        "agent_type",
+        "cost_type",
+        "quantity",
+        "total_cost",
+        "metadata",
+    )
+    rows = (
+        [
+            _local(at, scope),
+            pipeline_id or "",
+            execution_id or "",
+            agent_type,
+            cost_type,
+            quantity,
+            total,
+            (metadata or {}).get("model", ""),
+        ]
+        for at, pipeline_id, execution_id, agent_type, cost_type, quantity, total, metadata in (
+            entries.iterator(chunk_size=CHUNK)
+        )
+    )
+    header = ["created_at", "pipeline_id", "execution_id", "agent", "cost_type", "quantity"]
+    return _stream(f"costs-{stamp(scope)}.csv", [*header, "total_cost", "model"], rows)
+
+
+# --- PDF ------------------------------------------------------------------------------------------
+
+
+def _line_chart(points: list[float], *, width: float, height: float, colour, fill=False):
+    from reportlab.graphics.charts.lineplots import LinePlot
+    from reportlab.graphics.shapes import Drawing
+
+    drawing = Drawing(width, height)
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 40, 15, width - 50, height - 25
+    data = [(i, value) for i, value in enumerate(points)] or [(0, 0)]
+    plot.data = [data]
+    plot.lines[0].strokeColor = colour
+    plot.lines[0].strokeWidth = 1.2
+    plot.xValueAxis.visibleLabels = False
+    plot.xValueAxis.visibleTicks = False
+    plot.yValueAxis.labels.fontSize = 7
+    if fill:
+        plot.lines[0].inFill = True
+    drawing.add(plot)
+    return drawing
+
+
+def pdf_bytes(perf: Performance, *, title: str = "Performance report", progress=None) -> bytes:
+    """The performance report: scope, metrics, equity and drawdown charts, breakdowns, trades.
+    `progress(share, stage)` hears how far it got (the Celery job shows it on the page)."""
+    progress = progress or (lambda share, stage: None)
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    styles = getSampleStyleSheet()
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer, pagesize=A4, title=title, leftMargin=15 * mm, rightMargin=15 * mm
+    )
+    scope = perf.scope
+    width = A4[0] - 30 * mm
+    grid = TableStyle(
+        [
+            ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ("GRID", (0, 0), (-1, -1), 0.25, colors.lightgrey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
+    )
+    story = [
+        Paragraph(title, styles["Title"]),
+        Paragraph(
+            f"{scope.mode} · {scope.period_label} · up to {scope.last_day:%d %b %Y}"
+            + (" · Test mode — no real money" if scope.no_real_money else ""),
+            styles["Normal"],
+        ),
+        Spacer(1, 6 * mm),
+        Paragraph("Metrics", styles["Heading2"]),
+    ]
+    cards = presenters.cards(perf)
+    metric_rows = [["Metric", "Value", "Detail"]] + [
+        [card["label"], card["value"].replace("−", "-"), card["hint"].replace("−", "-")]
+        for card in cards
+    ]
+    story.append(Table(metric_rows, colWidths=[40 * mm, 35 * mm, width - 75 * mm], style=grid))
+    progress(30, "Drawing the equity and drawdown charts")
+    story += [Spacer(1, 5 * mm), Paragraph("Equity", styles["Heading2"])]
+    story.append(
+        _line_chart(
+            [float(v) for _, v in perf.equity], width=width, height=55 * mm, colour=colors.blue
+        )
+    )
+    story.append(Paragraph("Drawdown (%)", styles["Heading2"]))
+    story.append(
+        _line_chart(
+            [dd * 100 for _, dd in perf.drawdown()],
+            width=width,
+            height=35 * mm,
+            colour=colors.red,
+        )
+    )
+    progress(55, "Adding the breakdowns")
+    for panel in presenters.breakdown_panels(perf):
+        if not panel["rows"]:
+            continue
+        story.append(Paragraph(panel["title"], styles["Heading3"]))
+        rows = [["", "Trades", "Win rate", "Net P&L"]] + [
+            [
+                row["label"],
+                row["count"],
+                presenters.percent(row["win_rate"]),
+                _plain_money(row["net_pnl"]),
+            ]
+            for row in panel["rows"]
+        ]
+        story.append(Table(rows, colWidths=[60 * mm, 25 * mm, 25 * mm, 35 * mm], style=grid))
+    progress(70, "Listing the trades")
+    story.append(Paragraph("Trades", styles["Heading2"]))
+    trades = list(itertools.islice(trade_rows(scope), PDF_TRADE_ROWS))
+    if trades:
+        rows = [["Closed", "Symbol", "Side", "Qty", "Entry", "Exit", "Net P&L", "Reason"]] + [
+            [t[1][:16].replace("T", " "), t[3], t[4], t[5], t[6], t[7], t[8], t[12]] for t in trades
+        ]
+        story.append(Table(rows, repeatRows=1, style=grid))
+    else:
+        story.append(
+            Paragraph(
+                "No closed trades in this period. Run a pipeline in simulation.", styles["Normal"]
+            )
+        )
+    progress(85, "Laying out the pages")
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def _plain_money(amount: Decimal) -> str:
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.2f}"
+
+
+def pdf_response(perf: Performance) -> HttpResponse:
+    response = HttpResponse(pdf_bytes(perf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="performance-{stamp(perf.scope)}.pdf"'
+    return response
