@@ -24,12 +24,13 @@ migrate: services-up
 	$(UV) run --no-sync python manage.py migrate --noinput
 
 # The whole system: embedded PostgreSQL + Redis, migrations, the demo account, then every process
-# in the Procfile with prefixed logs; Ctrl-C or SIGTERM stops them all.
+# in the Procfile with prefixed logs (bin/supervise.py restarts one that exits, with backoff);
+# Ctrl-C or SIGTERM stops them all.
 run: export DJANGO_DEBUG ?= true
 run: migrate
 	$(UV) run --no-sync python manage.py seed_demo
 	$(UV) run --no-sync python manage.py sync_beat_schedule
-	exec $(UV) run --no-sync honcho start -f Procfile
+	exec $(UV) run --no-sync python bin/supervise.py -f Procfile
 
 lint: setup
 	$(UV) run --no-sync ruff check .

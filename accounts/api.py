@@ -9,16 +9,16 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.throttling import AnonRateThrottle
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.tokens import RefreshToken, UntypedToken
 
 from accounts import selectors, services
+from config.throttling import AnonThrottle
 
 auth_router = Router(tags=["auth"])
 me_router = Router(tags=["profile"])
 
-_auth_throttle = [AnonRateThrottle(settings.API_AUTH_THROTTLE_RATE)]
+_auth_throttle = [AnonThrottle(settings.API_AUTH_THROTTLE_RATE, scope="auth_endpoints")]
 
 
 class TokenPairIn(Schema):

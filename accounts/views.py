@@ -21,6 +21,7 @@ from accounts.forms import (
     SignupForm,
 )
 from billing.selectors import effective_plan
+from config.throttling import window_admit
 
 
 def _safe_next(request, default: str) -> str:
@@ -56,10 +57,27 @@ def login_view(request):
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request, "")})
 
 
+SIGNUP_ATTEMPTS_PER_HOUR = 20
+
+
+def signup_attempt_admitted(request) -> bool:
+    admitted, _ = window_admit(
+        key=f"signup:{request.META.get('REMOTE_ADDR')}",
+        limit=SIGNUP_ATTEMPTS_PER_HOUR,
+        window_seconds=3600,
+    )
+    return admitted
+
+
 def signup_view(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and not signup_attempt_admitted(request):
+        # Sign-up says when an e-mail is taken (the account is usable at once, with no e-mail
+        # confirmation step to hide behind); this limit keeps that from being a lookup service.
+        form.add_error(None, "Too many sign-up attempts from your address; try again in an hour.")
+        return render(request, "accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_create(

@@ -9,9 +9,10 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from analytics import exports, presenters, selectors
+from config.pagination import LimitOffsetPagination
 from pipelines.selectors import pipeline_get, report_get, reports_for_user
 
 router = Router(tags=["analytics"])

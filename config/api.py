@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied,
+    RequestDataTooBig,
+    ValidationError,
+)
+from django.db import DataError
 from django.http import Http404, HttpRequest
-from ninja import NinjaAPI, Schema, Status
+from ninja import Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 
 from accounts.api import auth_router, me_router, notifications_router
 from accounts.auth import api_auth
@@ -24,6 +30,9 @@ from billing.api import pipelines_router as cost_pipelines_router
 from billing.api import router as cost_router
 from config import health
 from config.errors import Conflict, UpgradeRequired
+from config.openapi import DocumentedAPI, PlainDecimalRenderer
+from config.outage import outage_response
+from config.throttling import api_throttles
 from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
 from pipelines.backtest.api import backtests_router, datasets_router, sweeps_router
@@ -34,7 +43,7 @@ from trading.api import orders_router, positions_router, trades_router
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+api = DocumentedAPI(
     title="Tradecrew API",
     version="1",
     description=(
@@ -44,10 +53,8 @@ api = NinjaAPI(
     ),
     urls_namespace="api",
     auth=api_auth,
-    throttle=[
-        AnonRateThrottle(settings.API_THROTTLE_RATE),
-        AuthRateThrottle(settings.API_THROTTLE_RATE),
-    ],
+    throttle=api_throttles(),
+    renderer=PlainDecimalRenderer(),
 )
 
 
@@ -129,6 +136,62 @@ def on_invalid_refresh(request: HttpRequest, error: InvalidRefreshToken):
 @api.exception_handler(AccountLockedOut)
 def on_locked_out(request: HttpRequest, error: AccountLockedOut):
     return api.create_response(request, {"detail": str(error)}, status=403)
+
+
+UNSTORABLE = "A value is out of range or contains characters that cannot be stored."
+
+
+def _body_error(message: str, kind: str) -> dict:
+    return {"loc": ["body"], "msg": message, "type": kind}
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request: HttpRequest, error: RequestDataTooBig):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request, {"detail": f"The request body is larger than {limit} bytes."}, status=413
+    )
+
+
+@api.exception_handler(RecursionError)
+def on_too_deep(request: HttpRequest, error: RecursionError):
+    return api.create_response(
+        request,
+        {
+            "detail": [
+                {"loc": ["body"], "msg": "The body is nested too deeply.", "type": "json_invalid"}
+            ]
+        },
+        status=422,
+    )
+
+
+@api.exception_handler(DataError)
+def on_data_error(request: HttpRequest, error: DataError):
+    # A value the database cannot hold (a NUL character, a number out of range) that validation
+    # let through: refuse it like any invalid input. The request's writes were rolled back
+    # with its transaction, or never made (the failing statement is the write).
+    logger.warning("API: database refused a value: %s", error)
+    return api.create_response(
+        request,
+        {
+            "detail": [
+                {
+                    "loc": ["body"],
+                    "msg": "A value is out of range or contains characters that cannot be stored.",
+                    "type": "value_error",
+                }
+            ]
+        },
+        status=422,
+    )
+
+
+@api.exception_handler(redis.RedisError)
+def on_redis_unavailable(request: HttpRequest, error: redis.RedisError):
+    # Rate limits cannot be checked (nor signals published): refuse for now, as /health does,
+    # instead of a 500 or letting requests through unthrottled.
+    return outage_response(request, error)
 
 
 @api.exception_handler(HttpError)

@@ -4,7 +4,7 @@
 # these sweeps pick them up; nothing relies on long countdowns.
 BEAT_SCHEDULE: dict[str, tuple[str, float]] = {
     "pipelines: resume executions whose trigger is due": ("pipelines.executions_resume_due", 10.0),
-    "pipelines: reap executions whose worker vanished": ("pipelines.executions_reap_stale", 60.0),
+    "pipelines: reap executions whose worker vanished": ("pipelines.executions_reap_stale", 30.0),
     "pipelines: trading windows (end of day, first cycles)": ("pipelines.windows_check", 60.0),
     "trading: monitor open positions (stops, targets, broker fills)": (
         "trading.positions_monitor",

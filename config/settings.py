@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -100,6 +101,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.client_address.ClientAddressMiddleware",
+    "config.request_guard.APIRequestGuardMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -114,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "config.outage.RedisOutageMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -267,7 +271,11 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 # failures from anywhere, and so is a client address that fails that often across accounts.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# One lock per (account, address) pair: a wrong password locks that account from that address
+# only, so someone mistyping elsewhere never refuses the owner's correct password, and one
+# account's failures never lock other accounts on a shared address. Guessing across many
+# accounts or addresses is slowed by the per-address auth throttle (API_AUTH_THROTTLE_RATE).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
@@ -285,8 +293,22 @@ NINJA_JWT = {
 
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
 API_AUTH_THROTTLE_RATE = env_str("API_AUTH_THROTTLE_RATE", "30/min")
+PIPELINE_CREATE_THROTTLE_RATE = env_str("PIPELINE_CREATE_THROTTLE_RATE", "10/min")
 
 # --- Security -----------------------------------------------------------------------------------
+
+# Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default, so a client
+# cannot choose the address the lockout and the throttles see (config/client_address.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or network"
+        ) from None
+# django-ninja's own address logic would read the raw header: it gets REMOTE_ADDR, resolved above.
+NINJA_NUM_PROXIES = 0
 
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
@@ -525,6 +547,7 @@ SIGNAL_STREAM_MAXLEN = env_int("SIGNAL_STREAM_MAXLEN", 100_000, minimum=100)
 SIGNAL_DEDUP_TTL_SECONDS = env_int("SIGNAL_DEDUP_TTL_SECONDS", 24 * 3600, minimum=1)
 SIGNAL_RECLAIM_IDLE_SECONDS = env_int("SIGNAL_RECLAIM_IDLE_SECONDS", 30, minimum=1)
 SIGNAL_RECLAIM_INTERVAL_SECONDS = env_int("SIGNAL_RECLAIM_INTERVAL_SECONDS", 15, minimum=1)
+SIGNAL_MAX_DELIVERIES = env_int("SIGNAL_MAX_DELIVERIES", 5, minimum=1)
 SIGNAL_INDEX_REFRESH_SECONDS = env_int("SIGNAL_INDEX_REFRESH_SECONDS", 300, minimum=5)
 SIGNAL_DISPATCHER_METRICS_PORT = env_int("SIGNAL_DISPATCHER_METRICS_PORT", 8004, minimum=0)
 SIGNAL_GENERATORS_METRICS_PORT = env_int("SIGNAL_GENERATORS_METRICS_PORT", 8003, minimum=0)

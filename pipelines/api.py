@@ -5,10 +5,13 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
+from config.pagination import LimitOffsetPagination
+from config.throttling import UserThrottle, api_throttles
 from pipelines import blueprints, runmodes, selectors, services
 from pipelines.graph import validate_graph
 from pipelines.models import ExecutionStatus, TradingMode, TriggerSource
@@ -218,7 +221,19 @@ def pipelines_list(request: HttpRequest, status: str | None = None):
     return pipelines.filter(status=status) if status else pipelines
 
 
-@router.post("", response={201: PipelineSavedOut}, summary="Create a pipeline")
+# §15.3: creating pipelines has a stricter limit of its own (per user), on top of the API's.
+_create_throttles = [
+    *api_throttles(),
+    UserThrottle(settings.PIPELINE_CREATE_THROTTLE_RATE, scope="pipeline_create"),
+]
+
+
+@router.post(
+    "",
+    response={201: PipelineSavedOut},
+    throttle=_create_throttles,
+    summary="Create a pipeline",
+)
 def pipelines_create(request: HttpRequest, payload: PipelineIn):
     data = payload.dict()
     pipeline, check = services.pipeline_create(owner=request.auth, **data)
@@ -246,7 +261,10 @@ def pipelines_templates(request: HttpRequest):
 
 
 @router.post(
-    "/from-template", response={201: PipelineSavedOut}, summary="Create a pipeline from a template"
+    "/from-template",
+    response={201: PipelineSavedOut},
+    throttle=_create_throttles,
+    summary="Create a pipeline from a template",
 )
 def pipelines_from_template(request: HttpRequest, payload: FromTemplateIn):
     pipeline, check = blueprints.pipeline_create_from_blueprint(
@@ -292,6 +310,7 @@ def pipelines_delete(request: HttpRequest, pipeline_id: UUID):
 
 @router.post(
     "/{pipeline_id}/clone",
+    throttle=_create_throttles,
     response={201: PipelineOut},
     summary="Copy a pipeline (as_live: a LIVE copy; the original stays as it is)",
 )

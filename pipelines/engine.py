@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import BrokerConnection, User
 from agents.builtin.common import llm_fell_back
@@ -62,7 +64,11 @@ from trading.marketdata.registry import market_data_provider, news_provider
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
+# A running task renews its lease every HEARTBEAT (a step may take minutes: an LLM call), so the
+# lease can be short: a worker that died is noticed LEASE after its last beat, and the reaper
+# (every 30 s, config/beat.py) hands its run to a new task within about a minute and a quarter.
+LEASE = timedelta(seconds=45)
+HEARTBEAT = LEASE / 3
 PIPELINE_MANAGER_NODE = "pipeline-manager"
 
 
@@ -874,11 +880,53 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
         _fail_before_start(execution, task_id, str(error), clock.now())
         status = ExecutionStatus.FAILED
     else:
-        status = runner.run()
+        with LeaseHeartbeat(execution_id=execution.pk, task_id=task_id):
+            status = runner.run()
     metrics.execution_ended(
         status=status, mode=execution.trading_mode, seconds=time.perf_counter() - started
     )
     return status
+
+
+class LeaseHeartbeat:
+    """Renews this task's lease every HEARTBEAT on a thread of its own while the run goes on;
+    it stops when the run ends or the lease is no longer ours (then the checkpoints, which
+    check the lease too, stop the run). It only extends a lease: a step never runs twice
+    because of it, since a takeover needs the lease expired, i.e. this process gone."""
+
+    def __init__(self, *, execution_id, task_id: str, every: timedelta = HEARTBEAT):
+        self.execution_id = execution_id
+        self.task_id = task_id
+        self.every = every.total_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"lease-{execution_id}", daemon=True
+        )
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    renewed = PipelineExecution.objects.filter(
+                        pk=self.execution_id,
+                        status=ExecutionStatus.RUNNING,
+                        lease_owner=self.task_id,
+                    ).update(lease_expires_at=timezone.now() + LEASE)
+                except Exception:
+                    logger.warning("lease heartbeat of %s failed", self.execution_id, exc_info=True)
+                    continue  # the database may be back at the next beat
+                if not renewed:
+                    return
+        finally:
+            connection.close()  # this thread's connection
 
 
 def _fail_before_start(execution: PipelineExecution, task_id: str, message: str, now) -> None:

@@ -10,12 +10,13 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.security import HttpBearer
-from ninja.throttling import AnonRateThrottle, SimpleRateThrottle
 
 from accounts.selectors import api_token_lookup
 from accounts.services import api_token_touch
+from config.pagination import LimitOffsetPagination
+from config.throttling import AnonThrottle, AtomicThrottle
 from pipelines.selectors import pipeline_get
 from signals import catalog, conf, selectors, services
 from signals.bus import RedisStreamBus
@@ -43,7 +44,7 @@ class APITokenAuth(HttpBearer):
         return api_token.user
 
 
-class WebhookThrottle(SimpleRateThrottle):
+class WebhookThrottle(AtomicThrottle):
     """Per API token, with a scope of its own so it does not share the general API's counter."""
 
     scope = "signals_webhook"
@@ -270,7 +271,7 @@ _WEBHOOK_EXAMPLES = {
     "/webhook",
     auth=api_token_auth,
     throttle=[
-        AnonRateThrottle(conf.webhook_throttle_rate()),
+        AnonThrottle(conf.webhook_throttle_rate(), scope="signals_webhook_anon"),
         WebhookThrottle(conf.webhook_throttle_rate()),
     ],
     response={202: WebhookOut, 401: Detail, 422: Detail},

@@ -1,8 +1,9 @@
 """The signal bus: a small interface, and its Redis Streams implementation (ARCHITECTURE §1).
 
 Generators, the webhook and the dispatcher only see `SignalBus`; a Kafka bus would implement
-the same five methods (publish → produce, read → poll in a consumer group, ack → commit,
-reclaim → the rebalance that hands a dead consumer's partitions to a live one).
+the same methods (publish → produce, read → poll in a consumer group, ack → commit,
+reclaim → the rebalance that hands a dead consumer's partitions to a live one, dead_letter →
+produce to a dead-letter topic).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis
@@ -35,6 +36,7 @@ class BusMessage:
     published_at: float | None = None  # wall-clock seconds at publish, for latency
     error: str = ""
     trace_headers: dict[str, str] | None = None  # the publisher's trace (config/tracing.py)
+    raw: dict[str, str] = field(default_factory=dict)  # the entry's fields, for a dead letter
 
 
 class SignalBus(Protocol):
@@ -56,6 +58,14 @@ class SignalBus(Protocol):
         """Take over messages another consumer read but did not ack for `min_idle_ms`."""
         ...
 
+    def failure_count(self, message_id: str) -> int:
+        """Count one more failed attempt at this message; returns the attempts so far."""
+        ...
+
+    def dead_letter(self, message: BusMessage, *, reason: str, error: str, attempts: int) -> str:
+        """Park a message nobody can process, with its error, where operators can see it."""
+        ...
+
 
 def encode(signal: dict[str, Any], *, owner_id: int | None, published_at: float) -> dict:
     return {
@@ -71,6 +81,12 @@ def decode(message_id: bytes | str, fields: dict | None) -> BusMessage:
     if not fields:
         # XAUTOCLAIM on Redis 6.2 returns trimmed-away entries with no fields.
         return BusMessage(message_id, None, error="the entry was trimmed from the stream")
+    raw = {
+        (k.decode(errors="replace") if isinstance(k, bytes) else k): (
+            v.decode(errors="replace") if isinstance(v, bytes) else v
+        )
+        for k, v in fields.items()
+    }
     try:
         fields = {k.decode(): v.decode() for k, v in fields.items()}
         signal = json.loads(fields["signal"])
@@ -84,9 +100,10 @@ def decode(message_id: bytes | str, fields: dict | None) -> BusMessage:
             owner_id=int(owner) if owner else None,
             published_at=float(published) if published else None,
             trace_headers={k: v for k, v in fields.items() if k in TRACE_FIELDS} or None,
+            raw=raw,
         )
-    except (KeyError, ValueError, UnicodeDecodeError) as error:
-        return BusMessage(message_id, None, error=f"undecodable entry: {error}")
+    except (KeyError, ValueError, UnicodeDecodeError, RecursionError) as error:
+        return BusMessage(message_id, None, error=f"undecodable entry: {error}", raw=raw)
 
 
 class RedisStreamBus:
@@ -104,6 +121,8 @@ class RedisStreamBus:
         self.stream = stream or conf.stream_name()
         self.group = group or conf.consumer_group()
         self.maxlen = maxlen or conf.stream_maxlen()
+        self.dead_stream = f"{self.stream}:dead"
+        self.failures_key = f"{self.stream}:failures:{self.group}"
         self._claim_cursor = "0-0"
 
     def __repr__(self) -> str:
@@ -158,6 +177,42 @@ class RedisStreamBus:
         if deleted:
             self.ack([d.decode() if isinstance(d, bytes) else d for d in deleted])
         return messages
+
+    def failure_count(self, message_id: str) -> int:
+        attempts = self.client.hincrby(self.failures_key, message_id, 1)
+        # The hash only holds messages failing right now; a day without failures empties it.
+        self.client.expire(self.failures_key, 24 * 3600)
+        return int(attempts)
+
+    def dead_letter(self, message: BusMessage, *, reason: str, error: str, attempts: int) -> str:
+        """XADD to `<stream>:dead` and XACK in one MULTI, so a message is never both parked
+        and still pending (or neither)."""
+        entry = {
+            **message.raw,
+            "message_id": message.message_id,
+            "reason": reason,
+            "error": error[:2000],
+            "attempts": str(attempts),
+            "dead_lettered_at": repr(time.time()),
+        }
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.dead_stream, entry, maxlen=self.maxlen, approximate=True)
+            pipe.xack(self.stream, self.group, message.message_id)
+            pipe.hdel(self.failures_key, message.message_id)
+            dead_id = pipe.execute()[0]
+        return dead_id.decode() if isinstance(dead_id, bytes) else dead_id
+
+    def dead_letters(self, *, count: int = 100) -> list[dict[str, str]]:
+        """The newest parked messages, newest first, for operators."""
+        entries = self.client.xrevrange(self.dead_stream, count=count)
+        return [
+            {"dead_letter_id": (mid.decode() if isinstance(mid, bytes) else mid)}
+            | {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
+            for mid, fields in entries
+        ]
+
+    def dead_letter_count(self) -> int:
+        return int(self.client.xlen(self.dead_stream))
 
     def pending_count(self) -> int:
         try:

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "SIGNAL_DEDUP_TTL_SECONDS": 24 * 3600,
     "SIGNAL_RECLAIM_IDLE_SECONDS": 30,
     "SIGNAL_RECLAIM_INTERVAL_SECONDS": 15,
+    "SIGNAL_MAX_DELIVERIES": 5,
     # The dispatcher.
     "SIGNAL_INDEX_REFRESH_SECONDS": 300,
     "SIGNAL_DISPATCHER_METRICS_PORT": 8004,
@@ -113,6 +114,14 @@ def reclaim_idle_seconds() -> int:
 
 def reclaim_interval_seconds() -> int:
     return _int("SIGNAL_RECLAIM_INTERVAL_SECONDS", minimum=1)
+
+
+def max_deliveries() -> int:
+    return _int("SIGNAL_MAX_DELIVERIES", minimum=1)
+
+
+def dead_letter_stream() -> str:
+    return f"{stream_name()}:dead"
 
 
 def index_refresh_seconds() -> int:

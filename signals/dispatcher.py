@@ -8,6 +8,12 @@ Redis SET NX per signal id for SIGNAL_DEDUP_TTL_SECONDS (a signal published twic
 before touching PostgreSQL), and the signal log's unique key, committed together with the
 executions (a redelivered message, or a repeat after the Redis key expired, starts nothing new
 for as long as the log keeps the signal).
+
+One message never holds up the others: a malformed one is dead-lettered at once; one whose
+handling raises stays pending while the rest of the batch goes on, is retried by the reclaim,
+and after SIGNAL_MAX_DELIVERIES failed attempts is moved to the dead-letter stream with its
+error and acknowledged. An outage (Redis or PostgreSQL unreachable) is not the message's fault:
+it is raised to the loop, which backs off, and counts no attempt.
 """
 
 from __future__ import annotations
@@ -23,7 +29,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import redis
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from config import tracing
@@ -38,12 +50,15 @@ logger = logging.getLogger(__name__)
 
 CONSUMER_FORGET_AFTER_MS = 24 * 3600 * 1000
 DB_HYGIENE_SECONDS = 30.0
+# Errors of the infrastructure rather than of one message: retried by the loop, never counted
+# against the message.
+OUTAGES = (redis.ConnectionError, redis.TimeoutError, OperationalError, InterfaceError)
 
 
 @dataclass
 class DispatchResult:
     message_id: str
-    status: str  # processed | duplicate | replayed | malformed
+    status: str  # processed | duplicate | replayed | malformed | failed | dead_lettered
     signal_id: str = ""
     matched: int = 0
     started: list[uuid.UUID] = field(default_factory=list)
@@ -80,6 +95,7 @@ class Dispatcher:
         reclaim_idle_ms: int | None = None,
         reclaim_interval_seconds: float | None = None,
         dedup_ttl_seconds: int | None = None,
+        max_deliveries: int | None = None,
         on_processed: Callable[[BusMessage, DispatchResult], None] | None = None,
     ):
         self.bus = bus or RedisStreamBus()
@@ -93,6 +109,7 @@ class Dispatcher:
         )
         self.reclaim_interval = reclaim_interval_seconds or conf.reclaim_interval_seconds()
         self.dedup_ttl = dedup_ttl_seconds or conf.dedup_ttl_seconds()
+        self.max_deliveries = max_deliveries or conf.max_deliveries()
         self.on_processed = on_processed
         self.dedup_prefix = f"{getattr(self.bus, 'stream', conf.stream_name())}:seen:"
         self.index = SignalIndex()
@@ -187,16 +204,55 @@ class Dispatcher:
     # -- one message ----------------------------------------------------------------------------
 
     def process(self, message: BusMessage) -> DispatchResult:
-        """Handle a message and ack it. If handling raises, it stays pending for a reclaim."""
-        with tracing.span_continuing("signal dispatch", message.trace_headers):
-            result = self.handle(message)
-        self.bus.ack([message.message_id])
+        """Handle a message and ack it; a malformed one is dead-lettered. If handling raises, it
+        stays pending for a reclaim, until its last allowed attempt dead-letters it."""
+        try:
+            with tracing.span_continuing("signal dispatch", message.trace_headers):
+                result = self.handle(message)
+        except OUTAGES:
+            raise
+        except Exception as error:
+            result = self._failed(message, error)
+        else:
+            if result.status == "malformed":
+                self._dead_letter(message, reason="malformed", error=result.error, attempts=1)
+            else:
+                self.bus.ack([message.message_id])
         metrics.signals_dispatched.labels(result=result.status).inc()
         if result.latency_seconds is not None:
             metrics.signal_dispatch_latency.observe(result.latency_seconds)
         if self.on_processed is not None:
             self.on_processed(message, result)
         return result
+
+    def _failed(self, message: BusMessage, error: Exception) -> DispatchResult:
+        detail = f"{type(error).__name__}: {error}"
+        close_old_connections()  # a broken statement may have left the connection unusable
+        attempts = self.bus.failure_count(message.message_id)
+        if attempts >= self.max_deliveries:
+            logger.error(
+                "dispatcher: %s failed %d times, dead-lettered: %s",
+                message.message_id,
+                attempts,
+                detail,
+            )
+            self._dead_letter(message, reason="failed", error=detail, attempts=attempts)
+            return DispatchResult(message.message_id, "dead_lettered", error=detail)
+        logger.warning(
+            "dispatcher: %s failed (attempt %d of %d), left for a retry: %s",
+            message.message_id,
+            attempts,
+            self.max_deliveries,
+            detail,
+            exc_info=True,
+        )
+        return DispatchResult(message.message_id, "failed", error=detail)
+
+    def _dead_letter(self, message: BusMessage, *, reason: str, error: str, attempts: int) -> None:
+        self.bus.dead_letter(message, reason=reason, error=error, attempts=attempts)
+        metrics.signals_dead_lettered.labels(reason=reason).inc()
+        if hasattr(self.bus, "dead_letter_count"):
+            metrics.dead_letter_size.set(self.bus.dead_letter_count())
 
     def handle(self, message: BusMessage) -> DispatchResult:
         """Everything but the ack: dedup, match, start and record."""

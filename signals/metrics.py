@@ -24,6 +24,12 @@ signals_dispatched = Counter(
     "Bus messages the dispatcher finished: processed, duplicate, replayed or malformed",
     ["result"],
 )
+signals_dead_lettered = Counter(
+    "signals_dead_lettered",
+    "Bus messages moved to the dead-letter stream: malformed, or failed too many times",
+    ["reason"],
+)
+dead_letter_size = Gauge("signal_dead_letter_size", "Entries in the dead-letter stream")
 pipelines_matched = Counter("pipelines_matched", "Pipelines a signal matched")
 signal_executions_started = Counter(
     "signal_executions_started", "Executions started because a signal matched"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -16,6 +17,31 @@ from pipelines.services import SYMBOL_PATTERN
 SIGNAL_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 SIGNAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
 MAX_TICKERS = 100
+# The latest instant PostgreSQL and Python both hold (9999-12-31T23:59:59Z): a timestamp past it
+# cannot be recorded, so intake refuses it rather than handing the dispatcher a poison message.
+MAX_TIMESTAMP = 253_402_300_799
+# Any C0/C1 control character (NUL cannot be stored in PostgreSQL text at all), and a lone
+# surrogate (it cannot be encoded to UTF-8).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_PRICE = 1_000_000_000
+
+
+def whole_seconds(value: Any) -> Any:
+    """Senders often send float seconds; the schema's unit is whole seconds. An infinite or NaN
+    float is refused here (int() of it would raise outside validation)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number of seconds")
+        if abs(value) > MAX_TIMESTAMP:
+            raise ValueError(f"must be at most {MAX_TIMESTAMP} (9999-12-31)")
+        return int(value)
+    return value
+
+
+def printable(value: Any) -> Any:
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 class Direction(StrEnum):
@@ -37,7 +63,7 @@ class TickerSignal(BaseModel):
 
     ticker: str
     signal: Direction
-    confidence: float = Field(ge=0, le=100)
+    confidence: float = Field(ge=0, le=100, allow_inf_nan=False)
 
     @field_validator("ticker", mode="before")
     @classmethod
@@ -56,7 +82,7 @@ class SignalMessage(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    timestamp: int = Field(ge=0)
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
     source: str = Field(min_length=1, max_length=100)
     signal_id: str = Field(min_length=1, max_length=200)
     signal_type: str = Field(min_length=1, max_length=50)
@@ -65,8 +91,12 @@ class SignalMessage(BaseModel):
     @field_validator("timestamp", mode="before")
     @classmethod
     def _timestamp(cls, value: Any) -> Any:
-        # Senders often send float seconds; the schema's unit is whole seconds.
-        return int(value) if isinstance(value, float) else value
+        return whole_seconds(value)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source(cls, value: Any) -> Any:
+        return printable(value)
 
     @field_validator("signal_id")
     @classmethod
@@ -117,11 +147,11 @@ class TradingViewAlert(BaseModel):
 
     ticker: str
     action: str
-    price: float | None = Field(default=None, gt=0)
+    price: float | None = Field(default=None, gt=0, le=MAX_PRICE, allow_inf_nan=False)
     # An alert is a deliberate order from the trader, so it is fully confident unless told.
-    confidence: float = Field(default=100.0, ge=0, le=100)
+    confidence: float = Field(default=100.0, ge=0, le=100, allow_inf_nan=False)
     signal_id: str | None = Field(default=None, max_length=200)
-    time: int | None = Field(default=None, ge=0)
+    time: int | None = Field(default=None, ge=0, le=MAX_TIMESTAMP)
 
     @field_validator("ticker", mode="before")
     @classmethod
@@ -146,7 +176,7 @@ class TradingViewAlert(BaseModel):
             except ValueError:
                 raise ValueError("Unix seconds or an ISO 8601 time") from None
             return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-        return int(value) if isinstance(value, float) else value
+        return whole_seconds(value)
 
     @field_validator("signal_id")
     @classmethod

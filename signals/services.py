@@ -64,6 +64,12 @@ def _scanner_type(scanner_type: Any) -> str:
     return ScannerType.MANUAL
 
 
+def scanner_tickers_clean(tickers: Any) -> list[str]:
+    """Upper-cased, validated, de-duplicated tickers; at least one (ValidationError naming
+    `tickers` otherwise)."""
+    return _scanner_tickers(tickers)
+
+
 def _scanner_tickers(tickers: Any) -> list[str]:
     cleaned = normalize_symbols(tickers, field="tickers")
     if not cleaned:
@@ -249,7 +255,8 @@ def webhook_signal_parse(body: bytes) -> SignalMessage:
     turned into one with signal_type "tradingview"."""
     try:
         data = json.loads(body or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a body nested thousands of levels deep is not a signal either.
         raise SignalBodyInvalid(
             [{"loc": ["body"], "msg": "The body must be JSON.", "type": "json_invalid"}]
         ) from None

@@ -48,10 +48,20 @@ def test_api_docs_render_from_local_assets(client):
     assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "Tradecrew API"
 
 
-def test_metrics_serve_prometheus_text(client):
+def test_metrics_serve_prometheus_text(client, settings):
+    settings.DEBUG = True  # development: open without a token
     response = client.get("/metrics")
     assert response.status_code == 200
     assert b"django_http_requests_total" in response.content
+
+
+def test_metrics_are_closed_in_production_without_a_token(settings):
+    settings.DEBUG = False
+    settings.METRICS_BEARER_TOKEN = None
+    response = Client().get("/metrics")
+    assert response.status_code == 403
+    assert b"METRICS_BEARER_TOKEN" in response.content
+    assert b"django_http_requests_total" not in response.content
 
 
 def test_metrics_can_require_a_bearer_token(settings):

@@ -47,4 +47,6 @@ def worker_process_start(**extra_env: str) -> subprocess.Popen:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Its own process group, so a test can kill the worker with its pool children at once.
+        start_new_session=True,
     )

@@ -7,8 +7,9 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
+from config.pagination import LimitOffsetPagination
 from trading import selectors, services
 from trading.executors.factory import executor_for
 from trading.models import Mode, OrderStatus, PositionStatus, TradeStatus

@@ -86,3 +86,20 @@ def test_it_gives_new_accounts_the_documented_default_budgets(client, settings):
     user = User.objects.get()
     assert user.budget_limit_daily == Decimal("10.00") == settings.DEFAULT_DAILY_BUDGET
     assert user.budget_limit_monthly == Decimal("200.00") == settings.DEFAULT_MONTHLY_BUDGET
+
+
+def test_it_limits_sign_up_attempts_per_address(client, owner):
+    from accounts.models import User
+    from accounts.views import SIGNUP_ATTEMPTS_PER_HOUR
+
+    attempt = {"email": owner.email, "password": "x", "full_name": "Probe"}
+    for _ in range(SIGNUP_ATTEMPTS_PER_HOUR):
+        assert client.post(reverse("accounts:signup"), attempt).status_code == 200
+    response = client.post(
+        reverse("accounts:signup"),
+        {"email": "new@example.com", "password": "a long pass phrase 42", "full_name": "New"},
+    )
+
+    assert response.status_code == 429
+    assert b"Too many sign-up attempts" in response.content
+    assert not User.objects.filter(email="new@example.com").exists()

@@ -82,7 +82,7 @@ def test_the_reaper_sends_again_runs_no_worker_is_looking_after(day_trading, clo
     # Running under a lease whose worker is gone.
     claimed = engine._claim(pending.pk, "t1", now)
     assert claimed.status == ExecutionStatus.RUNNING and claimed.attempts == 1
-    assert services.executions_reap_stale(now=now + timedelta(minutes=4)) == 0
+    assert services.executions_reap_stale(now=now + engine.LEASE - timedelta(seconds=1)) == 0
     assert services.executions_reap_stale(now=now + engine.LEASE + timedelta(seconds=1)) == 1
 
 

@@ -14,9 +14,10 @@ from signals.redis import bus_redis
 
 def _drop_stream(stream: str) -> None:
     client = bus_redis()
-    client.delete(stream)
-    for key in client.scan_iter(f"{stream}:seen:*", count=1000):
-        client.delete(key)
+    client.delete(stream, f"{stream}:dead")
+    for pattern in (f"{stream}:seen:*", f"{stream}:failures:*"):
+        for key in client.scan_iter(pattern, count=1000):
+            client.delete(key)
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ and a user's signal reaching only that user's pipelines."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from accounts.services import api_token_create, api_token_revoke
@@ -111,6 +113,83 @@ def test_a_malformed_body_gets_422_naming_the_field(webhook, body, field, defaul
     assert response.status_code == 422
     locations = {loc for error in response.json()["detail"] for loc in error["loc"]}
     assert field in locations, response.json()
+    assert default_bus.client.xlen(default_bus.stream) == 0
+
+
+def _with(body: dict, **fields) -> str:
+    """The body as raw JSON text, so numbers like 1e309 reach the server as written."""
+    text = json.dumps(body)[:-1]
+    return text + "".join(f', "{name}": {value}' for name, value in fields.items()) + "}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (
+            _with({k: v for k, v in signal_body().items() if k != "timestamp"}, timestamp="1e20"),
+            "timestamp",
+        ),
+        (
+            _with(
+                {k: v for k, v in signal_body().items() if k != "timestamp"}, timestamp="Infinity"
+            ),
+            "timestamp",
+        ),
+        (
+            _with(
+                {k: v for k, v in signal_body().items() if k != "source"},
+                source='"bad\\u0000source"',
+            ),
+            "source",
+        ),
+        (
+            _with(
+                {k: v for k, v in signal_body().items() if k != "source"}, source='"line\\nbreak"'
+            ),
+            "source",
+        ),
+        ('{"ticker": "AAPL", "action": "buy", "price": 1e309}', "price"),
+        ('{"ticker": "AAPL", "action": "buy", "price": NaN}', "price"),
+        ('{"ticker": "AAPL", "action": "buy", "time": 1e300}', "time"),
+        (
+            _with(
+                {k: v for k, v in signal_body().items() if k != "tickers"},
+                tickers='[{"ticker": "AAPL", "signal": "BULLISH", "confidence": NaN}]',
+            ),
+            "confidence",
+        ),
+    ],
+    ids=[
+        "timestamp-1e20",
+        "timestamp-inf",
+        "nul-source",
+        "newline-source",
+        "price-1e309",
+        "price-nan",
+        "time-1e300",
+        "confidence-nan",
+    ],
+)
+def test_it_refuses_what_the_dispatcher_could_not_record_with_422_naming_the_field(
+    webhook, raw, field, default_bus
+):
+    response = webhook.post(URL, raw, content_type="application/json; charset=utf-8")
+
+    assert response.status_code == 422, response.content
+    locations = {loc for error in response.json()["detail"] for loc in error["loc"]}
+    assert field in locations, response.json()
+    assert default_bus.client.xlen(default_bus.stream) == 0
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_deeply_nested_body_with_422(webhook, default_bus):
+    response = webhook.post(
+        URL, "[" * 100_000 + "]" * 100_000, content_type="application/json; charset=utf-8"
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body"]
     assert default_bus.client.xlen(default_bus.stream) == 0
 
 
