@@ -67,7 +67,11 @@ def test_sixteen_concurrent_clients_get_at_most_the_api_limit_through(owner, api
 def test_it_limits_pipeline_creation_more_strictly_per_user(owner, api, peer):
     limit = int(settings.PIPELINE_CREATE_THROTTLE_RATE.split("/")[0])
     body = pipeline_payload()
-    statuses = [api.post("/api/v1/pipelines", body).status_code for _ in range(limit + 1)]
+    # Names are unique per owner: each pipeline gets its own.
+    statuses = [
+        api.post("/api/v1/pipelines", {**body, "name": f"Pipeline {n}"}).status_code
+        for n in range(limit + 1)
+    ]
 
     assert statuses == [201] * limit + [429]
     assert owner.pipelines.count() == limit
