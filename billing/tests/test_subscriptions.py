@@ -16,7 +16,7 @@ from billing.models import DailyCost, StripeEvent, Subscription, SubscriptionSta
 from billing.selectors import effective_plan
 from billing.subscriptions import usage_report_day
 from pipelines.blueprints import pipeline_create_from_blueprint
-from pipelines.models import PipelineStatus
+from pipelines.models import PipelineStatus, RunMode
 from tests.fakes.stripe import FakeStripe
 
 pytestmark = pytest.mark.django_db
@@ -45,14 +45,17 @@ def post_event(client, payload: bytes, signature: str):
 
 
 def pipelines(owner, count: int, *, active: int = 0):
-    """`count` pipelines of a Free-plan owner, the first `active` of them active."""
+    """`count` on-signal pipelines of a Free-plan owner, the first `active` of them active (a
+    run-once pipeline is never made active: activating it runs it once)."""
     owner.subscription_tier = "FREE"
     owner.save()
     made = [
         pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")[0] for _ in range(count)
     ]
-    for pipeline in made[:active]:
-        pipeline.status = PipelineStatus.ACTIVE
+    for number, pipeline in enumerate(made):
+        pipeline.run_mode = RunMode.RUN_ON_SIGNAL
+        if number < active:
+            pipeline.status = PipelineStatus.ACTIVE
         pipeline.save()
     return made
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 
@@ -20,13 +21,16 @@ class ScannerFactory(factory.django.DjangoModelFactory):
     tickers = factory.LazyFunction(lambda: ["AAPL"])
 
 
+_pipeline_numbers = itertools.count(1)
+
+
 def signal_pipeline(
     *,
     owner,
     tickers: list[str] | None = None,
     subscriptions: list[tuple[str, float]] | None = None,
     scanner: Scanner | None = None,
-    name: str = "Signal pipeline",
+    name: str | None = None,
     status: str = PipelineStatus.ACTIVE,
     run_mode: str = RunMode.RUN_ON_SIGNAL,
 ) -> Pipeline:
@@ -34,6 +38,8 @@ def signal_pipeline(
     one is given), subscribed to `subscriptions` [(signal_type, min_confidence)]."""
     if scanner is None:
         scanner = ScannerFactory(owner=owner, tickers=tickers or ["AAPL"])
+    # Names are unique per owner; without one, each pipeline gets its own.
+    name = name or f"Signal pipeline {next(_pipeline_numbers)}"
     pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m", name=name)
     pipeline.scanner = scanner
     pipeline.signal_subscriptions = [

@@ -52,7 +52,7 @@ def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
     from accounts.models import User
     from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
     from pipelines.blueprints import pipeline_create_from_blueprint
-    from pipelines.models import PipelineStatus
+    from pipelines.models import PipelineStatus, RunMode
 
     fake = stripe_for_the_server
     camera = Camera(page, screenshots)
@@ -61,8 +61,11 @@ def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
     user.password = PBKDF2PasswordHasher().encode(DEFAULT_PASSWORD, "billingsalt")
     user.save(update_fields=["password"])
     made = [pipeline_create_from_blueprint(owner=user, key="day_trading_5m")[0] for _ in range(3)]
-    for pipeline in made[:2]:
-        pipeline.status = PipelineStatus.ACTIVE
+    # On-signal pipelines: activating one makes it active (a run-once pipeline just runs).
+    for number, pipeline in enumerate(made):
+        pipeline.run_mode = RunMode.RUN_ON_SIGNAL
+        if number < 2:
+            pipeline.status = PipelineStatus.ACTIVE
         pipeline.save()
     third = made[2]
 
