@@ -79,10 +79,20 @@ def openai_server(settings):
         yield fake
 
 
+SCRAPE_TOKEN = "prometheus-scrape-token"
+
+
+@pytest.fixture(autouse=True)
+def _scrape_token(settings):
+    # /metrics is closed without a token when DEBUG is off (as in tests): scrape as Prometheus
+    # does in production.
+    settings.METRICS_BEARER_TOKEN = SCRAPE_TOKEN
+
+
 def _scrape() -> dict[str, list]:
     """The web process's /metrics, as {sample name: [samples]} plus every family's sample names
     (a labelled counter nobody touched yet still declares its family)."""
-    response = Client().get("/metrics")
+    response = Client().get("/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"})
     assert response.status_code == 200
     samples: dict[str, list] = {}
     for family in text_string_to_metric_families(response.content.decode()):
