@@ -46,10 +46,6 @@ def _tone(value) -> str:
     return "gain" if value > 0 else "loss" if value < 0 else ""
 
 
-def _money_or_dash(value) -> str:
-    return "—" if value is None else signed_money(value)
-
-
 def cards(perf: Performance) -> list[dict[str, str]]:
     """The metric cards, in reading order: money first, then the odds, then the risk."""
     f = perf.figures()
@@ -106,20 +102,20 @@ def cards(perf: Performance) -> list[dict[str, str]]:
             "label": "Profit factor",
             "value": ratio(f["profit_factor"]),
             "tone": "",
-            "hint": f"avg win {_money_or_dash(f['average_win'])} · "
-            f"avg loss {_money_or_dash(f['average_loss'])}",
+            "hint": f"avg win {signed_money(f['average_win'])} · "
+            f"avg loss {signed_money(f['average_loss'])}",
         },
         {
             "key": "expectancy",
             "label": "Expectancy",
-            "value": _money_or_dash(f["expectancy"]),
+            "value": signed_money(f["expectancy"]),
             "tone": _tone(f["expectancy"]),
             "hint": "per trade, after commissions",
         },
         {
             "key": "largest",
             "label": "Largest win / loss",
-            "value": f"{_money_or_dash(f['largest_win'])} / {_money_or_dash(f['largest_loss'])}",
+            "value": f"{signed_money(f['largest_win'])} / {signed_money(f['largest_loss'])}",
             "tone": "",
             "hint": f"streaks: {f['max_consecutive_wins']} wins · "
             f"{f['max_consecutive_losses']} losses",

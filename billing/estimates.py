@@ -17,6 +17,7 @@ from accounts.models import User
 from billing.estimator import TRADING_DAYS_PER_MONTH, CostEstimate, estimate_pipeline_cost
 from billing.selectors import spend_summary
 from billing.services import owner_local_day
+from trading.money import cost
 
 # A median needs a few runs behind it before it replaces the built-in figures.
 HISTORY_MIN_STEPS = 3
@@ -93,13 +94,13 @@ def budget_comparison(
         if name != "pipeline_daily" and per_run > remaining:
             run_fits = False
             warnings.append(
-                f"One run (~{_money(per_run)}) is more than what is left of your {label} "
-                f"({_money(remaining)}): it would be refused."
+                f"One run (~{cost(per_run)}) is more than what is left of your {label} "
+                f"({cost(remaining)}): it would be refused."
             )
         if planned > limit:
             warnings.append(
-                f"Estimated {name.replace('pipeline_', '')} cost ({_money(planned)}) may exceed "
-                f"the {label} ({_money(limit)})."
+                f"Estimated {name.replace('pipeline_', '')} cost ({cost(planned)}) may exceed "
+                f"the {label} ({cost(limit)})."
             )
         elif usage is not None and planned > limit * Decimal("0.8"):
             warnings.append(f"Estimated cost will use ~{usage:.0f}% of the {label}.")
@@ -109,12 +110,6 @@ def budget_comparison(
         "warnings": warnings,
         **figures,
     }
-
-
-def _money(value: Decimal) -> str:
-    if 0 < value < Decimal("0.005"):
-        return "< $0.01"
-    return f"${value.quantize(CENT, ROUND_HALF_UP)}"
 
 
 def cost_estimate(
@@ -212,8 +207,8 @@ def estimate_accuracy(*, owner: User, days: int = 30) -> dict[str, Any]:
         actual_by_agent: dict[Any, dict[str, Decimal]] = defaultdict(dict)
         if runs:
             cursor.execute(_ACTUAL_BY_AGENT_SQL, [[row[0] for row in runs]])
-            for execution_id, agent_type, cost in cursor.fetchall():
-                actual_by_agent[execution_id][agent_type] = cost
+            for execution_id, agent_type, agent_cost in cursor.fetchall():
+                actual_by_agent[execution_id][agent_type] = agent_cost
     errors: list[Decimal] = []
     per_agent: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"errors": [], "estimated": Decimal(0), "actual": Decimal(0)}
