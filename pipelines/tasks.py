@@ -58,14 +58,9 @@ def backtest_run_task(backtest_id: str) -> str | None:
 @shared_task(name="pipelines.backtest_chunk", acks_late=True)
 def backtest_chunk_task(backtest_ids: list[str]) -> list[str | None]:
     """One chunk of a sweep: its backtests one after another in this worker."""
-    from pipelines.backtest.services import backtest_run, sweep_refresh
-    from pipelines.models import Backtest
+    from pipelines.backtest.services import backtest_chunk_run
 
-    statuses = [backtest_run(backtest_id=backtest_id) for backtest_id in backtest_ids]
-    first = Backtest.objects.filter(pk__in=backtest_ids).select_related("sweep").first()
-    if first is not None and first.sweep is not None:
-        sweep_refresh(sweep=first.sweep)
-    return statuses
+    return backtest_chunk_run(backtest_ids=backtest_ids)
 
 
 @shared_task(name="pipelines.daily_summaries", ignore_result=True)

@@ -415,6 +415,15 @@ def sweep_create(
     return sweep
 
 
+def backtest_chunk_run(*, backtest_ids: list) -> list[str | None]:
+    """Run one chunk of a sweep's backtests one after another, then refresh the sweep."""
+    statuses = [backtest_run(backtest_id=backtest_id) for backtest_id in backtest_ids]
+    first = Backtest.objects.filter(pk__in=backtest_ids).select_related("sweep").first()
+    if first is not None and first.sweep is not None:
+        sweep_refresh(sweep=first.sweep)
+    return statuses
+
+
 def sweep_refresh(*, sweep: BacktestSweep) -> BacktestSweep:
     """Mark a sweep finished once none of its backtests waits or runs."""
     if (
