@@ -23,6 +23,7 @@ import pandas as pd
 
 from agents.builtin.common import round_price
 from agents.builtin.strategy import r_multiple_target
+from pipelines.backtest import sessions
 from pipelines.backtest.plan import BacktestPlan, PlanError
 from trading import simulation_rules
 from trading.indicators import compute_indicators
@@ -202,17 +203,6 @@ def _timeframe_of(frame: pd.DataFrame) -> str:
     return {1: "1m", 5: "5m", 15: "15m", 60: "1h", 240: "4h"}.get(step, "1d")
 
 
-def session_ends(open_seconds: np.ndarray) -> np.ndarray:
-    """True on the last bar of each New York trading day."""
-    days = (
-        pd.DatetimeIndex((open_seconds.astype(np.int64) * 1_000_000_000).view("M8[ns]"), tz="UTC")
-        .tz_convert("America/New_York")
-        .normalize()
-        .asi8
-    )
-    return np.r_[days[1:] != days[:-1], True]
-
-
 # --- the replay ---------------------------------------------------------------------------------
 
 
@@ -236,17 +226,24 @@ def run_backtest(
     next_open = costs.fill_at == NEXT_OPEN
     slippage = costs.slippage_pct
 
-    entry_signal = _condition_masks(history, plan.entry_conditions, plan.entry_logic)
+    entry_signal = (
+        _condition_masks(history, plan.entry_conditions, plan.entry_logic)
+        if plan.entry_conditions
+        else np.ones(n, dtype=bool)  # a Time Trigger alone: its gate says when
+    )
     exit_signal = _condition_masks(history, plan.exit_conditions, plan.exit_logic)
-    day_end = session_ends(history.open_seconds) if plan.flatten_end_of_day else np.zeros(n, bool)
+    # Trading window, active days and Time Trigger gate new positions; exits are never gated.
+    gate = sessions.entry_gate(history, plan)
+    day_end = sessions.flatten_bars(history, plan)
     # Long and short: the entry conditions open a long, the exit conditions a short, and each
     # side's exit is the other side's entry (a reversal). Otherwise one side, exits by the exit
     # conditions.
     sides = ("long", "short") if reversing else (plan.side,)
-    entries_of = {
-        "long": np.flatnonzero(entry_signal if plan.side != "short" else np.zeros(n, bool)),
-        "short": np.flatnonzero(exit_signal if reversing else entry_signal),
-    }
+    long_entries = entry_signal if plan.side != "short" else np.zeros(n, bool)
+    short_entries = exit_signal if reversing else entry_signal
+    if gate is not None:
+        long_entries, short_entries = long_entries & gate, short_entries & gate
+    entries_of = {"long": np.flatnonzero(long_entries), "short": np.flatnonzero(short_entries)}
     exit_of = {"long": exit_signal, "short": entry_signal if reversing else exit_signal}
     static_exits_of = {side: np.flatnonzero(exit_of[side] | day_end) for side in sides}
     sign = 1

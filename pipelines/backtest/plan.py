@@ -44,7 +44,7 @@ class Sizing:
 class BacktestPlan:
     """What the engine needs from the pipeline (all plain data, picklable for Celery chunks)."""
 
-    entry_conditions: tuple[Condition, ...]
+    entry_conditions: tuple[Condition, ...] = ()
     entry_logic: str = "AND"
     exit_conditions: tuple[Condition, ...] = ()
     exit_logic: str = "OR"
@@ -60,6 +60,10 @@ class BacktestPlan:
     move_stop_to_breakeven: bool = True
     sizing: Sizing = field(default_factory=Sizing)
     flatten_end_of_day: bool = False
+    # The pipeline's validated schedule (trading window, active days) and its Time Trigger's
+    # config, replayed by pipelines.backtest.sessions; None when it has none.
+    schedule: dict | None = None
+    time_trigger: dict | None = None
 
     @property
     def timeframes(self) -> set[str]:
@@ -105,10 +109,12 @@ def plan_from_pipeline(
                 "Switch the node to 'rules' to backtest it.",
                 field=f"{node['id']}.engine",
             )
-    kwargs: dict[str, Any] = {"side": side}
+    kwargs: dict[str, Any] = {"side": side, **_timing(nodes, schedule)}
     trigger = nodes.get("technical_trigger")
     price = nodes.get("price_trigger")
-    if trigger is not None:
+    if trigger is None and price is None and kwargs["time_trigger"] is not None:
+        _time_trigger_alone(nodes, side)
+    elif trigger is not None:
         config = _config(trigger)
         kwargs["entry_conditions"] = _conditions(trigger, config["conditions"], timeframe)
         kwargs["entry_logic"] = config["logic"]
@@ -126,8 +132,8 @@ def plan_from_pipeline(
         )
     else:
         raise PlanError(
-            "A backtest replays entries from a Technical Trigger or Price Trigger node; this "
-            "pipeline has neither.",
+            "A backtest replays entries from a Technical, Price or Time Trigger node; this "
+            "pipeline has none.",
             field="graph.nodes",
         )
     strategy = nodes.get("strategy_agent")
@@ -171,3 +177,51 @@ def plan_from_pipeline(
         kwargs["move_stop_to_breakeven"] = bool(config["move_stop_to_breakeven"])
     kwargs["flatten_end_of_day"] = bool((schedule or {}).get("flatten_positions_at_end"))
     return BacktestPlan(**kwargs)
+
+
+def _timing(nodes: dict[str, dict], schedule: dict | None) -> dict[str, Any]:
+    """The schedule (validated as the live scheduler reads it) and the Time Trigger's config.
+    A News Trigger is refused: the backtester has no news history to replay."""
+    from pydantic import ValidationError
+
+    from pipelines.schedules import ScheduleConfig
+
+    news = nodes.get("news_trigger")
+    if news is not None:
+        raise PlanError(
+            f"Node {news['id']} is a News Trigger; backtests have no stored news to replay it "
+            "against. Replace it with a Technical, Price or Time Trigger to backtest.",
+            field=news["id"],
+        )
+    timing: dict[str, Any] = {"schedule": None, "time_trigger": None}
+    if schedule:
+        try:
+            timing["schedule"] = ScheduleConfig.model_validate(schedule).model_dump(mode="json")
+        except ValidationError as error:
+            item = error.errors()[0]
+            where = ".".join(str(part) for part in item["loc"]) or "schedule"
+            message = item["msg"].removeprefix("Value error, ")
+            raise PlanError(f"Schedule {where}: {message}.", field=f"schedule.{where}") from None
+    time_node = nodes.get("time_trigger")
+    if time_node is not None:
+        timing["time_trigger"] = _config(time_node)
+    return timing
+
+
+def _time_trigger_alone(nodes: dict[str, dict], side: str) -> None:
+    """A Time Trigger with no condition trigger enters at its times on the plan's side; a Bias
+    node would pick the side live, which the backtester does not replay yet."""
+    bias = nodes.get("bias_agent")
+    if bias is not None:
+        raise PlanError(
+            f"Node {bias['id']} (bias) picks the side after a Time Trigger; backtests do not "
+            "replay the bias agent yet. Add a Technical or Price Trigger for the entry, or "
+            "remove the bias node and pick the side.",
+            field=bias["id"],
+        )
+    if side == "both":
+        raise PlanError(
+            "Long and short reversals need entry and exit conditions; a Time Trigger alone "
+            "enters on one side. Pick long or short.",
+            field="side",
+        )

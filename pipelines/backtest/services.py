@@ -19,6 +19,7 @@ from config.events import event_emit
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
 from pipelines.backtest.results import backtest_metrics, equity_points
+from pipelines.backtest.sessions import bar_sessions, exchange_session_bars
 from pipelines.models import (
     Backtest,
     BacktestStatus,
@@ -112,11 +113,14 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
     seconds = np.frombuffer(bytes(dataset.open_seconds), dtype="<i8")
     lo = 0 if settings.start is None else np.searchsorted(seconds, _seconds(settings.start))
     hi = len(seconds) if settings.end is None else np.searchsorted(seconds, _seconds(settings.end))
-    if hi - lo < 2:
+    # Only bars inside exchange sessions are traded (pipelines.backtest.sessions).
+    bars = int((bar_sessions(seconds[lo:hi], dataset.timeframe) >= 0).sum())
+    if bars < 2:
         raise BacktestRefused(
-            "The dataset has no bars in that range (fewer than two).", field="start"
+            "The dataset has no bars in that range inside exchange sessions (fewer than two).",
+            field="start",
         )
-    return plan, int(hi - lo)
+    return plan, bars
 
 
 @transaction.atomic
@@ -195,7 +199,8 @@ def _history(backtest: Backtest) -> History:
         bars.close,
         bars.volume,
     )
-    return history.between(_seconds(backtest.starts_at), _seconds(backtest.ends_at))
+    history = history.between(_seconds(backtest.starts_at), _seconds(backtest.ends_at))
+    return exchange_session_bars(history)
 
 
 def _plan(backtest: Backtest):
