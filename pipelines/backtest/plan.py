@@ -64,6 +64,8 @@ class BacktestPlan:
     # config, replayed by pipelines.backtest.sessions; None when it has none.
     schedule: dict | None = None
     time_trigger: dict | None = None
+    # The Custom Strategy node that decides entries and levels (pipelines.backtest.custom).
+    custom_strategy: str | None = None
 
     @property
     def timeframes(self) -> set[str]:
@@ -112,8 +114,10 @@ def plan_from_pipeline(
     kwargs: dict[str, Any] = {"side": side, **_timing(nodes, schedule)}
     trigger = nodes.get("technical_trigger")
     price = nodes.get("price_trigger")
+    custom = nodes.get("custom_strategy")
     if trigger is None and price is None and kwargs["time_trigger"] is not None:
-        _time_trigger_alone(nodes, side)
+        if custom is None:
+            _time_trigger_alone(nodes, side)
     elif trigger is not None:
         config = _config(trigger)
         kwargs["entry_conditions"] = _conditions(trigger, config["conditions"], timeframe)
@@ -136,6 +140,8 @@ def plan_from_pipeline(
             "pipeline has none.",
             field="graph.nodes",
         )
+    if custom is not None:
+        kwargs["custom_strategy"] = custom["id"]
     strategy = nodes.get("strategy_agent")
     if strategy is not None:
         config = _config(strategy)
@@ -154,7 +160,8 @@ def plan_from_pipeline(
     risk = nodes.get("risk_manager_agent")
     if risk is not None:
         config = _config(risk)
-        kwargs["min_risk_reward"] = float(config["min_risk_reward"]) if strategy else None
+        levels_set = strategy is not None or custom is not None
+        kwargs["min_risk_reward"] = float(config["min_risk_reward"]) if levels_set else None
         kwargs["sizing"] = Sizing(
             method=config["sizing_method"],
             equity_fraction_pct=float(config["equity_fraction_pct"]),
@@ -162,7 +169,7 @@ def plan_from_pipeline(
             risk_per_trade_pct=float(config["risk_per_trade_pct"]),
             max_position_pct=float(config["max_position_pct"]),
         )
-        if config["sizing_method"] == "risk_based" and strategy is None:
+        if config["sizing_method"] == "risk_based" and not levels_set:
             raise PlanError(
                 f"Node {risk['id']}: risk-based sizing needs a stop loss, which a Strategy node "
                 "sets; add one or size with equity_fraction or fixed_quantity.",

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.events import event_emit
+from pipelines.backtest.custom import custom_node, strategy_for, strategy_signals
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
 from pipelines.backtest.results import backtest_metrics, equity_points
@@ -94,6 +95,12 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
             timeframe=dataset.timeframe,
             side=settings.side,
         )
+        if plan.custom_strategy:
+            strategy_for(
+                owner_id=pipeline.owner_id,
+                node=custom_node(graph_with(pipeline.graph, parameters)),
+                timeframe=dataset.timeframe,
+            )
     except PlanError as error:
         raise BacktestRefused(str(error), field=error.field) from None
     from trading.marketdata.base import TIMEFRAMES
@@ -212,6 +219,17 @@ def _plan(backtest: Backtest):
     )
 
 
+def _strategy_signals(backtest: Backtest, plan, history: History):
+    """A custom strategy's answers over the history (one sandbox call per chunk of bars)."""
+    if not plan.custom_strategy:
+        return None
+    node = custom_node(graph_with(backtest.graph, backtest.parameters))
+    strategy = strategy_for(
+        owner_id=backtest.owner_id, node=node, timeframe=backtest.dataset.timeframe
+    )
+    return strategy_signals(strategy, node, history)
+
+
 def backtest_run(*, backtest_id) -> str | None:
     """Run a pending backtest: claim it, replay in memory, write the results once."""
     if (
@@ -238,9 +256,10 @@ def backtest_run(*, backtest_id) -> str | None:
 
     try:
         history = _history(backtest)
+        plan = _plan(backtest)
         result = run_backtest(
             history,
-            _plan(backtest),
+            plan,
             Costs(
                 initial_cash=float(backtest.initial_cash),
                 commission_pct=float(backtest.commission_pct),
@@ -249,6 +268,7 @@ def backtest_run(*, backtest_id) -> str | None:
                 fill_at=backtest.fill_at,
             ),
             on_progress=on_progress,
+            signals=_strategy_signals(backtest, plan, history),
         )
     except Exception as error:  # a bug or bad data must end the row, not leave it running
         logger.exception("backtest %s failed", backtest.pk)

@@ -125,13 +125,13 @@ def entry_gate(history, plan) -> np.ndarray | None:
         weekdays = _local_weekdays(lo, schedule.zone)
         gate = np.isin(weekdays, schedule.active_days)
     if plan.time_trigger is not None:
-        # Beside a condition trigger the time trigger is met through its window; alone it
-        # starts one run per window.
+        # Beside a condition trigger or a custom strategy the time trigger is met through its
+        # window (each cycle asks them); alone it starts one run per window.
         met = time_trigger_bars(
             history,
             plan.time_trigger,
             moments=(lo, hi),
-            first_only=not plan.entry_conditions,
+            first_only=not plan.entry_conditions and not plan.custom_strategy,
         )
         gate = met if gate is None else gate & met
     return gate
