@@ -15,13 +15,12 @@ from ninja.files import UploadedFile
 from pipelines import selectors as pipeline_selectors
 from pipelines.backtest import selectors, services
 from pipelines.backtest.services import BacktestRefused, BacktestSettings
+from trading.marketdata.dataset_sources import dataset_provider
 from trading.marketdata.datasets import (
     DatasetError,
     dataset_create_from_csv,
     dataset_create_from_provider,
 )
-from trading.marketdata.registry import market_data_provider
-from trading.models import DatasetSource
 
 datasets_router = Router(tags=["backtests"])
 backtests_router = Router(tags=["backtests"])
@@ -45,7 +44,7 @@ class DatasetOut(Schema):
 
 
 class DatasetFetchIn(Schema):
-    source: Literal["synthetic"] = "synthetic"
+    source: Literal["synthetic", "alpaca"] = "synthetic"
     symbol: str = Field(..., min_length=1, max_length=16)
     timeframe: Timeframe = "1d"
     start: datetime
@@ -57,7 +56,7 @@ class Problem(Schema):
     detail: Any
 
 
-FORM_FIELDS = ("symbol", "time_zone", "timeframe", "start", "end")
+FORM_FIELDS = ("symbol", "time_zone", "timeframe", "start", "end", "source")
 
 
 def _dataset_problem(error: DatasetError) -> dict:
@@ -102,7 +101,7 @@ def datasets_upload(
 @datasets_router.post(
     "/fetch",
     response={201: DatasetOut, 422: Problem},
-    summary="Fetch a range of bars from the synthetic provider into a dataset",
+    summary="Fetch a range of bars (synthetic, or Alpaca's with your connection) into a dataset",
 )
 def datasets_fetch(request: HttpRequest, payload: DatasetFetchIn):
     from trading.marketdata.base import MarketDataError
@@ -110,8 +109,8 @@ def datasets_fetch(request: HttpRequest, payload: DatasetFetchIn):
     try:
         dataset = dataset_create_from_provider(
             owner=request.auth,
-            provider=market_data_provider(),
-            source=DatasetSource.SYNTHETIC,
+            provider=dataset_provider(owner=request.auth, source=payload.source),
+            source=payload.source,
             symbol=payload.symbol,
             timeframe=payload.timeframe,
             start=payload.start,
