@@ -18,9 +18,10 @@ from django.utils import timezone
 from config.events import event_emit
 from pipelines.backtest.custom import custom_node, strategy_for, strategy_signals
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
+from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
 from pipelines.backtest.results import backtest_metrics, equity_points
-from pipelines.backtest.sessions import bar_sessions, exchange_session_bars
+from pipelines.backtest.sessions import bar_sessions
 from pipelines.models import (
     Backtest,
     BacktestStatus,
@@ -28,7 +29,6 @@ from pipelines.models import (
     BacktestTrade,
     Pipeline,
 )
-from trading.marketdata.datasets import dataset_bars
 from trading.models import Dataset
 
 logger = logging.getLogger(__name__)
@@ -120,14 +120,23 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
     seconds = np.frombuffer(bytes(dataset.open_seconds), dtype="<i8")
     lo = 0 if settings.start is None else np.searchsorted(seconds, _seconds(settings.start))
     hi = len(seconds) if settings.end is None else np.searchsorted(seconds, _seconds(settings.end))
-    # Only bars inside exchange sessions are traded (pipelines.backtest.sessions).
-    bars = int((bar_sessions(seconds[lo:hi], dataset.timeframe) >= 0).sum())
+    bars = _session_bar_count(dataset, int(lo), int(hi))
     if bars < 2:
         raise BacktestRefused(
             "The dataset has no bars in that range inside exchange sessions (fewer than two).",
             field="start",
         )
     return plan, bars
+
+
+def _session_bar_count(dataset: Dataset, lo: int, hi: int) -> int:
+    """Bars lo…hi of the dataset inside exchange sessions (only those are traded); kept on the
+    instance, which a sweep passes to each of its backtests."""
+    counts = dataset.__dict__.setdefault("_session_bar_counts", {})
+    if (lo, hi) not in counts:
+        seconds = np.frombuffer(bytes(dataset.open_seconds), dtype="<i8")[lo:hi]
+        counts[lo, hi] = int((bar_sessions(seconds, dataset.timeframe) >= 0).sum())
+    return counts[lo, hi]
 
 
 @transaction.atomic
@@ -194,20 +203,8 @@ def _emit(backtest: Backtest) -> None:
 
 
 def _history(backtest: Backtest) -> History:
-    dataset = backtest.dataset
-    bars = dataset_bars(dataset)
-    history = History(
-        dataset.symbol,
-        dataset.timeframe,
-        bars.open_seconds,
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        bars.volume,
-    )
-    history = history.between(_seconds(backtest.starts_at), _seconds(backtest.ends_at))
-    return exchange_session_bars(history)
+    history = dataset_history(backtest.dataset_id)
+    return history.between(_seconds(backtest.starts_at), _seconds(backtest.ends_at))
 
 
 def _plan(backtest: Backtest):
@@ -239,7 +236,11 @@ def backtest_run(*, backtest_id) -> str | None:
         != 1
     ):
         return None
-    backtest = Backtest.objects.select_related("dataset", "pipeline").get(pk=backtest_id)
+    backtest = (
+        Backtest.objects.select_related("dataset", "pipeline")
+        .defer(*(f"dataset__{name}" for name in ARRAY_FIELDS))  # read once: dataset_history
+        .get(pk=backtest_id)
+    )
     _emit(backtest)
     started = time.monotonic()
     last_write = [0.0]
