@@ -160,6 +160,19 @@ class NewsTrigger(BaseAgent):
             state.add_warning(self.agent_id, llm_note)
         return trigger_met(self, state, kept=kept, condition=description, details=details, now=now)
 
+    def matching_headlines(self, headlines: list[Headline]) -> list[Headline]:
+        """The headlines that count toward the trigger, scored by the rules engine (what a
+        backtest replays: it spends no tokens)."""
+        kept = []
+        for headline in headlines:
+            found = self._keywords_found(headline)
+            if found is None:
+                continue
+            sentiment = score_headline_sentiment(f"{headline.headline} {headline.summary}")
+            if self._match(headline, found, sentiment, None) is not None:
+                kept.append(headline)
+        return kept
+
     def _describe(self) -> str:
         config = self.config
         parts = []

@@ -64,6 +64,7 @@ class BacktestPlan:
     # config, replayed by pipelines.backtest.sessions; None when it has none.
     schedule: dict | None = None
     time_trigger: dict | None = None
+    news_trigger: dict | None = None
     # The Custom Strategy node that decides entries and levels (pipelines.backtest.custom).
     custom_strategy: str | None = None
 
@@ -115,7 +116,8 @@ def plan_from_pipeline(
     trigger = nodes.get("technical_trigger")
     price = nodes.get("price_trigger")
     custom = nodes.get("custom_strategy")
-    if trigger is None and price is None and kwargs["time_trigger"] is not None:
+    timed = kwargs["time_trigger"] is not None or kwargs["news_trigger"] is not None
+    if trigger is None and price is None and timed:
         if custom is None:
             _time_trigger_alone(nodes, side)
     elif trigger is not None:
@@ -136,8 +138,8 @@ def plan_from_pipeline(
         )
     else:
         raise PlanError(
-            "A backtest replays entries from a Technical, Price or Time Trigger node; this "
-            "pipeline has none.",
+            "A backtest replays entries from a Technical, Price, Time or News Trigger node; "
+            "this pipeline has none.",
             field="graph.nodes",
         )
     if custom is not None:
@@ -187,20 +189,13 @@ def plan_from_pipeline(
 
 
 def _timing(nodes: dict[str, dict], schedule: dict | None) -> dict[str, Any]:
-    """The schedule (validated as the live scheduler reads it) and the Time Trigger's config.
-    A News Trigger is refused: the backtester has no news history to replay."""
+    """The schedule (validated as the live scheduler reads it) and the Time and News
+    Triggers' configs."""
     from pydantic import ValidationError
 
     from pipelines.schedules import ScheduleConfig
 
-    news = nodes.get("news_trigger")
-    if news is not None:
-        raise PlanError(
-            f"Node {news['id']} is a News Trigger; backtests have no stored news to replay it "
-            "against. Replace it with a Technical, Price or Time Trigger to backtest.",
-            field=news["id"],
-        )
-    timing: dict[str, Any] = {"schedule": None, "time_trigger": None}
+    timing: dict[str, Any] = {"schedule": None, "time_trigger": None, "news_trigger": None}
     if schedule:
         try:
             timing["schedule"] = ScheduleConfig.model_validate(schedule).model_dump(mode="json")
@@ -212,23 +207,26 @@ def _timing(nodes: dict[str, dict], schedule: dict | None) -> dict[str, Any]:
     time_node = nodes.get("time_trigger")
     if time_node is not None:
         timing["time_trigger"] = _config(time_node)
+    news = nodes.get("news_trigger")
+    if news is not None:
+        timing["news_trigger"] = _config(news)
     return timing
 
 
 def _time_trigger_alone(nodes: dict[str, dict], side: str) -> None:
-    """A Time Trigger with no condition trigger enters at its times on the plan's side; a Bias
-    node would pick the side live, which the backtester does not replay yet."""
+    """A Time or News Trigger with no condition trigger enters when it fires, on the plan's
+    side; a Bias node would pick the side live, which the backtester does not replay yet."""
     bias = nodes.get("bias_agent")
     if bias is not None:
         raise PlanError(
-            f"Node {bias['id']} (bias) picks the side after a Time Trigger; backtests do not "
+            f"Node {bias['id']} (bias) picks the side after the trigger; backtests do not "
             "replay the bias agent yet. Add a Technical or Price Trigger for the entry, or "
             "remove the bias node and pick the side.",
             field=bias["id"],
         )
     if side == "both":
         raise PlanError(
-            "Long and short reversals need entry and exit conditions; a Time Trigger alone "
-            "enters on one side. Pick long or short.",
+            "Long and short reversals need entry and exit conditions; a time or news trigger "
+            "alone enters on one side. Pick long or short.",
             field="side",
         )

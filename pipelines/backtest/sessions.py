@@ -15,6 +15,8 @@ end-of-day rules, and its Time Trigger — the rules a live run follows, read fr
 - **End of day**: with `flatten_positions_at_end`, a position still open at the window's end is
   closed at the close of the bar during which the window ends (`end_of_day`); without a window,
   at the close of each session's last bar.
+- **News Trigger** (`pipelines.backtest.news`): met while enough matching headlines from the
+  project's news provider lie in its look-back before the bar's moment.
 - **Time Trigger** (`TimeTrigger.windows_between`): met while a bar's moment lies in one of its
   windows. With a Technical or Price Trigger beside it both must hold; alone it fires once per
   window, on the first bar whose moment reaches the scheduled time.
@@ -113,7 +115,8 @@ def entry_gate(history, plan) -> np.ndarray | None:
         return None
     gate = None
     schedule = _schedule(plan)
-    lo, hi = _moments(history) if (schedule or plan.time_trigger) else (None, None)
+    timed = schedule or plan.time_trigger or plan.news_trigger
+    lo, hi = _moments(history) if timed else (None, None)
     if schedule is not None and schedule.has_window:
         starts, ends = _as_arrays(schedule.windows_between(*_days(history)))
         inside, index = _inside(starts, ends, lo, hi)
@@ -133,6 +136,13 @@ def entry_gate(history, plan) -> np.ndarray | None:
             moments=(lo, hi),
             first_only=not plan.entry_conditions and not plan.custom_strategy,
         )
+        gate = met if gate is None else gate & met
+    if plan.news_trigger is not None:
+        from pipelines.backtest.news import news_trigger_bars
+
+        met = news_trigger_bars(history, plan.news_trigger, moments=hi - 1)
+        if not plan.entry_conditions and not plan.custom_strategy:
+            met = met & ~np.r_[False, met[:-1]]  # alone: a run starts when the news arrives
         gate = met if gate is None else gate & met
     return gate
 

@@ -1,10 +1,11 @@
 """Backtests keep the live rules of time: the exchange calendar (holidays and pre-market bars are
-not traded), the pipeline's trading window and end-of-day flatten, and its Time Trigger — each
-case computed by hand on one-minute bars of Tuesday 24 November 2026 (09:30 New York = 14:30
-UTC) and the Thanksgiving week around it."""
+not traded), the pipeline's trading window and end-of-day flatten, its Time and News Triggers —
+each case computed by hand on one-minute bars of Tuesday 24 November 2026 (09:30 New York =
+14:30 UTC) and the Thanksgiving week around it."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from pipelines.backtest.engine import Costs, History, run_backtest
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
 from pipelines.backtest.sessions import exchange_session_bars
+from trading.marketdata.registry import news_provider
 
 TUESDAY_OPEN = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)  # 09:30 New York
 LEVEL = 100.5
@@ -241,14 +243,50 @@ def test_a_cron_time_trigger_fires_on_each_matching_bar():
     assert [t.entry_bar for t in result.trades] == [30, 45, 60, 75]
 
 
-def test_it_refuses_a_news_trigger_naming_the_node():
-    news = {"id": "headlines", "agent_type": "news_trigger", "config": {}}
+# --- the news trigger -----------------------------------------------------------------------
+
+
+def session_news(symbols=("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META", "GOOGL")):
+    """A symbol with headlines during Tuesday's session in the project's news provider, and
+    their publication times (epoch seconds)."""
+    close = TUESDAY_OPEN.replace(hour=21)
+    for symbol in symbols:
+        found = news_provider().headlines([symbol], since=TUESDAY_OPEN, until=close)
+        if found:
+            return symbol, [int(h.published_at.timestamp()) for h in found]
+    raise AssertionError("no session headlines for any symbol: the news provider changed")
+
+
+def test_a_news_trigger_alone_enters_when_matching_news_arrives():
+    # Any headline counts (no keywords, no sentiment floor) for 30 minutes after it is out.
+    # Met at a bar whose close t has a headline in [t − 30 min, t]; alone, the trigger starts
+    # a run when it becomes met, and the entry fills at the next bar's open. An exit
+    # condition that always holds closes each trade one bar later, so each arrival shows.
+    symbol, published = session_news()
+    history = dataclasses.replace(minutes([100.0] * 390), symbol=symbol)
+    closes = history.open_seconds + 60
+    met = [any(t - 1800 <= p <= t for p in published) for t in closes]
+    arrivals = [b for b in range(390) if met[b] and (b == 0 or not met[b - 1])]
+    news = {"id": "wire", "agent_type": "news_trigger", "config": {"lookback_minutes": 30}}
+    always = {
+        "id": "trade",
+        "agent_type": "trade_manager_agent",
+        "config": {"exit_conditions": [{"indicator": "close", "operator": ">", "value": 0}]},
+    }
+
+    result = replay(history, [news, always])
+
+    assert arrivals, "the chosen headlines fall inside the session"
+    assert [t.entry_bar for t in result.trades] == [b + 1 for b in arrivals if b + 1 < 390]
+
+
+def test_a_news_trigger_on_the_llm_engine_is_refused_naming_the_field():
+    news = {"id": "wire", "agent_type": "news_trigger", "config": {"engine": "llm"}}
 
     with pytest.raises(PlanError) as refused:
-        plan_from_pipeline(graph=graph(news, PRICE_TRIGGER), schedule=None, timeframe="1m")
+        plan_from_pipeline(graph=graph(news), schedule=None, timeframe="1m")
 
-    assert refused.value.field == "headlines"
-    assert "News Trigger" in str(refused.value)
+    assert refused.value.field == "wire.engine"
 
 
 def test_it_refuses_a_time_trigger_whose_side_a_bias_node_picks():
