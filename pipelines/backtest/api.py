@@ -141,6 +141,8 @@ class BacktestIn(Schema):
     fill_at: Literal["next_open", "close"] = "next_open"
     # both: long on the entry conditions, short on the exit conditions, reversing between them.
     side: Literal["long", "short", "both"] = "long"
+    # The hard cap on LLM spend (dollars); none: LLM engines answer from the replay cache only.
+    llm_budget: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=4)
 
     def settings(self) -> BacktestSettings:
         return BacktestSettings(
@@ -152,6 +154,7 @@ class BacktestIn(Schema):
             slippage_pct=self.slippage_pct,
             fill_at=self.fill_at,
             side=self.side,
+            llm_budget=self.llm_budget,
         )
 
 
@@ -176,6 +179,9 @@ class BacktestOut(Schema):
     final_equity: Decimal | None
     net_pnl: Decimal | None
     trades_count: int
+    llm_budget: Decimal | None
+    llm_estimate: Decimal | None
+    llm_cost: Decimal
     metrics: dict[str, Any]
     error: str
     created_at: datetime
@@ -225,6 +231,28 @@ def backtests_create(request: HttpRequest, payload: BacktestIn):
     return Status(201, backtest)
 
 
+class EstimateOut(Schema):
+    bars: int
+    llm_estimate: Decimal | None
+
+
+@backtests_router.post(
+    "/estimate",
+    response={200: EstimateOut, 422: Problem},
+    summary="What a backtest would replay and spend on LLM engines, before starting it",
+)
+def backtests_estimate(request: HttpRequest, payload: BacktestIn):
+    pipeline = pipeline_selectors.pipeline_get(user=request.auth, pipeline_id=payload.pipeline_id)
+    dataset = selectors.dataset_get(user=request.auth, dataset_id=payload.dataset_id)
+    try:
+        bars, estimate = services.backtest_estimate(
+            pipeline=pipeline, dataset=dataset, settings=payload.settings()
+        )
+    except BacktestRefused as error:
+        return Status(422, _refused(error))
+    return {"bars": bars, "llm_estimate": estimate}
+
+
 @backtests_router.get("", response=list[BacktestOut], summary="Your backtests (newest first)")
 def backtests_list(request: HttpRequest, pipeline_id: UUID | None = None):
     backtests = selectors.backtests_for_user(user=request.auth)
@@ -270,6 +298,9 @@ class SweepRowOut(Schema):
     final_equity: Decimal | None
     net_pnl: Decimal | None
     trades_count: int
+    llm_budget: Decimal | None
+    llm_estimate: Decimal | None
+    llm_cost: Decimal
     metrics: dict[str, Any]
 
 

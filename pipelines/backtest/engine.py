@@ -218,11 +218,12 @@ def run_backtest(
     *,
     on_progress: Callable[[int, int], bool] | None = None,
     signals=None,
+    llm=None,
 ) -> BacktestResult:
     """Replay `plan` over `history`. `on_progress(bars_done, bars_total)` is called now and
     then; when it returns False the run stops (cancelled) and reports what it has. `signals`
     (pipelines.backtest.custom.StrategySignals) are a custom strategy's answers per bar: they
-    pick the side and set the levels."""
+    pick the side and set the levels. `llm` is the budgeted client an LLM engine asks."""
     n = len(history)
     o, h, low, c = history.open, history.high, history.low, history.close
     if plan.custom_strategy and signals is None:
@@ -238,7 +239,7 @@ def run_backtest(
     )
     exit_signal = _condition_masks(history, plan.exit_conditions, plan.exit_logic)
     # Trading window, active days and Time Trigger gate new positions; exits are never gated.
-    gate = sessions.entry_gate(history, plan)
+    gate = sessions.entry_gate(history, plan, llm=llm)
     day_end = sessions.flatten_bars(history, plan)
     # Long and short: the entry conditions open a long, the exit conditions a short, and each
     # side's exit is the other side's entry (a reversal). Otherwise one side, exits by the exit

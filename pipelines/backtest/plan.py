@@ -104,12 +104,12 @@ def plan_from_pipeline(
         if agent_class(node["agent_type"]) is None:
             raise PlanError(f"Node {node['id']}: unknown agent type.", field=node["id"])
         config = node.get("config") or {}
-        if config.get("engine") == "llm":
-            # No replay cache or budget for LLM engines in a backtest yet: the rules engine is
-            # the cheap, deterministic path, and a run never spends money unasked.
+        if config.get("engine") == "llm" and node["agent_type"] != "news_trigger":
+            # The News Trigger's LLM engine replays within a budget (llm_budget); the others
+            # are not replayed yet: the rules engine is the cheap, deterministic path.
             raise PlanError(
-                f"Node {node['id']} uses the LLM engine; backtests run the rules engine. "
-                "Switch the node to 'rules' to backtest it.",
+                f"Node {node['id']} uses the LLM engine; backtests run it only on the News "
+                "Trigger. Switch the node to 'rules' to backtest it.",
                 field=f"{node['id']}.engine",
             )
     kwargs: dict[str, Any] = {"side": side, **_timing(nodes, schedule)}

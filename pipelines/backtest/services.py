@@ -15,10 +15,12 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
+from agents.errors import BudgetExceeded
 from config.events import event_emit
 from pipelines.backtest.custom import custom_node, strategy_for, strategy_signals
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
 from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history
+from pipelines.backtest.llm_budget import llm_client, llm_estimate, llm_needed
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
 from pipelines.backtest.results import backtest_metrics, equity_points
 from pipelines.backtest.sessions import bar_sessions
@@ -56,6 +58,7 @@ class BacktestSettings:
     slippage_pct: Decimal = Decimal("0")
     fill_at: str = NEXT_OPEN
     side: str = "long"
+    llm_budget: Decimal | None = None  # the hard cap on LLM spend (None: replay cache only)
 
 
 def _seconds(moment: datetime | None) -> int | None:
@@ -129,6 +132,28 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
     return plan, bars
 
 
+def _llm_estimate(plan, dataset: Dataset, settings: BacktestSettings) -> Decimal | None:
+    """What the plan's LLM engine would spend at most over the range (None: it has none)."""
+    if not llm_needed(plan):
+        return None
+    from agents.llm.config import llm_settings
+
+    if not llm_settings().configured:
+        raise BacktestRefused(
+            "The News Trigger uses the LLM engine and no language model is configured; "
+            "switch it to 'rules' (free) to backtest it.",
+            field="news_trigger.engine",
+        )
+    history = dataset_history(dataset.pk).between(_seconds(settings.start), _seconds(settings.end))
+    return llm_estimate(plan, history)[1]
+
+
+def backtest_estimate(*, pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings):
+    """What a backtest would replay and spend, before it starts: (bars, LLM dollars or None)."""
+    plan, bars = _check(pipeline, dataset, settings, {})
+    return bars, _llm_estimate(plan, dataset, settings)
+
+
 def _session_bar_count(dataset: Dataset, lo: int, hi: int) -> int:
     """Bars lo…hi of the dataset inside exchange sessions (only those are traded); kept on the
     instance, which a sweep passes to each of its backtests."""
@@ -151,8 +176,11 @@ def backtest_create(
     enqueue: bool = True,
 ) -> Backtest:
     """Check and record a backtest, then queue it (after commit)."""
-    _, bars = _check(pipeline, dataset, settings, parameters or {})
+    plan, bars = _check(pipeline, dataset, settings, parameters or {})
+    estimate = _llm_estimate(plan, dataset, settings)
     backtest = Backtest.objects.create(
+        llm_budget=settings.llm_budget,
+        llm_estimate=estimate,
         owner=owner,
         pipeline=pipeline,
         dataset=dataset,
@@ -255,9 +283,12 @@ def backtest_run(*, backtest_id) -> str | None:
         _emit(backtest)
         return not Backtest.objects.filter(pk=backtest.pk, cancel_requested=True).exists()
 
+    llm, meter = None, None
     try:
         history = _history(backtest)
         plan = _plan(backtest)
+        if llm_needed(plan):
+            llm, meter = llm_client(owner_id=backtest.owner_id, budget=backtest.llm_budget)
         result = run_backtest(
             history,
             plan,
@@ -270,15 +301,29 @@ def backtest_run(*, backtest_id) -> str | None:
             ),
             on_progress=on_progress,
             signals=_strategy_signals(backtest, plan, history),
+            llm=llm,
         )
     except Exception as error:  # a bug or bad data must end the row, not leave it running
-        logger.exception("backtest %s failed", backtest.pk)
+        if isinstance(error, BudgetExceeded):
+            cap = backtest.llm_budget or Decimal(0)
+            message = (
+                f"Stopped at the LLM budget (${cap}): {error}. Raise the budget, or switch the "
+                "node to the rules engine, which costs nothing."
+            )
+        else:
+            logger.exception("backtest %s failed", backtest.pk)
+            message = str(error)
         Backtest.objects.filter(pk=backtest.pk).update(
-            status=BacktestStatus.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+            status=BacktestStatus.FAILED,
+            error=message[:2000],
+            finished_at=timezone.now(),
+            llm_cost=meter.run_token_cost if meter is not None else Decimal(0),
         )
         backtest.refresh_from_db()
         _emit(backtest)
         return BacktestStatus.FAILED
+    if meter is not None:
+        Backtest.objects.filter(pk=backtest.pk).update(llm_cost=meter.run_token_cost)
     _save_results(backtest, history, result, time.monotonic() - started)
     backtest.refresh_from_db()
     _emit(backtest)

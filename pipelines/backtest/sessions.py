@@ -78,6 +78,12 @@ def _moments(history) -> tuple[np.ndarray, np.ndarray]:
     return closes, closes + 1
 
 
+def decision_moments(history) -> np.ndarray:
+    """The second at which a run acts on each bar (an intraday bar's close; for a daily bar,
+    the last second of its session)."""
+    return _moments(history)[1] - 1
+
+
 def _days(history) -> tuple[date, date]:
     """Local days to ask for windows: one either side of the history covers any time zone."""
     first = datetime.fromtimestamp(int(history.open_seconds[0]), UTC).date()
@@ -108,7 +114,7 @@ def _schedule(plan) -> ScheduleConfig | None:
     return ScheduleConfig.model_validate(plan.schedule) if plan.schedule else None
 
 
-def entry_gate(history, plan) -> np.ndarray | None:
+def entry_gate(history, plan, *, llm=None) -> np.ndarray | None:
     """True on the bars whose signal may open a position (None: every bar may)."""
     n = len(history)
     if n == 0:
@@ -140,7 +146,7 @@ def entry_gate(history, plan) -> np.ndarray | None:
     if plan.news_trigger is not None:
         from pipelines.backtest.news import news_trigger_bars
 
-        met = news_trigger_bars(history, plan.news_trigger, moments=hi - 1)
+        met = news_trigger_bars(history, plan.news_trigger, moments=hi - 1, llm=llm)
         if not plan.entry_conditions and not plan.custom_strategy:
             met = met & ~np.r_[False, met[:-1]]  # alone: a run starts when the news arrives
         gate = met if gate is None else gate & met
