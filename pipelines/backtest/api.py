@@ -298,9 +298,6 @@ class SweepRowOut(Schema):
     final_equity: Decimal | None
     net_pnl: Decimal | None
     trades_count: int
-    llm_budget: Decimal | None
-    llm_estimate: Decimal | None
-    llm_cost: Decimal
     metrics: dict[str, Any]
 
 

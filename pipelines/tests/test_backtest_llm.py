@@ -110,6 +110,9 @@ def test_it_estimates_the_cost_before_the_start_and_runs_within_the_budget(
     )
 
     assert backtest.status == BacktestStatus.COMPLETED, backtest.error
+    shown = api.get(f"/api/v1/backtests/{backtest.pk}").json()
+    assert (shown["llm_budget"], shown["llm_estimate"]) == ("1.0000", str(ONE_CALL))
+    assert Decimal(shown["llm_cost"]) == backtest.llm_cost
     assert len(openai_fake.completions) == 1
     assert Decimal(0) < backtest.llm_cost <= Decimal("1.00")
     assert backtest.llm_estimate == ONE_CALL

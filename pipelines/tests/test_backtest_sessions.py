@@ -280,15 +280,6 @@ def test_a_news_trigger_alone_enters_when_matching_news_arrives():
     assert [t.entry_bar for t in result.trades] == [b + 1 for b in arrivals if b + 1 < 390]
 
 
-def test_a_news_trigger_on_the_llm_engine_is_refused_naming_the_field():
-    news = {"id": "wire", "agent_type": "news_trigger", "config": {"engine": "llm"}}
-
-    with pytest.raises(PlanError) as refused:
-        plan_from_pipeline(graph=graph(news), schedule=None, timeframe="1m")
-
-    assert refused.value.field == "wire.engine"
-
-
 def test_it_refuses_a_time_trigger_whose_side_a_bias_node_picks():
     bias = {"id": "mood", "agent_type": "bias_agent", "config": {}}
 
