@@ -228,7 +228,9 @@ def run_backtest(
     o, h, low, c = history.open, history.high, history.low, history.close
     if plan.custom_strategy and signals is None:
         raise PlanError("The custom strategy's signals are missing.", field=plan.custom_strategy)
-    reversing = plan.side == "both" and signals is None
+    # A Bias node picks each trade's side on the bars the trigger fired (pipelines.backtest.bias).
+    bias = _bias_replay(history, plan, llm) if plan.bias is not None else None
+    reversing = plan.side == "both" and signals is None and bias is None
     next_open = costs.fill_at == NEXT_OPEN
     slippage = costs.slippage_pct
 
@@ -255,6 +257,10 @@ def run_backtest(
             short_entries & (signals.side < 0),
         )
     entries_of = {"long": np.flatnonzero(long_entries), "short": np.flatnonzero(short_entries)}
+    entry_keys = sides
+    if bias is not None:  # one list of trigger bars; the bias says which side, if any
+        sides, entry_keys = ("long", "short"), ("bias",)
+        entries_of = {"bias": np.flatnonzero(entry_signal if gate is None else entry_signal & gate)}
     exit_of = {"long": exit_signal, "short": entry_signal if reversing else exit_signal}
     static_exits_of = {side: np.flatnonzero(exit_of[side] | day_end) for side in sides}
     sign = 1
@@ -314,12 +320,19 @@ def run_backtest(
         if trade is None:
             candidates = [
                 (bar, side)
-                for side in sides
+                for side in entry_keys
                 if (bar := _next_index(entries_of[side], i)) is not None
             ]
             if not candidates:
                 break
             signal_bar, side = min(candidates)
+            if side == "bias":
+                if (signal_bar + 1 if next_open else signal_bar) >= n:
+                    break  # no bar left to fill on: the bias is not asked
+                side = bias.side_at(signal_bar)
+                if side is None:
+                    i = signal_bar + 1
+                    continue
             sign = 1 if side == "long" else -1
             entry_side, exit_side = ("buy", "sell") if sign > 0 else ("sell", "buy")
             exit_signal = exit_of[side]
@@ -430,6 +443,12 @@ def run_backtest(
         bars=n,
         cancelled=cancelled,
     )
+
+
+def _bias_replay(history: History, plan: BacktestPlan, llm):
+    from pipelines.backtest.bias import BiasReplay
+
+    return BiasReplay(history, plan, llm=llm)
 
 
 def _has_levels(bracket) -> bool:

@@ -2,7 +2,9 @@
 budget, with the cost estimated before the start and a hard cap.
 
 Today the News Trigger's LLM engine is replayed (its news crew scores the headlines the
-trigger's keywords pick, 25 a call); other nodes on the LLM engine are refused by the plan,
+trigger's keywords pick, 25 a call), and the Bias agent's (its bias crew reads the bias on the
+bars where the trigger fired, `pipelines.backtest.bias`); other nodes on the LLM engine are
+refused by the plan,
 with the rules engine as the cheap alternative. The cap is the run's CostMeter: a call that
 could take the spend past it is refused before any token is bought (`BudgetExceeded`), and the
 backtest stops there. Without a budget the cap is zero — only answers already in the replay
@@ -29,29 +31,48 @@ def _trigger(plan: BacktestPlan):
     return trigger if trigger.asks_model() else None
 
 
+def _bias_on_llm(plan: BacktestPlan) -> bool:
+    return plan.bias is not None and plan.bias.get("engine") == "llm"
+
+
 def llm_needed(plan: BacktestPlan) -> bool:
-    return _trigger(plan) is not None
+    return _trigger(plan) is not None or _bias_on_llm(plan)
+
+
+def _typical_cost(agent_type: str, model: str, count: int) -> Decimal:
+    """`count` steps of `agent_type` at its typical tokens (billing.estimator)."""
+    from billing.estimator import LLM_AVG_TOKENS, token_price
+
+    price_in, price_out = token_price(model)
+    tokens_in, tokens_out = LLM_AVG_TOKENS[agent_type]
+    return (price_in * tokens_in + price_out * tokens_out) / 1000 * count
 
 
 def llm_estimate(plan: BacktestPlan, history) -> tuple[int, Decimal]:
-    """(calls, dollars) the LLM engine would spend over `history` at most, before the replay
-    cache answers any: one news-crew call per 25 candidate headlines, each at the typical
-    tokens of a news-trigger call (billing.estimator)."""
+    """(steps, dollars) the LLM engines would spend over `history` at most, before the replay
+    cache answers any: one news-crew call per 25 candidate headlines, and one bias-crew
+    reading per bar on which the trigger fires, each at the typical tokens of its agent
+    (billing.estimator)."""
     from agents.llm.config import llm_settings
     from agents.llm.crews import HEADLINES_PER_CALL
-    from billing.estimator import LLM_AVG_TOKENS, token_price
     from pipelines.backtest.sessions import decision_moments
 
-    trigger = _trigger(plan)
-    if trigger is None or len(history) == 0:
+    if len(history) == 0:
         return 0, Decimal(0)
-    headlines = news_headlines(history, plan.news_trigger, moments=decision_moments(history))
-    calls = math.ceil(len(trigger.candidates(headlines)) / HEADLINES_PER_CALL)
-    model = llm_settings().model_for("news", plan.news_trigger.get("model", ""))
-    price_in, price_out = token_price(model)
-    tokens_in, tokens_out = LLM_AVG_TOKENS["news_trigger"]
-    per_call = (price_in * tokens_in + price_out * tokens_out) / 1000
-    return calls, (per_call * calls).quantize(CENT_FRACTION)
+    steps, dollars = 0, Decimal(0)
+    trigger = _trigger(plan)
+    if trigger is not None:
+        headlines = news_headlines(history, plan.news_trigger, moments=decision_moments(history))
+        calls = math.ceil(len(trigger.candidates(headlines)) / HEADLINES_PER_CALL)
+        model = llm_settings().model_for("news", plan.news_trigger.get("model", ""))
+        steps, dollars = calls, _typical_cost("news_trigger", model, calls)
+    if _bias_on_llm(plan):
+        from pipelines.backtest.bias import trigger_bars
+
+        readings = len(trigger_bars(history, plan))
+        model = llm_settings().model_for("bias", plan.bias.get("model", ""))
+        steps, dollars = steps + readings, dollars + _typical_cost("bias_agent", model, readings)
+    return steps, dollars.quantize(CENT_FRACTION)
 
 
 def llm_client(*, owner_id, budget: Decimal | None, agent_id: str = "news_trigger"):

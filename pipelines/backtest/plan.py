@@ -14,6 +14,7 @@ from agents.builtin.conditions import Condition, parse_condition
 from agents.errors import AgentError
 from agents.registry import agent_class, validate_node_config
 
+LLM_REPLAYED = ("news_trigger", "bias_agent")  # nodes whose LLM engine backtests replay
 TRIGGERS = ("technical_trigger", "price_trigger", "time_trigger", "news_trigger")
 PRICE_OPERATORS = {
     "above": ">",
@@ -67,10 +68,16 @@ class BacktestPlan:
     news_trigger: dict | None = None
     # The Custom Strategy node that decides entries and levels (pipelines.backtest.custom).
     custom_strategy: str | None = None
+    # The Bias node's validated config (it picks each trade's side, pipelines.backtest.bias),
+    # its id, and the indicators the Market Data node computes for it.
+    bias: dict | None = None
+    bias_node: str | None = None
+    bias_indicators: tuple[str, ...] = ()
 
     @property
     def timeframes(self) -> set[str]:
-        return {c.timeframe for c in (*self.entry_conditions, *self.exit_conditions)}
+        read = {c.timeframe for c in (*self.entry_conditions, *self.exit_conditions)}
+        return read | set((self.bias or {}).get("analysis_timeframes") or ())
 
 
 def _config(node: dict[str, Any]) -> dict[str, Any]:
@@ -104,12 +111,13 @@ def plan_from_pipeline(
         if agent_class(node["agent_type"]) is None:
             raise PlanError(f"Node {node['id']}: unknown agent type.", field=node["id"])
         config = node.get("config") or {}
-        if config.get("engine") == "llm" and node["agent_type"] != "news_trigger":
-            # The News Trigger's LLM engine replays within a budget (llm_budget); the others
-            # are not replayed yet: the rules engine is the cheap, deterministic path.
+        if config.get("engine") == "llm" and node["agent_type"] not in LLM_REPLAYED:
+            # The News Trigger's and the Bias agent's LLM engines replay within a budget
+            # (llm_budget); the others are not replayed yet: the rules engine is the cheap,
+            # deterministic path.
             raise PlanError(
                 f"Node {node['id']} uses the LLM engine; backtests run it only on the News "
-                "Trigger. Switch the node to 'rules' to backtest it.",
+                "Trigger and the Bias agent. Switch the node to 'rules' to backtest it.",
                 field=f"{node['id']}.engine",
             )
     kwargs: dict[str, Any] = {"side": side, **_timing(nodes, schedule)}
@@ -144,6 +152,7 @@ def plan_from_pipeline(
         )
     if custom is not None:
         kwargs["custom_strategy"] = custom["id"]
+    kwargs.update(_bias(nodes, custom))
     strategy = nodes.get("strategy_agent")
     if strategy is not None:
         config = _config(strategy)
@@ -213,17 +222,27 @@ def _timing(nodes: dict[str, dict], schedule: dict | None) -> dict[str, Any]:
     return timing
 
 
-def _time_trigger_alone(nodes: dict[str, dict], side: str) -> None:
-    """A Time or News Trigger with no condition trigger enters when it fires, on the plan's
-    side; a Bias node would pick the side live, which the backtester does not replay yet."""
+def _bias(nodes: dict[str, dict], custom: dict | None) -> dict[str, Any]:
+    """The Bias node's part of the plan: it picks the side after the trigger, as live."""
     bias = nodes.get("bias_agent")
-    if bias is not None:
+    if bias is None:
+        return {}
+    if custom is not None:
         raise PlanError(
-            f"Node {bias['id']} (bias) picks the side after the trigger; backtests do not "
-            "replay the bias agent yet. Add a Technical or Price Trigger for the entry, or "
-            "remove the bias node and pick the side.",
+            f"Node {bias['id']} (bias): backtests let the custom strategy pick the side; "
+            "remove the bias node to backtest this pipeline.",
             field=bias["id"],
         )
+    market = nodes.get("market_data_agent")
+    indicators = tuple(_config(market)["indicators"]) if market is not None else ()
+    return {"bias": _config(bias), "bias_node": bias["id"], "bias_indicators": indicators}
+
+
+def _time_trigger_alone(nodes: dict[str, dict], side: str) -> None:
+    """A Time or News Trigger with no condition trigger enters when it fires, on the plan's
+    side, or on the side a Bias node picks."""
+    if nodes.get("bias_agent") is not None:
+        return
     if side == "both":
         raise PlanError(
             "Long and short reversals need entry and exit conditions; a time or news trigger "

@@ -318,12 +318,12 @@ def test_it_refuses_a_pipeline_it_cannot_replay():
     graph = {
         "nodes": [
             {"id": "t", "agent_type": "time_trigger", "config": {}},
-            {"id": "bias", "agent_type": "bias_agent", "config": {"engine": "llm"}},
+            {"id": "plan", "agent_type": "strategy_agent", "config": {"engine": "llm"}},
         ]
     }
     with pytest.raises(PlanError) as refused:
         plan_from_pipeline(graph=graph, schedule=None, timeframe="1d")
-    assert refused.value.field == "bias.engine"
+    assert refused.value.field == "plan.engine"
 
 
 def test_walk_forward_reports_out_of_sample_windows_and_the_combinations_tried():

@@ -167,14 +167,14 @@ def test_an_llm_engine_the_backtester_does_not_replay_is_refused_naming_the_fiel
     graph = {
         "nodes": [
             {"id": "t", "agent_type": "time_trigger", "config": {}},
-            {"id": "bias", "agent_type": "bias_agent", "config": {"engine": "llm"}},
+            {"id": "plan", "agent_type": "strategy_agent", "config": {"engine": "llm"}},
         ]
     }
-    pipeline = Pipeline.objects.create(owner=owner, name="LLM bias", graph=graph)
+    pipeline = Pipeline.objects.create(owner=owner, name="LLM strategy", graph=graph)
 
     response = api.post("/api/v1/backtests", body(pipeline, dataset, llm_budget="5"))
 
     assert response.status_code == 422
     (problem,) = response.json()["detail"]
-    assert problem["loc"] == ["body", "bias.engine"]
+    assert problem["loc"] == ["body", "plan.engine"]
     assert "rules" in problem["msg"]

@@ -280,17 +280,6 @@ def test_a_news_trigger_alone_enters_when_matching_news_arrives():
     assert [t.entry_bar for t in result.trades] == [b + 1 for b in arrivals if b + 1 < 390]
 
 
-def test_it_refuses_a_time_trigger_whose_side_a_bias_node_picks():
-    bias = {"id": "mood", "agent_type": "bias_agent", "config": {}}
-
-    with pytest.raises(PlanError) as refused:
-        plan_from_pipeline(
-            graph=graph(time_trigger(type="market_hours"), bias), schedule=None, timeframe="1m"
-        )
-
-    assert refused.value.field == "mood"
-
-
 def test_it_refuses_a_schedule_it_cannot_read_naming_the_field():
     with pytest.raises(PlanError) as refused:
         plan_from_pipeline(
