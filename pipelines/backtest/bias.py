@@ -34,11 +34,16 @@ class _Frame:
     """One analysis timeframe over the history: its bars, indicators, and per base bar the index
     of its last closed bar (-1 before the first)."""
 
-    def __init__(self, history, frame, timeframe: str, indicators: tuple[str, ...]):
+    def __init__(
+        self, history, frame, timeframe: str, indicators: tuple[str, ...], candles: int = 0
+    ):
         from pipelines.backtest.engine import _bars_on
 
         bars = _bars_on(frame, history.timeframe, timeframe)
-        self.timeframe = timeframe
+        self.timeframe, self.candles = timeframe, candles
+        self.stamps = np.datetime_as_string(
+            (bars.index.asi8 // 1_000_000_000).astype("datetime64[s]"), unit="s"
+        )
         self.ohlcv = {k: bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close")}
         self.ohlcv["volume"] = bars["volume"].to_numpy(np.float64)
         computed = compute_indicators(bars, list(indicators), timeframe=timeframe)
@@ -69,8 +74,25 @@ class _Frame:
             ohlcv={k: float(v[index]) for k, v in self.ohlcv.items()},
             indicators=self._row(index),
             previous_indicators=self._row(index - 1),
+            candles=self._candles(index),
             bar_count=index + 1,
         )
+
+    def _candles(self, index: int) -> list[dict]:
+        """The last `candles` bars up to `index`, oldest first, as the market data keeps them."""
+        first = max(0, index + 1 - self.candles)
+        o, h, low, c, v = (self.ohlcv[k] for k in ("open", "high", "low", "close", "volume"))
+        return [
+            {
+                "t": f"{self.stamps[i]}+00:00",
+                "o": float(o[i]),
+                "h": float(h[i]),
+                "l": float(low[i]),
+                "c": float(c[i]),
+                "v": float(v[i]),
+            }
+            for i in range(first, index + 1)
+        ]
 
 
 class BiasReplay:
@@ -92,6 +114,11 @@ class BiasReplay:
         self.readings: dict[int, str | None] = {}
         self.signals: dict[int, object] = {}  # bar → BiasSignal, for the trades' reasoning
         self._headlines: list | None = None
+        self.strategy = None  # the Strategy agent's LLM engine (pipelines.backtest.llm_strategy)
+        if plan.strategy_llm is not None:
+            from pipelines.backtest.llm_strategy import StrategyCrewReplay
+
+            self.strategy = StrategyCrewReplay(history, plan, llm=llm, indicators=indicators)
 
     @property
     def llm_calls(self) -> int:
@@ -102,6 +129,14 @@ class BiasReplay:
         if bar not in self.readings:
             self.readings[bar] = self._read(bar)
         return self.readings[bar]
+
+    def levels_at(self, bar: int):
+        """The strategy crew's (stop, target 1, target 2) for the trade the bias sided at `bar`;
+        False: no trade; None: the rules strategy sets them (no crew, or it fell back)."""
+        if self.strategy is None:
+            return None
+        now = datetime.fromtimestamp(int(self.moments[bar]), UTC)
+        return self.strategy.levels_at(bar, self.signals[bar], now)
 
     def _read(self, bar: int) -> str | None:
         frames = [f.at(bar) for f in self.frames]

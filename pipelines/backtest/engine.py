@@ -344,11 +344,13 @@ def run_backtest(
             price = simulation_rules.slipped_price(
                 float(reference), side=entry_side, slippage_pct=slippage
             )
-            levels = (
-                _levels(plan, history, atr, signal_bar, sign)
-                if signals is None
-                else _strategy_levels(plan, signals, history, signal_bar)
-            )
+            levels = bias.levels_at(signal_bar) if bias is not None else None
+            if levels is None:
+                levels = (
+                    _levels(plan, history, atr, signal_bar, sign)
+                    if signals is None
+                    else _strategy_levels(plan, signals, history, signal_bar)
+                )
             if levels is False:
                 i = signal_bar + 1
                 continue

@@ -36,7 +36,7 @@ def _bias_on_llm(plan: BacktestPlan) -> bool:
 
 
 def llm_needed(plan: BacktestPlan) -> bool:
-    return _trigger(plan) is not None or _bias_on_llm(plan)
+    return _trigger(plan) is not None or _bias_on_llm(plan) or plan.strategy_llm is not None
 
 
 def _typical_cost(agent_type: str, model: str, count: int) -> Decimal:
@@ -72,6 +72,12 @@ def llm_estimate(plan: BacktestPlan, history) -> tuple[int, Decimal]:
         readings = len(trigger_bars(history, plan))
         model = llm_settings().model_for("bias", plan.bias.get("model", ""))
         steps, dollars = steps + readings, dollars + _typical_cost("bias_agent", model, readings)
+    if plan.strategy_llm is not None:
+        from pipelines.backtest.bias import trigger_bars
+
+        plans = len(trigger_bars(history, plan))  # at most one per trigger bar
+        model = llm_settings().model_for("strategy", plan.strategy_llm.get("model", ""))
+        steps, dollars = steps + plans, dollars + _typical_cost("strategy_agent", model, plans)
     return steps, dollars.quantize(CENT_FRACTION)
 
 

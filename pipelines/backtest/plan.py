@@ -14,7 +14,11 @@ from agents.builtin.conditions import Condition, parse_condition
 from agents.errors import AgentError
 from agents.registry import agent_class, validate_node_config
 
-LLM_REPLAYED = ("news_trigger", "bias_agent")  # nodes whose LLM engine backtests replay
+LLM_REPLAYED = (
+    "news_trigger",
+    "bias_agent",
+    "strategy_agent",
+)  # nodes whose LLM engine backtests replay
 TRIGGERS = ("technical_trigger", "price_trigger", "time_trigger", "news_trigger")
 PRICE_OPERATORS = {
     "above": ">",
@@ -73,6 +77,10 @@ class BacktestPlan:
     bias: dict | None = None
     bias_node: str | None = None
     bias_indicators: tuple[str, ...] = ()
+    # The Strategy node's validated config when it runs on the LLM engine (its crew sets the
+    # levels of the trades the bias sides, pipelines.backtest.llm_strategy).
+    strategy_llm: dict | None = None
+    strategy_node: str | None = None
 
     @property
     def timeframes(self) -> set[str]:
@@ -112,12 +120,13 @@ def plan_from_pipeline(
             raise PlanError(f"Node {node['id']}: unknown agent type.", field=node["id"])
         config = node.get("config") or {}
         if config.get("engine") == "llm" and node["agent_type"] not in LLM_REPLAYED:
-            # The News Trigger's and the Bias agent's LLM engines replay within a budget
-            # (llm_budget); the others are not replayed yet: the rules engine is the cheap,
-            # deterministic path.
+            # The News Trigger's, Bias agent's and Strategy agent's LLM engines replay within a
+            # budget (llm_budget); the others are not replayed yet: the rules engine is the
+            # cheap, deterministic path.
             raise PlanError(
                 f"Node {node['id']} uses the LLM engine; backtests run it only on the News "
-                "Trigger and the Bias agent. Switch the node to 'rules' to backtest it.",
+                "Trigger, the Bias agent and the Strategy agent. Switch the node to 'rules' to "
+                "backtest it.",
                 field=f"{node['id']}.engine",
             )
     kwargs: dict[str, Any] = {"side": side, **_timing(nodes, schedule)}
@@ -161,6 +170,8 @@ def plan_from_pipeline(
                 f"Node {strategy['id']}: backtests replay R-multiple targets.",
                 field=f"{strategy['id']}.target_method",
             )
+        if config.get("engine") == "llm":
+            kwargs.update(_llm_strategy(strategy, config, nodes))
         kwargs.update(
             stop_method=config["stop_method"],
             swing_lookback=int(config["swing_lookback"]),
@@ -236,6 +247,17 @@ def _bias(nodes: dict[str, dict], custom: dict | None) -> dict[str, Any]:
     market = nodes.get("market_data_agent")
     indicators = tuple(_config(market)["indicators"]) if market is not None else ()
     return {"bias": _config(bias), "bias_node": bias["id"], "bias_indicators": indicators}
+
+
+def _llm_strategy(node: dict, config: dict, nodes: dict[str, dict]) -> dict[str, Any]:
+    """The Strategy node on the LLM engine: its crew plans trades the Bias node sides."""
+    if nodes.get("bias_agent") is None:
+        raise PlanError(
+            f"Node {node['id']} uses the LLM engine, whose crew plans the side a Bias node "
+            "picks; add a Bias node before it, or switch it to 'rules'.",
+            field=f"{node['id']}.engine",
+        )
+    return {"strategy_llm": config, "strategy_node": node["id"]}
 
 
 def _time_trigger_alone(nodes: dict[str, dict], side: str) -> None:

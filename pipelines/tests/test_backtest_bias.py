@@ -288,3 +288,55 @@ def test_a_budget_too_small_for_one_crew_call_stops_before_any_is_made(
     assert capped.status == BacktestStatus.FAILED
     assert "Stopped at the LLM budget ($0.0001)" in capped.error
     assert openai_fake.completions == []
+
+
+# --- the Strategy agent's LLM engine: the crew sets the levels of the trades the bias sides ----
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_strategy_crew_sets_the_levels_on_the_sided_trigger_bars_only(
+    api, owner, openai_fake, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from pipelines.models import BacktestStatus, BacktestTrade, Pipeline
+    from pipelines.tests.test_backtest_custom import csv_of
+    from tests.fakes.openai import TradingDesk
+    from trading.marketdata.datasets import dataset_create_from_csv
+
+    # The bias crew reads every bar bearish; the strategy crew enters at the last close with a
+    # stop 1.5 ATR (0.75) beyond it and targets at 2R and 3.5R (the minimum reward is 1.5).
+    openai_fake.responder = TradingDesk(bias="bearish")
+    trigger, data, mood, _ = bias_nodes(engine="llm", confidence_threshold=60)
+    planner = {
+        "id": "planner",
+        "agent_type": "strategy_agent",
+        "config": {"engine": "llm", "timeframe": "1m", "risk_reward_min": 1.5},
+    }
+    pipeline = Pipeline.objects.create(
+        owner=owner, name="LLM plan", graph=graph(trigger, data, mood, planner)
+    )
+    dataset = dataset_create_from_csv(
+        owner=owner, name="Tuesday", symbol="TEST", content=csv_of(spiking_history())
+    )
+
+    backtest = start_backtest(
+        api, django_capture_on_commit_callbacks, pipeline, dataset, llm_budget="10.00"
+    )
+
+    assert backtest.status == BacktestStatus.COMPLETED, backtest.error
+    first, *others = BacktestTrade.objects.filter(backtest=backtest).order_by("entry_bar")
+    # Short at bar 41's open (104.00): stop 104.75, targets 104 − 1.5 and 104 − 2.625. Prices
+    # rise 0.10 a minute: bar 46 (open 104.50, high 104.80) reaches the stop.
+    assert (first.side, first.entry_bar, first.entry_price) == ("short", 41, Decimal("104"))
+    assert (first.stop_loss, first.target_1, first.target_2) == (
+        Decimal("104.75"),
+        Decimal("102.5"),
+        Decimal("101.38"),
+    )
+    assert (first.exit_bar, first.exit_price) == (46, Decimal("104.75"))
+    # Short again at bar 65 (from 105.40, targets 103.90 and 102.78, reached at bars 77 and
+    # 89), so bar 68's trigger finds a position and asks nobody; then bar 100 is flat again.
+    assert [t.entry_bar for t in others] == [65, 101]
+    crews = {c.role for c in openai_fake.completions}
+    assert len(openai_fake.completions) == 3 * (3 + 4), crews  # bars 40, 64 and 100
