@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench_signals.py",
     "bench_analytics.py",
     "bench_backtest.py",
+    "bench_backtest_bias.py",
     "bench_custom_strategy.py",
     "bench_scaleout.py",
 ]

@@ -2,9 +2,10 @@
 budget, with the cost estimated before the start and a hard cap.
 
 Today the News Trigger's LLM engine is replayed (its news crew scores the headlines the
-trigger's keywords pick, 25 a call), and the Bias agent's (its bias crew reads the bias on the
-bars where the trigger fired, `pipelines.backtest.bias`); other nodes on the LLM engine are
-refused by the plan,
+trigger's keywords pick, 25 a call), the Bias agent's (its bias crew reads the bias on the
+bars where the trigger fired, `pipelines.backtest.bias`) and, after a Bias node, the Strategy
+agent's (its crew sets the levels of the trades the bias sides, `llm_strategy`); other nodes on
+the LLM engine are refused by the plan,
 with the rules engine as the cheap alternative. The cap is the run's CostMeter: a call that
 could take the spend past it is refused before any token is bought (`BudgetExceeded`), and the
 backtest stops there. Without a budget the cap is zero — only answers already in the replay
@@ -51,8 +52,8 @@ def _typical_cost(agent_type: str, model: str, count: int) -> Decimal:
 def llm_estimate(plan: BacktestPlan, history) -> tuple[int, Decimal]:
     """(steps, dollars) the LLM engines would spend over `history` at most, before the replay
     cache answers any: one news-crew call per 25 candidate headlines, and one bias-crew
-    reading per bar on which the trigger fires, each at the typical tokens of its agent
-    (billing.estimator)."""
+    reading and one strategy-crew plan per bar on which the trigger fires, each at the typical
+    tokens of its agent (billing.estimator)."""
     from agents.llm.config import llm_settings
     from agents.llm.crews import HEADLINES_PER_CALL
     from pipelines.backtest.sessions import decision_moments
