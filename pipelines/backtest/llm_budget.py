@@ -40,6 +40,15 @@ def llm_needed(plan: BacktestPlan) -> bool:
     return _trigger(plan) is not None or _bias_on_llm(plan) or plan.strategy_llm is not None
 
 
+def llm_node(plan: BacktestPlan) -> tuple[str, str]:
+    """(field, name) of the first node whose LLM engine the backtest would run."""
+    if _trigger(plan) is not None:
+        return "news_trigger.engine", "The News Trigger"
+    if _bias_on_llm(plan):
+        return f"{plan.bias_node}.engine", "The Bias agent"
+    return f"{plan.strategy_node}.engine", "The Strategy agent"
+
+
 def _typical_cost(agent_type: str, model: str, count: int) -> Decimal:
     """`count` steps of `agent_type` at its typical tokens (billing.estimator)."""
     from billing.estimator import LLM_AVG_TOKENS, token_price

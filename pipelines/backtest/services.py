@@ -20,7 +20,7 @@ from config.events import event_emit
 from pipelines.backtest.custom import custom_node, strategy_for, strategy_signals
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
 from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history
-from pipelines.backtest.llm_budget import llm_client, llm_estimate, llm_needed
+from pipelines.backtest.llm_budget import llm_client, llm_estimate, llm_needed, llm_node
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
 from pipelines.backtest.results import backtest_metrics, equity_points
 from pipelines.backtest.sessions import bar_sessions
@@ -139,10 +139,11 @@ def _llm_estimate(plan, dataset: Dataset, settings: BacktestSettings) -> Decimal
     from agents.llm.config import llm_settings
 
     if not llm_settings().configured:
+        field, name = llm_node(plan)
         raise BacktestRefused(
-            "The News Trigger uses the LLM engine and no language model is configured; "
+            f"{name} uses the LLM engine and no language model is configured; "
             "switch it to 'rules' (free) to backtest it.",
-            field="news_trigger.engine",
+            field=field,
         )
     history = dataset_history(dataset.pk).between(_seconds(settings.start), _seconds(settings.end))
     return llm_estimate(plan, history)[1]

@@ -340,3 +340,28 @@ def test_the_strategy_crew_sets_the_levels_on_the_sided_trigger_bars_only(
     assert [t.entry_bar for t in others] == [65, 101]
     crews = {c.role for c in openai_fake.completions}
     assert len(openai_fake.completions) == 3 * (3 + 4), crews  # bars 40, 64 and 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_llm_bias_without_a_language_model_is_refused_naming_the_node(api, owner, no_llm):
+    from pipelines.models import Backtest, Pipeline
+    from pipelines.tests.test_backtest_custom import csv_of
+    from trading.marketdata.datasets import dataset_create_from_csv
+
+    pipeline = Pipeline.objects.create(
+        owner=owner, name="LLM bias", graph=graph(*bias_nodes(engine="llm"))
+    )
+    dataset = dataset_create_from_csv(
+        owner=owner, name="Tuesday", symbol="TEST", content=csv_of(spiking_history())
+    )
+
+    response = api.post(
+        "/api/v1/backtests",
+        {"pipeline_id": str(pipeline.pk), "dataset_id": str(dataset.pk), "llm_budget": "5"},
+    )
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "mood.engine"]
+    assert problem["msg"].startswith("The Bias agent uses the LLM engine")
+    assert not Backtest.objects.exists()
