@@ -124,6 +124,15 @@ def _seed(user, trades: int, pipelines: int, open_positions: int) -> None:
             cursor.execute(f"ANALYZE {table}")
 
 
+def _deep_trades_url(user, depth: int) -> str:
+    """The trades page `depth` rows down the history, as the "Older" links reach it."""
+    from trading.keyset import cursor_for
+    from trading.models import Trade
+
+    trade = Trade.objects.filter(owner=user).order_by("-opened_at", "-pk")[depth]
+    return f"/trading/trades/?older={cursor_for(trade.opened_at, trade.pk)}"
+
+
 def _measure(client, url: str, requests: int) -> tuple[list[float], int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -157,7 +166,8 @@ def main(trades: int = TRADES, requests: int = REQUESTS) -> int:
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
     _seed(user, 60, 10, 10)
-    small = {name: _measure(client, url, 3)[1] for name, url in PAGES.items()}
+    pages = {**PAGES, "trades, deep page": _deep_trades_url(user, 30)}
+    small = {name: _measure(client, url, 3)[1] for name, url in pages.items()}
     started = time.perf_counter()
     _seed(user, trades, PIPELINES, OPEN_POSITIONS)
     print(
@@ -165,9 +175,10 @@ def main(trades: int = TRADES, requests: int = REQUESTS) -> int:
         f"trades, {OPEN_POSITIONS} open positions in {time.perf_counter() - started:.1f} s",
         flush=True,
     )
+    pages["trades, deep page"] = _deep_trades_url(user, trades // 2)
     print_host_speed("before the requests")
     failed = 0
-    for name, url in PAGES.items():
+    for name, url in pages.items():
         load = os.getloadavg()
         timings, queries = _measure(client, url, requests)
         p95 = percentile(timings, 95)

@@ -11,6 +11,7 @@ BENCHMARKS = [
     "bench_llm.py",
     "bench_signals.py",
     "bench_analytics.py",
+    "bench_pages.py",
     "bench_backtest.py",
     "bench_custom_strategy.py",
     "bench_scaleout.py",
