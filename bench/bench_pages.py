@@ -1,6 +1,6 @@
 """Pages-with-history benchmark: the dashboard, positions and trades pages of one trader with
-100 pipelines (20 runs each), 10,000 trades and 100 open positions, through Django's test
-Client with DEBUG off, with their query counts.
+100 pipelines (20 runs each), 10,000 trades (each with its position, 100 of them still open),
+through Django's test Client with DEBUG off, with their query counts.
 
 Targets (issue 16): p95 ≤ 150 ms for each page; a query count that does not grow with the
 history (compared with the same requests over a small history).
@@ -109,13 +109,41 @@ def _seed_open_positions(user, pipelines: list, count: int) -> None:
     )
 
 
+def _seed_closed_positions(user, trades: list) -> None:
+    """The closed position each closed trade leaves behind, as the ledger keeps them."""
+    from trading.models import Position
+
+    Position.objects.bulk_create(
+        (
+            Position(
+                owner=user,
+                trading_mode=trade.trading_mode,
+                symbol=trade.symbol,
+                side=trade.side,
+                quantity=trade.quantity,
+                average_price=trade.entry_price,
+                current_price=trade.exit_price,
+                status="closed",
+                monitoring=False,
+                pipeline_id=trade.pipeline_id,
+                opened_at=trade.opened_at,
+                closed_at=trade.closed_at,
+                trade=trade,
+            )
+            for trade in trades
+        ),
+        batch_size=2000,
+    )
+
+
 def _seed(user, trades: int, pipelines: int, open_positions: int) -> None:
     from analytics.tests.factories import many_closed_trades
 
     fresh_tables(user)
     crews = _seed_pipelines(user, pipelines)
     open_positions = min(open_positions, trades)
-    many_closed_trades(user, trades - open_positions, days=365, pipelines=crews)
+    closed = many_closed_trades(user, trades - open_positions, days=365, pipelines=crews)
+    _seed_closed_positions(user, closed)
     _seed_open_positions(user, crews, open_positions)
     from django.db import connection
 

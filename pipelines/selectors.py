@@ -71,8 +71,12 @@ def pipeline_cards_for_user(*, user: User) -> QuerySet[Pipeline]:
     from trading.models import Position, PositionStatus, Trade
 
     trades = Trade.objects.filter(pipeline_id=OuterRef("pk")).order_by().values("pipeline_id")
+    # By owner and status first: the (owner, status) index finds the owner's open positions,
+    # where pipeline_id alone (not indexed) scanned every position ever held, per pipeline.
     open_positions = (
-        Position.objects.filter(pipeline_id=OuterRef("pk"), status=PositionStatus.OPEN)
+        Position.objects.filter(
+            owner_id=OuterRef("owner_id"), status=PositionStatus.OPEN, pipeline_id=OuterRef("pk")
+        )
         .order_by()
         .values("pipeline_id")
     )

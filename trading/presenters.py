@@ -8,12 +8,14 @@ filter, an `{% include %}` and a `{% url %}` each, which is most of what a long 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.apps import apps
 from django.urls import reverse
+from django.utils import timezone
 
 from trading import money
 from trading.keyset import EPOCH, MICROSECOND, KeysetPage
@@ -27,6 +29,7 @@ MODE_TITLES = {
     "SIMULATION": "Simulated fills — no real money",
 }
 VALIDATION_TITLE = "Logic only — no orders"
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def price(value) -> str:
@@ -67,6 +70,7 @@ class ModeBadge:
     label: str
 
 
+@functools.cache
 def mode_badge(mode: str) -> ModeBadge:
     return ModeBadge(
         mode=mode,
@@ -100,6 +104,13 @@ def upsert_since(page: KeysetPage) -> str:
     if page.older and page.rows:
         return str((page.rows[-1].opened_at - EPOCH) // MICROSECOND)
     return ""
+
+
+def short_time(moment) -> str:
+    """ "Dec 2, 09:35" on the reader's clock (the active time zone): what the `date:"M j, H:i"`
+    filter wrote, without its per-call format machinery."""
+    local = timezone.localtime(moment)
+    return f"{MONTHS[local.month - 1]} {local.day}, {local:%H:%M}"
 
 
 def pipeline_names(pipeline_ids) -> dict:
@@ -159,6 +170,7 @@ def trade_rows(trades: list, *, names: dict) -> list:
     pipeline_url = UrlPattern("pipelines:detail", uuid_arg=True)
     for trade in trades:
         trade.pipeline_name = names.get(trade.pipeline_id, "")
+        trade.opened_text = short_time(trade.opened_at)
         trade.pipeline_url = pipeline_url(trade.pipeline_id) if trade.pipeline_id else ""
         trade.execution_url = execution_url(trade.execution_id) if trade.execution_id else ""
         trade.badge = mode_badge(trade.trading_mode)

@@ -153,9 +153,7 @@ def test_it_keeps_the_filters_in_the_pager_links(owner_client, owner):
     _trades(owner, 60, symbol="MSFT", mode="PAPER")
     url = reverse("trading:trades")
 
-    pages = _walk(
-        owner_client, url, TRADE_ROW, OLDER, query=f"symbol=msft&pipeline={pipeline.pk}"
-    )
+    pages = _walk(owner_client, url, TRADE_ROW, OLDER, query=f"symbol=msft&pipeline={pipeline.pk}")
 
     assert [len(page) for page in pages] == [50, 10]
     assert sorted(pk for page in pages for pk in page) == sorted(t.pk for t in wanted)
@@ -291,3 +289,14 @@ def test_it_pages_a_queryset_in_one_query_per_page(owner):
     assert [len(first.rows), len(second.rows), len(last.rows)] == [3, 3, 1]
     assert first.newer is None and last.older is None
     assert [t.pk for t in back.rows] == [t.pk for t in first.rows] and back.newer is None
+
+
+def test_it_writes_the_opening_time_on_the_readers_clock(owner_client, owner):
+    from datetime import UTC, datetime
+
+    owner.timezone = "Asia/Tokyo"
+    owner.save()
+    [trade] = _trades(owner, 1, start=datetime(2026, 3, 4, 23, 5, tzinfo=UTC))
+    html = owner_client.get(reverse("trading:trades")).content.decode()
+    row = html[html.index(f'<tr id="trade-{trade.pk}">') :]
+    assert "Mar 5, 08:05" in row[: row.index("</tr>")]
