@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from config import metrics
 from config.events import event_emit
-from trading import hooks, simulation_rules
+from trading import hooks, live_positions, simulation_rules
 from trading.executors.base import (
     BracketOrderRequest,
     ExecutionError,
@@ -510,8 +510,8 @@ def _trade_open(
 
 
 def _position_event(position: Position) -> None:
-    event_emit(
-        event="position_updated",
+    # Sent at once, or coalesced per user while the position monitor sweeps (live_positions).
+    live_positions.position_event_send(
         owner_id=position.owner_id,
         position={
             "id": position.pk,
