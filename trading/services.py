@@ -99,7 +99,7 @@ def simulated_account_reset(*, owner: User, initial_balance: Decimal) -> Simulat
     return account
 
 
-def _cash_move(*, owner: User, mode: str, amount: Decimal) -> None:
+def _cash_move(*, owner: User | int, mode: str, amount: Decimal) -> None:
     if mode == Mode.SIMULATION and amount:
         SimulatedAccount.objects.filter(owner=owner).update(cash=F("cash") + cents(amount))
 
@@ -615,7 +615,7 @@ def position_reduce(
         position.unrealized_pnl = unrealized_pnl(position, price)
     position.save()
     _cash_move(
-        owner=position.owner,
+        owner=position.owner_id,  # the id: loading the user cost the monitor a query per exit
         mode=position.trading_mode,
         amount=direction * price * quantity - commission,
     )
