@@ -22,6 +22,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from config.live_throttle import state_key
+
 logger = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 100  # one-off events waiting for one socket
@@ -42,20 +44,50 @@ outbox_dropped = Counter(
     "Live events dropped, oldest first, from a websocket outbox that was full",
 )
 
+# When this process's event loop runs late, the socket's events arrive faster than they can be
+# written: a sender then waits a moment before sending, so the states that pile up merge (the
+# latest wins) and the process catches up instead of keeping everyone a minute behind.
+BEHIND_SECONDS = 0.1
+COALESCE_SECONDS = 0.5
+
 _unique = itertools.count()
+
+
+class _LoopLag:
+    """How late the event loop runs a timer (smoothed), measured while sockets are open."""
+
+    PERIOD = 0.05
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.outboxes = 0
+        self._task: asyncio.Task | None = None
+
+    def opened(self) -> None:
+        self.outboxes += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._measure())
+
+    def closed(self) -> None:
+        self.outboxes -= 1
+
+    async def _measure(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.outboxes > 0:
+            started = loop.time()
+            await asyncio.sleep(self.PERIOD)
+            late = max(0.0, loop.time() - started - self.PERIOD)
+            self.seconds = 0.7 * self.seconds + 0.3 * late
+        self.seconds = 0.0
+
+
+loop_lag = _LoopLag()
 
 
 def superseding_key(payload: dict[str, Any]) -> Hashable:
     """What a later event of the same key makes stale: a position's state, a backtest's progress.
     Any other event gets a key of its own and is never merged."""
-    event = payload.get("event")
-    if event == "position_updated":
-        position_id = (payload.get("position") or {}).get("id")
-        if position_id is not None:
-            return (event, str(position_id))
-    elif event == "backtest_progress" and payload.get("backtest_id"):
-        return (event, str(payload["backtest_id"]))
-    return (ONCE, next(_unique))
+    return state_key(payload) or (ONCE, next(_unique))
 
 
 class Outbox:
@@ -81,6 +113,7 @@ class Outbox:
 
     def start(self) -> None:
         if self._sender is None:
+            loop_lag.opened()
             self._sender = asyncio.get_running_loop().create_task(self._send_forever())
 
     async def stop(self) -> None:
@@ -90,6 +123,7 @@ class Outbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
             self._sender = None
+            loop_lag.closed()
         outbox_queued.dec(len(self._waiting))
         self._waiting.clear()
         self._counts = {True: 0, False: 0}
@@ -121,6 +155,8 @@ class Outbox:
     async def _send_forever(self) -> None:
         while True:
             await self._ready.wait()
+            if loop_lag.seconds > BEHIND_SECONDS:
+                await asyncio.sleep(COALESCE_SECONDS)
             self._ready.clear()
             while self._waiting:
                 key, payload = self._waiting.popitem(last=False)
