@@ -48,7 +48,7 @@ outbox_dropped = Counter(
 # written: a sender then waits a moment before sending, so the states that pile up merge (the
 # latest wins) and the process catches up instead of keeping everyone a minute behind.
 BEHIND_SECONDS = 0.1
-COALESCE_SECONDS = 0.5
+COALESCE_SECONDS = 0.25
 
 _unique = itertools.count()
 
@@ -65,8 +65,9 @@ class _LoopLag:
 
     def opened(self) -> None:
         self.outboxes += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._measure())
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._measure())
 
     def closed(self) -> None:
         self.outboxes -= 1
@@ -106,7 +107,6 @@ class Outbox:
         self._waiting: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
         self._ready = asyncio.Event()
         self._sender: asyncio.Task | None = None
-        self.high_water = 0
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -142,7 +142,6 @@ class Outbox:
         self._waiting[key] = payload
         if self._counts[once] > self._limits[once]:
             self._drop_oldest(once=once)
-        self.high_water = max(self.high_water, len(self._waiting))
         self._ready.set()
 
     def _drop_oldest(self, *, once: bool) -> None:
