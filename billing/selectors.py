@@ -1,4 +1,5 @@
-"""Billing reads: spend per day and month, and an owner's average agent runtimes."""
+"""Billing reads: spend per day and month, what runs in flight hold, the plan that applies, and
+the costs page's figures."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Avg
-
 from accounts.models import User
-from billing.models import CostEntry, CostType
+from billing.models import CostEntry
 from billing.plans import Plan, plan
 from billing.services import owner_local_day
 from config.db import fetch_one_prepared
@@ -80,17 +79,6 @@ def held_summary(
         },
     )
     return {"month": month, "today": day, "pipeline_today": pipeline_day}
-
-
-def average_runtime_seconds(*, owner: User) -> dict[str, float]:
-    """Average runtime per agent type from this owner's recent paid steps."""
-    rows = (
-        CostEntry.objects.filter(owner=owner, cost_type=CostType.AGENT_RENTAL)
-        .order_by()
-        .values("agent_type")
-        .annotate(avg=Avg("quantity"))
-    )
-    return {row["agent_type"]: float(row["avg"]) for row in rows}
 
 
 @dataclass(frozen=True)
