@@ -159,6 +159,7 @@ def _apply(event_type: str, obj: dict[str, Any], created: datetime) -> str:
         return "stale"  # an older event arriving after a newer one
     owner = subscription.owner
     now = timezone.now()
+    was = subscription.status
     if event_type == "checkout.session.completed":
         tier = str((obj.get("metadata") or {}).get("tier") or "").upper()
         if tier not in TIERS:
@@ -190,11 +191,34 @@ def _apply(event_type: str, obj: dict[str, Any], created: datetime) -> str:
     else:
         return "ignored"
     subscription.last_event_created = created
+    changed = (subscription.tier, subscription.status) != (owner.subscription_tier, was)
     subscription.save()
     if owner.subscription_tier != subscription.tier:
         owner.subscription_tier = subscription.tier
         owner.save(update_fields=["subscription_tier"])
+    if changed:
+        _tell_signal_dispatchers(owner)
     return "applied"
+
+
+def _tell_signal_dispatchers(owner: User) -> None:
+    """The signal buckets the owner's pipelines may hear follow the tier: dispatchers re-read
+    those pipelines after commit instead of at their next periodic rebuild (which is also what
+    picks up a grace period running out, an event nobody sends)."""
+    from pipelines.models import Pipeline, RunMode
+    from signals.invalidation import invalidation_publish
+
+    listening = list(
+        Pipeline.objects.filter(owner=owner, run_mode=RunMode.RUN_ON_SIGNAL).values_list(
+            "pk", flat=True
+        )
+    )
+
+    def publish() -> None:
+        for pipeline_id in listening:
+            invalidation_publish(kind="pipeline", object_id=pipeline_id)
+
+    transaction.on_commit(publish)
 
 
 def _past_due(subscription: Subscription, now: datetime) -> None:

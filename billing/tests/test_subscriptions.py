@@ -192,6 +192,58 @@ def test_it_keeps_the_plan_through_the_grace_period_after_a_failed_payment(
     assert effective_plan(user=owner, now=after_grace).tier == "PRO"
 
 
+def signal_types_heard(pipeline) -> set[str]:
+    """What the signal dispatcher's index lets `pipeline` hear (its full rebuild's rows)."""
+    from signals.selectors import signal_pipeline_rows
+
+    rows = [row for row in signal_pipeline_rows() if row.pipeline_id == str(pipeline.pk)]
+    return {signal_type for row in rows for signal_type, _ in row.subscriptions}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_signal_buckets_through_the_grace_period_and_no_longer(
+    owner, owner_client, client, stripe_fake, settings
+):
+    settings.BILLING_GRACE_DAYS = 7
+    (pipeline,) = pipelines(owner, 1, active=1)
+    pipeline.symbols = ["AAPL"]
+    pipeline.signal_subscriptions = [
+        {"signal_type": "webhook", "min_confidence": 0},  # Free
+        {"signal_type": "golden_cross", "min_confidence": 0},  # Basic
+    ]
+    pipeline.save()
+    assert signal_types_heard(pipeline) == {"webhook"}  # Free plan
+
+    owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
+    session_id = next(iter(stripe_fake.checkout_sessions))
+    for event in stripe_fake.complete_checkout(session_id, period_end=int(time.time()) + 86400):
+        post_event(client, *event)
+    assert signal_types_heard(pipeline) == {"webhook", "golden_cross"}
+
+    customer = Subscription.objects.get(owner=owner).stripe_customer_id
+    failed = stripe_fake.signed(
+        "invoice.payment_failed", {"id": "in_1", "object": "invoice", "customer": customer}
+    )
+    assert post_event(client, *failed).status_code == 200
+    # Within the grace period the dispatcher, like every page, keeps the Basic plan's buckets.
+    owner.refresh_from_db()
+    assert effective_plan(user=owner).tier == "BASIC"
+    assert signal_types_heard(pipeline) == {"webhook", "golden_cross"}
+
+    # Once it has run out, the dispatcher drops them, as effective_plan does.
+    Subscription.objects.filter(owner=owner).update(
+        grace_until=timezone.now() - timedelta(minutes=1)
+    )
+    assert effective_plan(user=owner).tier == "FREE"
+    assert signal_types_heard(pipeline) == {"webhook"}
+
+    # With limits off, everyone has DEFAULT_SUBSCRIPTION_TIER, lapsed or not.
+    settings.ENFORCE_SUBSCRIPTION_LIMITS = False
+    settings.DEFAULT_SUBSCRIPTION_TIER = "BASIC"
+    assert effective_plan(user=owner).tier == "BASIC"
+    assert signal_types_heard(pipeline) == {"webhook", "golden_cross"}
+
+
 def test_it_reports_usage_to_the_meter_once_per_period(owner, owner_client, stripe_fake):
     owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
     day = date(2026, 11, 24)
