@@ -78,7 +78,7 @@ def checkout_start(*, owner: User, tier: str, success_url: str, cancel_url: str)
             {
                 "mode": "subscription",
                 "customer": customer.stripe_customer_id,
-                "line_items": [{"price": chosen.stripe_price_id, "quantity": 1}],
+                "line_items": _line_items(chosen.stripe_price_id),
                 "success_url": success_url,
                 "cancel_url": cancel_url,
                 "client_reference_id": str(owner.pk),
@@ -89,6 +89,15 @@ def checkout_start(*, owner: User, tier: str, success_url: str, cancel_url: str)
     except stripe.StripeError as error:
         raise BillingUnavailable(f"Stripe could not start the checkout: {error}") from None
     return session.url
+
+
+def _line_items(plan_price_id: str) -> list[dict[str, Any]]:
+    """The plan's price, and the usage fees' metered price (no quantity: the meter's events
+    make it) when one is configured — without it, reported usage would never be invoiced."""
+    items: list[dict[str, Any]] = [{"price": plan_price_id, "quantity": 1}]
+    if settings.STRIPE_PRICE_USAGE:
+        items.append({"price": settings.STRIPE_PRICE_USAGE})
+    return items
 
 
 def portal_start(*, owner: User, return_url: str) -> str:
@@ -104,6 +113,41 @@ def portal_start(*, owner: User, return_url: str) -> str:
     except stripe.StripeError as error:
         raise BillingUnavailable(f"Stripe could not open the portal: {error}") from None
     return session.url
+
+
+def invoice_preview(*, owner: User) -> dict[str, Any] | None:
+    """Stripe's preview of the owner's next invoice (None without a subscription): its total,
+    the plan's part and the usage fees' part in dollars, and the period it covers."""
+    subscription = Subscription.objects.filter(owner=owner).first()
+    if subscription is None or not subscription.stripe_subscription_id:
+        return None
+    client = stripe_client()
+    try:
+        invoice = client.v1.invoices.create_preview(
+            {
+                "customer": subscription.stripe_customer_id,
+                "subscription": subscription.stripe_subscription_id,
+            }
+        )
+    except stripe.StripeError as error:
+        raise BillingUnavailable(f"Stripe could not preview the next invoice: {error}") from None
+    usage_cents = sum(
+        line.amount for line in invoice.lines.data if _price_of(line) == settings.STRIPE_PRICE_USAGE
+    )
+    return {
+        "total": Decimal(invoice.total) / 100,
+        "usage": Decimal(usage_cents) / 100,
+        "plan": Decimal(invoice.total - usage_cents) / 100,
+        "period_start": datetime.fromtimestamp(invoice.period_start, tz=UTC),
+        "period_end": datetime.fromtimestamp(invoice.period_end, tz=UTC),
+    }
+
+
+def _price_of(line: Any) -> str | None:
+    details = line.pricing.price_details if line.pricing is not None else None
+    if details is None:
+        return None
+    return details.price if isinstance(details.price, str) else details.price.id
 
 
 # --- Webhooks ---------------------------------------------------------------------------------

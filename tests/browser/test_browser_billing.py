@@ -31,6 +31,7 @@ def stripe_for_the_server():
             "STRIPE_PRICE_BASIC": "price_basic",
             "STRIPE_PRICE_PRO": "price_pro",
             "STRIPE_PRICE_ENTERPRISE": "price_enterprise",
+            "STRIPE_PRICE_USAGE": "price_usage",
         }
         previous = {name: os.environ.get(name) for name in names}
         os.environ.update(names)
