@@ -218,11 +218,11 @@ SELECT execution_id, agent_type, SUM(agent_cost + token_cost)
 
 
 # MAPE divides by what a run cost, so a run that cost next to nothing (a rules-engine run is a
-# few hundred-millionths of a dollar, near the ledger's 8-decimal rounding) gives an error of
-# hundreds of thousands of percent. MAPE therefore counts only runs that cost at least this
-# (100 ledger units: rounding then moves no run's error by more than 1%); the headline figure
-# is the symmetric MAPE, which every run counts in.
-MAPE_MIN_ACTUAL = Decimal("0.000001")
+# few hundred-millionths of a dollar) gives an error of hundreds of thousands of percent on an
+# amount nobody is billed for. MAPE therefore counts only runs that cost at least a cent (the
+# smallest amount usage fees are billed in); the headline figure is the symmetric MAPE, which
+# every run counts in.
+MAPE_MIN_ACTUAL = Decimal("0.01")
 
 
 def _ape(estimated: Decimal, actual: Decimal) -> Decimal | None:

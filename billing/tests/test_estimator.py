@@ -15,7 +15,7 @@ from billing.estimator import daily_executions, estimate_pipeline_cost
 from billing.models import BudgetReservation
 from pipelines import engine, services
 from pipelines.blueprints import pipeline_create_from_blueprint
-from pipelines.models import PipelineExecution
+from pipelines.models import PipelineExecution, RunMode
 from trading.clock import ManualClock
 
 # The spec's §9.2 crews: bias and strategy on gpt-4, the report on gpt-3.5-turbo.
@@ -251,3 +251,38 @@ def test_it_counts_plain_mape_only_for_runs_that_cost_at_least_its_floor(
         html = owner_client.get(page).content.decode()
         assert re.search(r'data-testid="accuracy-figure">119\.6%<', html), page
         assert "the plain mean error was 50.0%" in html
+
+
+@pytest.mark.django_db
+def test_it_shows_the_estimate_before_a_run_and_asks_to_confirm_one_over_budget(
+    owner, owner_client
+):
+    from billing.models import DailyCost
+    from billing.services import owner_local_day
+
+    pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")
+    detail = reverse("pipelines:detail", args=[pipeline.pk])
+    page = owner_client.get(detail).content.decode()
+    assert re.search(
+        r'data-testid="detail-estimate"><dt>Estimated cost</dt><dd>[^<]+ per run', page
+    )
+    assert "Over budget" not in page
+
+    # What is left of today's budget ($0.00001) is less than one run (~$0.0003).
+    owner.budget_limit_daily = Decimal("0.01")
+    owner.save()
+    DailyCost.objects.create(
+        owner=owner,
+        pipeline_id=None,
+        day=owner_local_day(owner=owner),
+        total_cost=Decimal("0.00999"),
+    )
+    page = owner_client.get(detail).content.decode()
+    assert f"Over budget: run “{pipeline.name}” anyway?" in page
+    assert "it would be refused" in page and 'data-confirm-button="Run anyway"' in page
+
+    # An on-signal pipeline asks before it is activated.
+    pipeline.run_mode = RunMode.RUN_ON_SIGNAL
+    pipeline.save()
+    page = owner_client.get(detail).content.decode()
+    assert f"Activate “{pipeline.name}” over budget?" in page
