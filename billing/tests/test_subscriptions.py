@@ -336,6 +336,15 @@ def test_it_shows_the_next_invoice_as_the_plan_plus_what_the_meter_is_sent(
     owner.subscription_tier = "BASIC"
     owner.save()
     today = owner_local_day(owner=owner)
+    DailyCost.objects.create(owner=owner, pipeline_id=None, day=today, total_cost=Decimal("0.5"))
+    # Without a Stripe customer nothing is billed, usage or not.
+    page = owner_client.get(reverse("billing:overview")).content.decode()
+    assert 'data-testid="next-invoice">$0.00<' in page
+    assert "nothing is billed" in page
+    DailyCost.objects.all().delete()
+    # A customer whose subscription Stripe cannot preview (yet): the plan plus what the meter
+    # is sent so far.
+    Subscription.objects.create(owner=owner, stripe_customer_id="cus_kept", tier="BASIC")
     yesterday = today - timedelta(days=1) if today.day > 1 else today
     DailyCost.objects.create(owner=owner, pipeline_id=None, day=today, total_cost=Decimal("0.101"))
     if yesterday != today:
