@@ -10,7 +10,7 @@ from uuid import UUID
 
 from accounts.models import User
 from agents.context import BudgetStatus
-from billing.estimates import agent_history
+from billing.estimates import owner_agent_history
 from billing.estimator import estimate_pipeline_cost
 from billing.reservations import budget_reserve
 from billing.selectors import spend_summary
@@ -37,7 +37,7 @@ class PipelineBudgetGate:
         self.pipeline_daily_limit = pipeline_daily_limit
         self.graph = graph
         self.execution_id = execution_id
-        # The owner's medians per agent (billing.estimates.agent_history), read once per run
+        # The owner's medians per agent (billing.estimates.owner_agent_history), read once per run
         # when first needed: the estimate a run reserves, and stores to be measured against
         # what it then cost, is the one the owner is shown — their own runtimes once there
         # are some, not the built-in figures (milliseconds of rules, not seconds).
@@ -67,7 +67,7 @@ class PipelineBudgetGate:
         if node_ids is not None:
             graph = {"nodes": [n for n in graph.get("nodes", []) if n.get("id") in node_ids]}
         if self.history is None:
-            self.history = agent_history(owner=self.owner)
+            self.history = owner_agent_history(owner=self.owner)
         estimate = estimate_pipeline_cost(
             graph=graph, symbol_count=symbol_count, history=self.history
         )

@@ -4,7 +4,7 @@ budget warnings, the owner's history, the API, and the accuracy of past estimate
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -143,8 +143,18 @@ def test_it_estimates_a_saved_pipeline_for_its_owner_only(api, outsider_api, own
     assert outsider_api.get(f"/api/v1/pipelines/{pipeline.pk}/cost-estimate").status_code == 404
 
 
+def last_session_at_ten() -> datetime:
+    """10:00 New York on the last trading day before today: the time trigger passes, and the
+    runs fall inside the last 30 days whenever the test runs (steps are stamped by the clock)."""
+    from trading import calendar
+
+    today = timezone.now().date()
+    session = calendar.sessions_between(today - timedelta(days=10), today - timedelta(days=1))[-1]
+    return datetime.combine(session, datetime.min.time(), UTC) + timedelta(hours=15)
+
+
 def run_once(pipeline, index: int) -> PipelineExecution:
-    clock = ManualClock(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))
+    clock = ManualClock(last_session_at_ten())
     execution = services.execution_start(pipeline=pipeline, enqueue=False)
     assert engine.execution_run(execution_id=execution.pk, task_id=f"t{index}", clock=clock)
     PipelineExecution.objects.filter(pk=execution.pk).update(status="completed")
@@ -158,15 +168,16 @@ def sape(estimated: Decimal, actual: Decimal) -> Decimal:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_learns_from_history_and_reports_its_accuracy(api, owner):
-    from billing.estimates import agent_history
+    from billing.estimates import agent_history, owner_agent_history
 
     pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")
     symbols = len(pipeline.symbols)
     built_in = estimate_pipeline_cost(graph=pipeline.graph, symbol_count=symbols)
     executions, expected_estimates = [], []
     for index in range(6):
-        # What the budget gate should store: the owner's medians once there are any.
-        history = agent_history(owner=owner)
+        # What the budget gate should store: the owner's medians once there are any (kept a
+        # few minutes once there are: runs 5 and 6 reuse those of run 4).
+        history = owner_agent_history(owner=owner)
         assert bool(history) == (index >= 3)
         expected = estimate_pipeline_cost(
             graph=pipeline.graph, symbol_count=symbols, history=history
@@ -189,6 +200,7 @@ def test_it_learns_from_history_and_reports_its_accuracy(api, owner):
     assert built_in.cost_per_execution * 3 > 100 * spent
     assert spent / 20 < learned < spent * 20
 
+    assert agent_history(owner=owner)["bias_agent:rules"]["steps"] == 6
     estimate = api.get(f"/api/v1/pipelines/{pipeline.pk}/cost-estimate").json()
     assert estimate["from_history"] and estimate["confidence"] == "high"
 
