@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from analytics import exports, pdf_jobs, presenters, selectors
-from billing.selectors import spend_summary
+from billing.selectors import estimates_accuracy, spend_summary
 from pipelines import blueprints
 from pipelines.models import PipelineStatus
 from pipelines.selectors import execution_rows_for_user, pipeline_cards_for_user
@@ -287,6 +287,8 @@ def costs(request):
     )
     if request.htmx and request.headers.get("HX-Target") == "costs-body":
         return render(request, "analytics/costs.html#body", context)
+    # The estimates' accuracy (last 30 days) sits outside the period's fragment.
+    context["accuracy"] = estimates_accuracy(owner=request.user)
     return render(request, "analytics/costs.html", context)
 
 
