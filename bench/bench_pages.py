@@ -5,6 +5,15 @@ through Django's test Client with DEBUG off, with their query counts.
 Targets (issue 16): p95 ≤ 150 ms for each page; a query count that does not grow with the
 history (compared with the same requests over a small history).
 
+Figures on the shared 2-core VM, 2026-12-02 (p50 / p95 over 50 requests; host reference loop
+0.31 s before, 0.38 s after, quiet 0.40 s; load 3.4-7 from the other engineers):
+- before (e0cbbc9, load 4.2-7.1): dashboard 173 / 367 ms, positions (100 rows) 95 / 193 ms,
+  trades 67 / 145 ms, trades filtered 95 / 293 ms, trades page 101 (OFFSET) 78 / 143 ms.
+- after (load 3.4): dashboard 36 / 40 ms, positions (50 rows) 19 / 23 ms, trades 20 / 22 ms,
+  trades filtered 19 / 23 ms, trades 5,000 rows down (keyset) 28 / 119 ms.
+Query counts are flat: dashboard 10, positions 6, trades 6 (before: 9, 5, 7, also flat; the
+dashboard's cost was one query whose join ran the card subqueries 1,041 times).
+
 Run with `make bench` (or `uv run python bench/bench_pages.py [trades] [requests]`).
 """
 
