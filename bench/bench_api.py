@@ -119,8 +119,10 @@ def server_start(extra_env: dict[str, str]) -> subprocess.Popen:
     LOG.parent.mkdir(parents=True, exist_ok=True)
     with LOG.open("ab") as log:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(PORT)]
-            + ["config.asgi:application"],
+            [
+                *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(PORT)),
+                "config.asgi:application",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
