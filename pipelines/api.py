@@ -266,10 +266,9 @@ def pipelines_list(request: HttpRequest, filters: Query[PipelineListFilters]):
 
 
 # §15.3: creating pipelines has a stricter limit of its own (per user), on top of the API's.
-_create_throttles = [
-    *api_throttles(),
-    UserThrottle(settings.PIPELINE_CREATE_THROTTLE_RATE, scope="pipeline_create"),
-]
+_create_throttles = api_throttles(
+    UserThrottle(settings.PIPELINE_CREATE_THROTTLE_RATE, scope="pipeline_create")
+)
 
 
 @router.post(
