@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import BaseModel
 
 from config.pagination import LimitOffsetPagination
 from config.throttling import UserThrottle, api_throttles
@@ -214,8 +215,11 @@ def _saved(pipeline, check) -> dict[str, Any]:
     return data
 
 
-class PipelineSummaryOut(Schema):
-    """A pipeline in the list: without its graph unless asked (`?expand=graph`)."""
+class PipelineSummaryOut(BaseModel):
+    """A pipeline in the list: without its graph unless asked (`?expand=graph`). A plain
+    pydantic model: the rows are dicts (`pipeline_summaries_for_user`), validated in pydantic's
+    core at once, without ninja's per-attribute wrapper of ORM objects (a third of the list's
+    time at 100 pipelines)."""
 
     id: UUID
     name: str
