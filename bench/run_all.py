@@ -14,6 +14,8 @@ BENCHMARKS = [
     "bench_backtest.py",
     "bench_custom_strategy.py",
     "bench_scaleout.py",
+    "bench_monitor.py",
+    "bench_websockets.py",
     "bench_api.py",
 ]
 
