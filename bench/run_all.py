@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench_scaleout.py",
     "bench_monitor.py",
     "bench_websockets.py",
+    "bench_api.py",
 ]
 
 # This machine is a shared 2-core VM whose speed drifts by 2x within an hour: a fixed pure-Python
