@@ -362,6 +362,8 @@ class Backtest(models.Model):
     trades_count = models.PositiveIntegerField(default=0)
     # [[epoch seconds, equity], …] at most a few thousand points (the last one exact).
     equity = models.JSONField(default=list, blank=True)
+    # [[ISO day, equity], …]: the equity at every day's last bar (analytics' daily returns).
+    daily_equity = models.JSONField(default=list, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

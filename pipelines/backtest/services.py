@@ -18,7 +18,7 @@ from django.utils import timezone
 from config.events import event_emit
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
-from pipelines.backtest.results import backtest_metrics, equity_points
+from pipelines.backtest.results import backtest_metrics, daily_equity, equity_points
 from pipelines.models import (
     Backtest,
     BacktestStatus,
@@ -26,6 +26,7 @@ from pipelines.models import (
     BacktestTrade,
     Pipeline,
 )
+from trading.calendar import NEW_YORK
 from trading.marketdata.datasets import dataset_bars
 from trading.models import Dataset
 
@@ -302,6 +303,12 @@ def _net_pnl(trade, last_close: float) -> float:
     return trade.net_pnl + sign * remaining * (last_close - trade.entry_price)
 
 
+def _day_zone(backtest: Backtest) -> str:
+    """Where a bar's day is read: daily bars in the zone their file gave (a date there), intraday
+    bars on the exchange's calendar (New York)."""
+    return backtest.dataset.source_time_zone if backtest.dataset.timeframe == "1d" else NEW_YORK.key
+
+
 @transaction.atomic
 def _save_results(backtest: Backtest, history: History, result, seconds: float) -> None:
     trades = [
@@ -338,6 +345,7 @@ def _save_results(backtest: Backtest, history: History, result, seconds: float) 
         net_pnl=final - backtest.initial_cash,
         trades_count=len(result.closed_trades),
         equity=equity_points(history.open_seconds, result.equity),
+        daily_equity=daily_equity(history.open_seconds, result.equity, _day_zone(backtest)),
         metrics=backtest_metrics(
             result, initial_cash=float(backtest.initial_cash), seconds=seconds, bars=len(history)
         ),

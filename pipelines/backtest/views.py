@@ -233,23 +233,6 @@ def _chart(backtest: Backtest, trades) -> list[dict]:
     ]
 
 
-def equity_path(points: list, width: int = 800, height: int = 200) -> dict | None:
-    """An SVG polyline of the equity series (and its low and high), drawn without JavaScript."""
-    if len(points) < 2:
-        return None
-    times = [p[0] for p in points]
-    values = [p[1] for p in points]
-    t0, t1 = times[0], times[-1] or 1
-    low, high = min(values), max(values)
-    span_t = (t1 - t0) or 1
-    span_v = (high - low) or 1
-    coords = " ".join(
-        f"{(t - t0) / span_t * width:.1f},{height - (v - low) / span_v * height:.1f}"
-        for t, v in zip(times, values, strict=True)
-    )
-    return {"points": coords, "low": low, "high": high, "width": width, "height": height}
-
-
 def backtest_context(backtest: Backtest) -> dict:
     context: dict = {"backtest": backtest}
     if backtest.status == "running" and backtest.started_at and backtest.bars_done:
@@ -270,7 +253,6 @@ def backtest_detail(request, backtest_id):
         {
             "trades": trades,
             "charts": _chart(backtest, trades) if trades else [],
-            "equity_path": equity_path(backtest.equity),
             "results_shown": backtest.is_finished,
             # Daily bars carry a date, not a time a trader would read.
             "daily": backtest.dataset.timeframe == "1d",
