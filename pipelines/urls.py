@@ -55,6 +55,7 @@ urlpatterns = [
         name="sweep-start",
     ),
     path("sweeps/<uuid:sweep_id>/", backtest_views.sweep_detail, name="sweep"),
+    path("sweeps/<uuid:sweep_id>/cancel/", backtest_views.sweep_cancel, name="sweep-cancel"),
     path("backtests/<uuid:backtest_id>/", backtest_views.backtest_detail, name="backtest"),
     path(
         "backtests/<uuid:backtest_id>/cancel/",

@@ -177,6 +177,7 @@ def _emit(backtest: Backtest) -> None:
         owner_id=backtest.owner_id,
         backtest_id=str(backtest.pk),
         pipeline_id=str(backtest.pipeline_id),
+        sweep_id=str(backtest.sweep_id) if backtest.sweep_id else None,
         status=backtest.status,
         bars_done=backtest.bars_done,
         bars_total=backtest.bars_total,
@@ -440,8 +441,38 @@ def sweep_refresh(*, sweep: BacktestSweep) -> BacktestSweep:
             status__in=(BacktestStatus.PENDING, BacktestStatus.RUNNING)
         ).exists()
     ):
-        BacktestSweep.objects.filter(pk=sweep.pk, status=BacktestStatus.RUNNING).update(
+        if BacktestSweep.objects.filter(pk=sweep.pk, status=BacktestStatus.RUNNING).update(
             status=BacktestStatus.COMPLETED, finished_at=timezone.now()
-        )
+        ):
+            _emit_sweep(sweep)
         sweep.refresh_from_db()
+    return sweep
+
+
+def _emit_sweep(sweep: BacktestSweep) -> None:
+    """The sweep page redraws its progress and table when its status changes."""
+    event_emit(
+        event="backtest_progress",
+        owner_id=sweep.owner_id,
+        sweep_id=str(sweep.pk),
+        pipeline_id=str(sweep.pipeline_id),
+        status=BacktestSweep.objects.values_list("status", flat=True).get(pk=sweep.pk),
+    )
+
+
+@transaction.atomic
+def sweep_cancel(*, sweep: BacktestSweep) -> BacktestSweep:
+    """Stop a sweep: combinations still waiting never run (a chunk skips them: it claims only
+    waiting ones), the running ones stop between steps with their partial results."""
+    if not BacktestSweep.objects.filter(pk=sweep.pk, status=BacktestStatus.RUNNING).update(
+        status=BacktestStatus.CANCELLED, finished_at=timezone.now()
+    ):
+        sweep.refresh_from_db()
+        return sweep
+    sweep.backtests.filter(status=BacktestStatus.PENDING).update(
+        status=BacktestStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    )
+    sweep.backtests.filter(status=BacktestStatus.RUNNING).update(cancel_requested=True)
+    _emit_sweep(sweep)
+    sweep.refresh_from_db()
     return sweep

@@ -18,7 +18,7 @@ from pipelines import selectors as pipeline_selectors
 from pipelines.backtest import selectors, services
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN
 from pipelines.backtest.services import BacktestRefused, BacktestSettings
-from pipelines.models import Backtest, Pipeline
+from pipelines.models import Backtest, BacktestSweep, Pipeline
 from trading.marketdata.base import TIMEFRAMES, MarketDataError
 from trading.marketdata.datasets import (
     DatasetError,
@@ -285,10 +285,17 @@ def backtest_progress_fragment(*, user, backtest_id) -> list[str]:
     return [render_to_string("pipelines/backtest.html#progress", context)]
 
 
+# Column → how a row ranks, best first (drawdown: the smallest first).
 SWEEP_SORTS = {
-    "equity": "final_equity",
-    "trades": "trades_count",
-    "pnl": "net_pnl",
+    "equity": lambda row: row.final_equity,
+    "trades": lambda row: row.trades_count,
+    "pnl": lambda row: row.net_pnl,
+    "return": lambda row: (row.metrics or {}).get("return_pct"),
+    "drawdown": lambda row: (
+        None
+        if (row.metrics or {}).get("max_drawdown_pct") is None
+        else -row.metrics["max_drawdown_pct"]
+    ),
 }
 
 
@@ -335,57 +342,118 @@ def sweep_start(request, pipeline_id):
     return redirect("pipelines:sweep", sweep_id=sweep.pk)
 
 
-@login_required
-def sweep_detail(request, sweep_id):
+def _sweep(request, sweep_id) -> BacktestSweep:
     try:
-        sweep = selectors.sweep_get(user=request.user, sweep_id=sweep_id)
-    except Exception:
+        return selectors.sweep_get(user=request.user, sweep_id=sweep_id)
+    except BacktestSweep.DoesNotExist:
         raise Http404("No such sweep.") from None
+
+
+def _heatmap(sweep: BacktestSweep, keys: list, rows: list) -> dict | None:
+    """Final equity by the two swept values, shaded from the worst (red) to the best (green)."""
+    if len(keys) != 2:
+        return None
+    xs, ys = sweep.grid[keys[0]], sweep.grid[keys[1]]
+    by_cell = {
+        (str(row.parameters.get(keys[0])), str(row.parameters.get(keys[1]))): row for row in rows
+    }
+    finals = [float(r.final_equity) for r in rows if r.final_equity is not None]
+    low, high = (min(finals), max(finals)) if finals else (0.0, 0.0)
+
+    def shade(row):
+        if row is None or row.final_equity is None or high == low:
+            return 50
+        return int(100 * (float(row.final_equity) - low) / (high - low))
+
+    return {
+        "x": keys[0],
+        "y": keys[1],
+        "xs": xs,
+        "rows": [
+            {
+                "y": y,
+                "cells": [
+                    {
+                        "row": by_cell.get((str(x), str(y))),
+                        "shade": shade(by_cell.get((str(x), str(y)))),
+                    }
+                    for x in xs
+                ],
+            }
+            for y in ys
+        ],
+    }
+
+
+def sweep_context(sweep: BacktestSweep, sort: str = "equity") -> dict:
+    """Progress (combinations finished of all, ETA), the sortable table and the heatmap."""
     sweep = services.sweep_refresh(sweep=sweep)
     rows = selectors.sweep_rows(sweep=sweep)
-    sort = request.GET.get("sort", "equity")
-    key = SWEEP_SORTS.get(sort, "final_equity")
-    rows.sort(key=lambda row: (getattr(row, key) is None, -(getattr(row, key) or 0)))
+    sort = sort if sort in SWEEP_SORTS else "equity"
+    rank = SWEEP_SORTS[sort]
+    rows.sort(key=lambda row: (rank(row) is None, -(rank(row) or 0)))
     keys = sorted(sweep.grid)
-    heatmap = None
-    if len(keys) == 2:
-        xs, ys = sweep.grid[keys[0]], sweep.grid[keys[1]]
-        by_cell = {
-            (str(row.parameters.get(keys[0])), str(row.parameters.get(keys[1]))): row
-            for row in rows
-        }
-        finals = [float(r.final_equity) for r in rows if r.final_equity is not None]
-        low, high = (min(finals), max(finals)) if finals else (0.0, 0.0)
-
-        def shade(row):
-            if row is None or row.final_equity is None or high == low:
-                return 50
-            return int(100 * (float(row.final_equity) - low) / (high - low))
-
-        heatmap = {
-            "x": keys[0],
-            "y": keys[1],
-            "xs": xs,
-            "rows": [
-                {
-                    "y": y,
-                    "cells": [
-                        {
-                            "row": by_cell.get((str(x), str(y))),
-                            "shade": shade(by_cell.get((str(x), str(y)))),
-                        }
-                        for x in xs
-                    ],
-                }
-                for y in ys
-            ],
-        }
-    context = {
+    finished = sum(1 for row in rows if row.is_finished)
+    eta_seconds = None
+    if sweep.status == "running" and finished:
+        started = min((row.started_at for row in rows if row.started_at), default=None)
+        if started is not None:
+            elapsed = (timezone.now() - started).total_seconds()
+            eta_seconds = int(elapsed / finished * (sweep.combinations - finished))
+    return {
         "sweep": sweep,
         "rows": rows,
         "keys": keys,
         "sort": sort,
-        "heatmap": heatmap,
-        "finished": sum(1 for row in rows if row.is_finished),
+        "heatmap": _heatmap(sweep, keys, rows),
+        "finished": finished,
+        "running": sum(1 for row in rows if row.status == "running"),
+        "cancelled": sum(1 for row in rows if row.status == "cancelled"),
+        "progress_pct": int(100 * finished / sweep.combinations) if sweep.combinations else 0,
+        "eta_seconds": eta_seconds,
     }
+
+
+@login_required
+def sweep_detail(request, sweep_id):
+    context = sweep_context(_sweep(request, sweep_id), request.GET.get("sort", "equity"))
+    if request.htmx:
+        return render(request, "pipelines/sweep.html#live", context)
     return render(request, "pipelines/sweep.html", context)
+
+
+@login_required
+@require_POST
+def sweep_cancel(request, sweep_id):
+    sweep = services.sweep_cancel(sweep=_sweep(request, sweep_id))
+    messages.info(
+        request,
+        "Sweep cancelled: waiting combinations will not run."
+        if sweep.status == "cancelled"
+        else "The sweep had already finished.",
+    )
+    return redirect("pipelines:sweep", sweep_id=sweep.pk)
+
+
+def backtest_live_fragments(*, user, payload: dict, topics: set[str]) -> list[str]:
+    """What a backtest or sweep event changes on the page watching it: a backtest's progress
+    card ("backtest:<id>"), or a sweep's progress, table and heatmap ("sweep:<id>") when one
+    of its combinations finishes or the sweep itself ends."""
+    if f"backtest:{payload.get('backtest_id')}" in topics:
+        return backtest_progress_fragment(user=user, backtest_id=payload.get("backtest_id"))
+    sweep_id = payload.get("sweep_id")
+    if sweep_id and f"sweep:{sweep_id}" in topics and payload.get("status") != "running":
+        return sweep_live_fragment(user=user, sweep_id=sweep_id)
+    return []
+
+
+def sweep_live_fragment(*, user, sweep_id) -> list[str]:
+    from django.core.exceptions import ValidationError
+    from django.template.loader import render_to_string
+
+    try:
+        sweep = selectors.sweep_get(user=user, sweep_id=sweep_id)
+    except (BacktestSweep.DoesNotExist, ValidationError, ValueError, TypeError):
+        return []
+    context = {**sweep_context(sweep), "oob": True}
+    return [render_to_string("pipelines/sweep.html#live", context)]
