@@ -185,7 +185,11 @@ def _emit(backtest: Backtest) -> None:
 
 
 def _history(backtest: Backtest) -> History:
-    dataset = backtest.dataset
+    return history_between(backtest.dataset, backtest.starts_at, backtest.ends_at)
+
+
+def history_between(dataset: Dataset, start: datetime | None, end: datetime | None) -> History:
+    """A dataset's bars opening in [start, end) (None: unbounded) as the engine reads them."""
     bars = dataset_bars(dataset)
     history = History(
         dataset.symbol,
@@ -197,7 +201,7 @@ def _history(backtest: Backtest) -> History:
         bars.close,
         bars.volume,
     )
-    return history.between(_seconds(backtest.starts_at), _seconds(backtest.ends_at))
+    return history.between(_seconds(start), _seconds(end))
 
 
 def _plan(backtest: Backtest):

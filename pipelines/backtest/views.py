@@ -111,6 +111,9 @@ def _home(request, pipeline, form, status=200):
             )[:50]
         ),
         "sweeps": list(pipeline.sweeps.filter(owner=request.user)[:10]),
+        "walkforwards": list(
+            pipeline.walkforwards.filter(owner=request.user).defer("windows")[:10]
+        ),
     }
     return render(request, "pipelines/backtests.html", context, status=status)
 
@@ -436,11 +439,16 @@ def sweep_cancel(request, sweep_id):
 
 
 def backtest_live_fragments(*, user, payload: dict, topics: set[str]) -> list[str]:
-    """What a backtest or sweep event changes on the page watching it: a backtest's progress
-    card ("backtest:<id>"), or a sweep's progress, table and heatmap ("sweep:<id>") when one
-    of its combinations finishes or the sweep itself ends."""
+    """What a backtest event changes on the page watching it: a backtest's progress card
+    ("backtest:<id>"), a walk-forward's windows ("walkforward:<id>"), or a sweep's progress,
+    table and heatmap ("sweep:<id>") when one of its combinations finishes or it ends."""
     if f"backtest:{payload.get('backtest_id')}" in topics:
         return backtest_progress_fragment(user=user, backtest_id=payload.get("backtest_id"))
+    walkforward_id = payload.get("walkforward_id")
+    if walkforward_id and f"walkforward:{walkforward_id}" in topics:
+        from pipelines.backtest.walkforward_views import walkforward_live_fragment
+
+        return walkforward_live_fragment(user=user, walkforward_id=walkforward_id)
     sweep_id = payload.get("sweep_id")
     if sweep_id and f"sweep:{sweep_id}" in topics and payload.get("status") != "running":
         return sweep_live_fragment(user=user, sweep_id=sweep_id)
