@@ -108,7 +108,8 @@ def backtest_performance(*, user, backtest: Backtest) -> Performance:
     zone = day_zone(backtest)
     trades = backtest_selectors.backtest_closed_trades(backtest=backtest)
     book = metrics.trade_book(trades)
-    hours, weekdays = _local_parts(book.opened_at, NEW_YORK)
+    # Daily bars: the weekday of the date in their file; intraday: exchange time, as live.
+    hours, weekdays = _local_parts(book.opened_at, zone)
     columns = TradeColumns(
         book=book,
         close_day=_days(book.closed_at, zone),

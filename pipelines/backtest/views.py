@@ -185,9 +185,21 @@ def dataset_add(request, pipeline_id):
     return redirect("pipelines:backtests", pipeline_id=pipeline.pk)
 
 
+# Exit markers say why in a word or two (the trades table has the full reason).
+EXIT_MARKS = {
+    "stop_hit": "stop",
+    "target_1_hit": "T1",
+    "target_2_hit": "T2",
+    "end_of_day": "EOD",
+    "exit_condition": "exit",
+    "reversal": "reverse",
+}
+
+
 def _chart(backtest: Backtest, trades) -> list[dict]:
-    """The dataset's last bars as candles, with the trades' entries and exits marked and the
-    last trade's stop and targets drawn."""
+    """The dataset's last bars as candles, with every trade's entry and exit marked, each
+    trade's stop and targets drawn as segments over the bars it was open, and the last
+    trade's levels as price lines."""
     dataset = Dataset.objects.get(pk=backtest.dataset_id)
     bars = dataset_bars(dataset)
     lo = max(0, len(bars) - CHART_BARS)
@@ -199,21 +211,38 @@ def _chart(backtest: Backtest, trades) -> list[dict]:
         for i in range(lo, len(bars))
     ]
     first = candles[0][0] if candles else 0
-    markers, levels = [], []
+    last_bar = candles[-1][0] if candles else 0
+    markers, levels, segments = [], [], []
     for trade in trades:
         entry = int(trade.entry_at.timestamp())
+        exit_at = int(trade.exit_at.timestamp()) if trade.exit_at is not None else None
         if entry >= first:
             markers.append(
                 {"at": entry, "buy": trade.side == "long", "text": f"{trade.side} {trade.quantity}"}
             )
-        if trade.exit_at is not None and trade.exit_at.timestamp() >= first:
+        if exit_at is not None and exit_at >= first:
             markers.append(
                 {
-                    "at": int(trade.exit_at.timestamp()),
+                    "at": exit_at,
                     "buy": trade.side != "long",
-                    "text": trade.close_reason,
+                    "text": EXIT_MARKS.get(trade.close_reason, trade.close_reason),
                 }
             )
+        if (exit_at or last_bar) >= first:
+            for kind, price in (
+                ("stop", trade.stop_loss),
+                ("target_1", trade.target_1),
+                ("target_2", trade.target_2),
+            ):
+                if price is not None:
+                    segments.append(
+                        {
+                            "kind": kind,
+                            "price": float(price),
+                            "from": max(entry, first),
+                            "to": exit_at or last_bar,
+                        }
+                    )
     if trades:
         last = trades[-1]
         for kind, price, title in (
@@ -232,6 +261,7 @@ def _chart(backtest: Backtest, trades) -> list[dict]:
             "candles": {dataset.timeframe: candles},
             "levels": levels,
             "markers": markers,
+            "segments": segments,
         }
     ]
 

@@ -1,7 +1,9 @@
 """Backtesting from the page, in Chromium against daphne and a real Celery worker: open a
 pipeline, press Backtest, upload a CSV of bars, start a backtest and watch its progress arrive
-over the websocket, see the results; start another and cancel it through the confirmation.
-Photographed at 1280×800 and 390×844."""
+over the websocket, see its results in analytics (metric cards, equity and drawdown,
+breakdowns) and its candlestick chart; a sweep and a walk-forward watched over the socket;
+cancel a backtest and a sweep through the confirmation; compare two backtests on the
+comparison page. Photographed at 1280×800 and 390×844."""
 
 from __future__ import annotations
 
@@ -80,9 +82,25 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
         page.wait_for_selector("[data-testid=backtest-results]")
         assert page.inner_text("[data-testid=final-equity]") == "$63,341.19"
         assert page.locator("[data-testid=backtest-trades] tbody tr").count() == 47
+        # Analytics' own cards and charts, loaded into the backtest page from analytics.
+        page.wait_for_selector("#backtest-figures [data-testid=metric-cards]")
+        page.wait_for_selector("[data-equity-chart][data-drawn='1']")
+        page.wait_for_selector(".chart-list .chart-card canvas")  # the candlestick chart
         camera("backtest-results")
 
-        # --- A sweep of two values, run by the worker as Celery chunks
+        # --- The same results on Analytics' page for the backtest
+        page.click("[data-testid=results-in-analytics]")
+        page.wait_for_url("**/analytics/backtests/*/")
+        page.wait_for_selector("[data-equity-chart][data-drawn='1']")
+        cards = page.locator("[data-testid=metric-cards]")
+        shown = Backtest.objects.get(pk=page.url.rstrip("/").split("/")[-1])
+        trades = cards.locator("[data-metric=trades] .stat-value").inner_text()
+        assert trades == str(shown.trades_count)
+        assert cards.locator("[data-metric=net_pnl] .stat-value").inner_text().startswith("+$")
+        assert page.locator("[data-breakdown=close_reason]").is_visible()
+        camera("backtest-analytics")
+
+        # --- A sweep of two values, run by the worker as Celery chunks, watched over the socket
         page.goto(f"/pipelines/{pipeline.pk}/backtests/")
         page.fill("#id_commission_pct", "0.2")
         page.click("summary:has-text('sweep up to two config values')")
@@ -92,16 +110,29 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
         page.fill("input[name=values_2]", "OR, AND")
         page.click("[data-testid=start-sweep]")
         page.wait_for_url("**/sweeps/*/")
-        for _ in range(120):
-            if "6 of 6 combinations finished" in page.inner_text("main"):
-                break
-            page.wait_for_timeout(500)
-            page.reload()
-        assert page.inner_text("[data-testid=sweep-status]") == "Completed"
+        page.wait_for_selector("[data-testid=sweep-live][data-status=completed]", timeout=120_000)
+        assert "6 of 6 combinations finished (100%)" in page.inner_text("[data-testid=sweep-count]")
         assert page.locator("[data-testid=sweep-heatmap] tbody tr").count() == 2
+        assert page.locator("[data-testid=cancel-sweep]").count() == 0
         camera("backtest-sweep")
 
-    # --- Another one, cancelled while it waits for a worker
+        # --- Walk-forward over the same grid: out-of-sample windows only
+        page.goto(f"/pipelines/{pipeline.pk}/backtests/")
+        page.fill("#id_commission_pct", "0.2")
+        page.click("summary:has-text('sweep up to two config values')")
+        page.fill("input[name=param_1]", "risk.equity_fraction_pct")
+        page.fill("input[name=values_1]", "50, 100")
+        page.fill("input[name=in_sample_bars]", "500")
+        page.fill("input[name=out_of_sample_bars]", "250")
+        page.click("[data-testid=start-walkforward]")
+        page.wait_for_url("**/walkforwards/*/")
+        page.wait_for_selector("[data-testid=walkforward-live][data-status=completed]")
+        assert page.locator("[data-testid=walkforward-table] tbody tr").count() == 6
+        assert page.inner_text("[data-testid=combinations-tried]") == "2"
+        assert "2 combinations tried" in page.inner_text("[data-testid=overfitting-warning]")
+        camera("backtest-walkforward")
+
+    # --- Another backtest, cancelled while it waits for a worker
     page.goto(f"/pipelines/{pipeline.pk}/backtests/")
     page.click("[data-testid=start-backtest]")
     page.wait_for_url("**/backtests/*/")
@@ -110,10 +141,37 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
     page.wait_for_selector("[data-testid=backtest-progress][data-status=cancelled]")
     camera("backtest-cancelled")
 
+    # --- A sweep cancelled before any worker took it: none of its combinations runs
+    page.goto(f"/pipelines/{pipeline.pk}/backtests/")
+    page.click("summary:has-text('sweep up to two config values')")
+    page.fill("input[name=param_1]", "risk.equity_fraction_pct")
+    page.fill("input[name=values_1]", "10, 20")
+    page.click("[data-testid=start-sweep]")
+    page.wait_for_url("**/sweeps/*/")
+    page.click("[data-testid=cancel-sweep]")
+    page.click("#confirm-ok")
+    page.wait_for_selector("[data-testid=sweep-live][data-status=cancelled]")
+    assert "2 cancelled" in page.inner_text("[data-testid=sweep-count]")
+
     page.goto(f"/pipelines/{pipeline.pk}/backtests/")
     history = page.inner_text("[data-testid=backtest-history]")
     assert "Completed" in history and "Cancelled" in history
     camera("backtest-history")
     statuses = sorted(Backtest.objects.filter(pipeline=pipeline).values_list("status", flat=True))
-    assert statuses == ["cancelled"] + ["completed"] * 7
+    assert statuses == ["cancelled"] * 3 + ["completed"] * 7
+
+    # --- Analytics lists the backtests; two of them compared side by side
+    page.goto("/analytics/")
+    page.click("[data-testid=backtest-sources] summary")
+    assert page.locator("[data-testid=backtest-sources] a").count() == 7
+    page.goto("/analytics/compare/")
+    picks = page.locator("[data-testid=compare-backtests] input[type=checkbox]")
+    assert picks.count() == 7
+    picks.nth(0).check()
+    picks.nth(1).check()
+    page.click("[data-testid=compare-submit]")
+    page.wait_for_selector("[data-testid=compare-table]")
+    page.wait_for_selector("[data-compare-chart][data-drawn='1']")
+    assert page.locator("[data-testid=compare-table] thead th").count() == 3
+    camera("backtest-compare")
     assert page.console_errors == []
