@@ -25,12 +25,24 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
     from django.test import Client
 
     from accounts.tests.factories import UserFactory
+    from pipelines.blueprints import pipeline_create_from_blueprint
     from pipelines.models import Backtest, Pipeline
     from pipelines.tests.test_backtest_engine import SMA_CROSS_GRAPH
 
     user = UserFactory(email=EMAIL, password=PASSWORD)
     pipeline = Pipeline.objects.create(owner=user, name="SMA cross", graph=SMA_CROSS_GRAPH)
+    golden, _ = pipeline_create_from_blueprint(owner=user, key="golden_cross_1d")
     camera = Camera(page, screenshots)
+    # What the server pushes over the websocket (the pages also poll while something runs, to
+    # heal a push lost in a race; the frames show the pushes themselves arrived).
+    pushed: list[str] = []
+    page.on(
+        "websocket",
+        lambda socket: socket.on(
+            "framereceived",
+            lambda frame: pushed.append(frame if isinstance(frame, str) else frame.decode()),
+        ),
+    )
     frame = GOOG.rename(columns=str.lower)
     frame.index.name = "timestamp"
     csv_file = tmp_path / "goog.csv"
@@ -74,10 +86,11 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
     page.wait_for_url("**/backtests/*/")
     assert page.inner_text("[data-testid=backtest-status]") == "Waiting for a worker"
     # The socket is up before the worker starts, so the progress arrives as pushes.
-    page.wait_for_function("() => document.querySelector('#live-events') !== null")
+    page.wait_for_selector("#live-events[data-opened='1']", state="attached")
     with celery_worker():
         page.wait_for_selector("[data-testid=backtest-progress][data-status=completed]")
         assert "2148 of 2148 bars (100%)" in page.inner_text("[data-testid=backtest-bars]")
+        assert any('id="backtest-progress"' in f and 'data-status="completed"' in f for f in pushed)
         page.click("[data-testid=show-results]")
         page.wait_for_selector("[data-testid=backtest-results]")
         assert page.inner_text("[data-testid=final-equity]") == "$63,341.19"
@@ -112,6 +125,7 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
         page.wait_for_url("**/sweeps/*/")
         page.wait_for_selector("[data-testid=sweep-live][data-status=completed]", timeout=120_000)
         assert "6 of 6 combinations finished (100%)" in page.inner_text("[data-testid=sweep-count]")
+        assert any('id="sweep-live"' in f for f in pushed)
         assert page.locator("[data-testid=sweep-heatmap] tbody tr").count() == 2
         assert page.locator("[data-testid=cancel-sweep]").count() == 0
         camera("backtest-sweep")
@@ -131,6 +145,25 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
         assert page.inner_text("[data-testid=combinations-tried]") == "2"
         assert "2 combinations tried" in page.inner_text("[data-testid=overfitting-warning]")
         camera("backtest-walkforward")
+
+        # --- A template with a bracket on synthetic history fetched from the page: every
+        # trade's stop and targets drawn on the candles
+        page.goto(f"/pipelines/{golden.pk}/backtests/")
+        page.click("summary:has-text('Fetch from the synthetic market')")
+        page.fill("[data-testid=fetch-form] input[name=start]", "2021-01-04")
+        page.fill("[data-testid=fetch-form] input[name=end]", "2025-12-31")
+        page.click("[data-testid=fetch-form] button[type=submit]")
+        page.wait_for_selector("[data-testid=datasets] li:has-text('AAPL')")
+        aapl = page.locator("#id_dataset option", has_text="AAPL").get_attribute("value")
+        page.select_option("#id_dataset", aapl)
+        page.click("[data-testid=start-backtest]")
+        page.wait_for_url("**/backtests/*/")
+        page.wait_for_selector("[data-testid=backtest-progress][data-status=completed]")
+        page.click("[data-testid=show-results]")
+        page.wait_for_selector(".chart-list .chart-card canvas")
+        page.wait_for_selector("[data-equity-chart][data-drawn='1']")
+        page.locator(".chart-list").scroll_into_view_if_needed()
+        camera("backtest-brackets", full_page=False)
 
     # --- Another backtest, cancelled while it waits for a worker
     page.goto(f"/pipelines/{pipeline.pk}/backtests/")
@@ -163,10 +196,10 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
     # --- Analytics lists the backtests; two of them compared side by side
     page.goto("/analytics/")
     page.click("[data-testid=backtest-sources] summary")
-    assert page.locator("[data-testid=backtest-sources] a").count() == 7
+    assert page.locator("[data-testid=backtest-sources] a").count() == 8  # 7 + the template's
     page.goto("/analytics/compare/")
     picks = page.locator("[data-testid=compare-backtests] input[type=checkbox]")
-    assert picks.count() == 7
+    assert picks.count() == 8
     picks.nth(0).check()
     picks.nth(1).check()
     page.click("[data-testid=compare-submit]")
