@@ -161,15 +161,14 @@ def backtest_performance(*, user, backtest: Backtest) -> Performance:
     )
 
 
-def backtest_label(backtest: Backtest) -> str:
-    """How a backtest is named beside pipelines: pipeline, symbol, dates and sweep values."""
-    label = (
+def backtest_label(backtest: Backtest) -> tuple[str, str]:
+    """How a backtest is named beside pipelines: (pipeline, symbol and when; the swept values)."""
+    name = (
         f"{backtest.pipeline.name} · backtest {backtest.dataset.symbol} "
         f"{timezone.localtime(backtest.created_at):%b %d %H:%M}"
     )
-    if backtest.parameters:
-        label += " · " + ", ".join(f"{k}={v}" for k, v in backtest.parameters.items())
-    return label
+    detail = ", ".join(f"{k}={v}" for k, v in (backtest.parameters or {}).items())
+    return name, detail
 
 
 def backtests_with_results(*, user, pipeline_id=None) -> list[Backtest]:

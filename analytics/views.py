@@ -278,16 +278,17 @@ def _compare_rows(request, scope, ids, backtest_ids, options, problems):
         name = names.get(pipeline_id, "")
         if chosen:  # beside backtests, say which record of the pipeline this is
             name += f" ({scope.mode.lower()} record)"
-        rows.append(_compare_row(name, perf))
+        rows.append(_compare_row(name, perf=perf))
     for backtest in chosen:
         perf = backtests.backtest_performance(user=request.user, backtest=backtest)
-        rows.append(_compare_row(backtests.backtest_label(backtest), perf))
+        rows.append(_compare_row(*backtests.backtest_label(backtest), perf=perf))
     return rows, problems
 
 
-def _compare_row(name: str, perf) -> dict:
+def _compare_row(name: str, detail: str = "", *, perf) -> dict:
     return {
         "name": name,
+        "detail": detail,
         "perf": perf,
         "cards": presenters.cards(perf),
         "series": presenters.rebased_series(perf),
