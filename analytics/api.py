@@ -70,6 +70,24 @@ class CompareOut(Schema):
     pipelines: list[PerformanceOut]
 
 
+# `?format=csv` answers the closed trades as CSV: documented beside the JSON so clients (and
+# Schemathesis) know a 200 may be text/csv.
+CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "content": {
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "The closed trades, one per row, with a header row.",
+                    }
+                }
+            }
+        }
+    }
+}
+
+
 def _scope(request: HttpRequest, query: ScopeQuery, pipeline_ids=()) -> selectors.Scope:
     return selectors.scope_for(
         user=request.auth,
@@ -91,6 +109,7 @@ def _answer(scope: selectors.Scope, query: ScopeQuery):
     "/user/performance",
     response=PerformanceOut,
     summary="Your performance in one mode over a period (CSV of trades with format=csv)",
+    openapi_extra=CSV_RESPONSE,
 )
 def user_performance(request: HttpRequest, query: Query[ScopeQuery]):
     return _answer(_scope(request, query), query)
@@ -117,6 +136,7 @@ def compare_pipelines(request: HttpRequest, query: Query[CompareQuery]):
     "/pipelines/{pipeline_id}/performance",
     response=PerformanceOut,
     summary="One pipeline's performance (another user's pipeline is 404)",
+    openapi_extra=CSV_RESPONSE,
 )
 def pipeline_performance(request: HttpRequest, pipeline_id: UUID, query: Query[ScopeQuery]):
     pipeline = pipeline_get(user=request.auth, pipeline_id=pipeline_id)
