@@ -8,7 +8,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from analytics import exports, presenters, selectors
@@ -33,6 +33,10 @@ class ScopeQuery(Schema):
 
 class CompareQuery(ScopeQuery):
     ids: list[str] = Field(..., description="2–5 pipeline ids: ids=a,b or ids=a&ids=b.")
+
+
+class Problem(Schema):
+    detail: str
 
 
 class EquityPoint(Schema):
@@ -143,6 +147,22 @@ def pipeline_performance(request: HttpRequest, pipeline_id: UUID, query: Query[S
     if query.mode is None:
         query.mode = pipeline.trading_mode
     return _answer(_scope(request, query, [pipeline.pk]), query)
+
+
+@router.get(
+    "/backtests/{backtest_id}/performance",
+    response={200: PerformanceOut, 409: Problem},
+    summary="A backtest's results measured like a live record (mode BACKTEST; 409 until done)",
+)
+def backtest_performance(request: HttpRequest, backtest_id: UUID):
+    from analytics import backtests
+
+    backtest = backtests.backtest_for_results(user=request.auth, backtest_id=backtest_id)
+    if not backtests.has_results(backtest):
+        return Status(409, {"detail": f"The backtest has no results ({backtest.status})."})
+    return presenters.api_payload(
+        backtests.backtest_performance(user=request.auth, backtest=backtest)
+    )
 
 
 class ReportOut(Schema):

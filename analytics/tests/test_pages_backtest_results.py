@@ -172,3 +172,26 @@ def test_another_user_gets_404(finished, pipeline, outsider):
     )
     assert compared.status_code == 404
     assert str(finished.pk) not in client.get(reverse("analytics:performance")).content.decode()
+
+
+def test_the_api_answers_the_same_figures(api, finished, owner, owner_client):
+    answer = api.get(f"/api/v1/analytics/backtests/{finished.pk}/performance")
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["mode"], body["no_real_money"]) == ("BACKTEST", True)
+    assert body["metrics"]["trades"] == finished.trades_count
+    assert Decimal(body["equity"][-1]["equity"]) == finished.final_equity
+    html = owner_client.get(reverse("analytics:backtest", args=[finished.pk])).content.decode()
+    assert _card(html, "net_pnl") == f"+${Decimal(body['metrics']['net_pnl']):,.2f}"
+
+
+def test_the_api_says_409_until_there_are_results_and_404_to_others(
+    api, owner, pipeline, goog, finished, outsider_api
+):
+    waiting = backtest_create(
+        owner=owner, pipeline=pipeline, dataset=goog, settings=BacktestSettings(), enqueue=False
+    )
+    assert api.get(f"/api/v1/analytics/backtests/{waiting.pk}/performance").status_code == 409
+    foreign = outsider_api.get(f"/api/v1/analytics/backtests/{finished.pk}/performance")
+    assert foreign.status_code == 404
