@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from config.events import event_emit
 from pipelines.backtest.engine import Costs
+from pipelines.backtest.llm_budget import llm_needed
 from pipelines.backtest.services import (
     BacktestRefused,
     BacktestSettings,
@@ -69,7 +70,14 @@ def walkforward_create(
         raise BacktestRefused("The grid is empty: give node_id.field → values.", field="grid")
     combinations = sweep_combinations(grid)
     for parameters in combinations:
-        _, bars = _check(pipeline, dataset, settings, parameters)
+        plan, bars = _check(pipeline, dataset, settings, parameters)
+        # Hundreds of in-sample runs: rules engines only (no LLM spend, no sandboxed strategy).
+        if plan.custom_strategy or llm_needed(plan):
+            raise BacktestRefused(
+                "Walk-forward replays rules engines only: switch LLM engines to 'rules' and "
+                "use a built-in strategy, or backtest this pipeline once instead.",
+                field="grid",
+            )
     for name, value in (
         ("in_sample_bars", in_sample_bars),
         ("out_of_sample_bars", out_of_sample_bars),

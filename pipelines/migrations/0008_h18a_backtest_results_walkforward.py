@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pipelines", "0006_backtests"),
+        ("pipelines", "0007_h18b_backtest_llm_budget"),
         ("trading", "0006_position_exit_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
