@@ -421,13 +421,15 @@ def live_analytics_fragments(*, payload: dict) -> list[str]:
     know them; the page does), rendered by the same view as on load."""
     from django.utils.html import format_html
 
-    position = payload.get("position") or {}
-    if position.get("status") != "closed":
+    from trading.live_positions import changed_positions
+
+    closed = [p for p in changed_positions(payload) if p.get("status") == "closed"]
+    if not closed:
         return []
     return [
         format_html(
             '<div id="analytics-signal" hx-swap-oob="true" hidden data-closed="{}"></div>',
-            position.get("id", ""),
+            ",".join(str(p.get("id", "")) for p in closed),
         )
     ]
 

@@ -216,6 +216,9 @@ CACHES = {
     }
 }
 
+# A position's live state (or a backtest's progress) goes out at most once per this many ms per
+# trader, the latest always (config/live_throttle.py); 0 sends every tick.
+LIVE_STATE_INTERVAL_MS = env_int("LIVE_STATE_INTERVAL_MS", 1000, minimum=0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

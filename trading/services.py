@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from config import metrics
 from config.events import event_emit
-from trading import hooks, simulation_rules
+from trading import hooks, live_positions, simulation_rules
 from trading.executors.base import (
     BracketOrderRequest,
     ExecutionError,
@@ -99,7 +99,7 @@ def simulated_account_reset(*, owner: User, initial_balance: Decimal) -> Simulat
     return account
 
 
-def _cash_move(*, owner: User, mode: str, amount: Decimal) -> None:
+def _cash_move(*, owner: User | int, mode: str, amount: Decimal) -> None:
     if mode == Mode.SIMULATION and amount:
         SimulatedAccount.objects.filter(owner=owner).update(cash=F("cash") + cents(amount))
 
@@ -510,8 +510,8 @@ def _trade_open(
 
 
 def _position_event(position: Position) -> None:
-    event_emit(
-        event="position_updated",
+    # Sent at once, or coalesced per user while the position monitor sweeps (live_positions).
+    live_positions.position_event_send(
         owner_id=position.owner_id,
         position={
             "id": position.pk,
@@ -615,7 +615,7 @@ def position_reduce(
         position.unrealized_pnl = unrealized_pnl(position, price)
     position.save()
     _cash_move(
-        owner=position.owner,
+        owner=position.owner_id,  # the id: loading the user cost the monitor a query per exit
         mode=position.trading_mode,
         amount=direction * price * quantity - commission,
     )
