@@ -16,6 +16,7 @@ from pipelines.backtest.services import (
     sweep_create,
 )
 from pipelines.backtest.views import backtest_live_fragments
+from pipelines.consumers import user_page_shows
 from pipelines.models import Backtest, BacktestSweep, Pipeline
 from pipelines.tests.test_backtest_api import goog_csv
 from pipelines.tests.test_backtest_engine import SMA_CROSS_GRAPH
@@ -51,11 +52,14 @@ def test_it_shows_progress_and_pushes_it_when_a_combination_finishes(owner, owne
     first = sweep.backtests.order_by("created_at").first()
     backtest_run(backtest_id=first.pk)
     topics = {f"sweep:{sweep.pk}"}
-    pushed = backtest_live_fragments(
-        user=owner,
-        payload={"backtest_id": str(first.pk), "sweep_id": str(sweep.pk), "status": "completed"},
-        topics=topics,
-    )
+    finished_payload = {
+        "backtest_id": str(first.pk),
+        "sweep_id": str(sweep.pk),
+        "status": "completed",
+    }
+    pushed = backtest_live_fragments(user=owner, payload=finished_payload, topics=topics)
+    # The socket's filter lets the event through to the page watching this sweep.
+    assert user_page_shows({"event": "backtest_progress", **finished_payload}, topics)
     assert len(pushed) == 1
     assert 'id="sweep-live"' in pushed[0] and 'hx-swap-oob="true"' in pushed[0]
     assert "1 of 6 combinations finished (16%)" in pushed[0]
@@ -63,6 +67,7 @@ def test_it_shows_progress_and_pushes_it_when_a_combination_finishes(owner, owne
     # Progress of a running combination redraws nothing; another sweep's page hears nothing.
     running = {"backtest_id": str(first.pk), "sweep_id": str(sweep.pk), "status": "running"}
     assert backtest_live_fragments(user=owner, payload=running, topics=topics) == []
+    assert not user_page_shows({"event": "backtest_progress", **running}, topics)
     finished = {**running, "status": "completed"}
     assert backtest_live_fragments(user=owner, payload=finished, topics={"sweep:other"}) == []
 

@@ -13,6 +13,7 @@ from pipelines.backtest.services import BacktestSettings
 from pipelines.backtest.views import backtest_live_fragments
 from pipelines.backtest.walkforward import walk_forward
 from pipelines.backtest.walkforward_services import walkforward_create, walkforward_run
+from pipelines.consumers import user_page_shows
 from pipelines.models import BacktestWalkForward, Pipeline
 from pipelines.tests.test_backtest_api import goog_csv
 from pipelines.tests.test_backtest_engine import SMA_CROSS_GRAPH
@@ -156,6 +157,10 @@ def test_the_page_starts_it_shows_progress_and_the_results(owner, owner_client, 
         user=owner,
         payload={"walkforward_id": str(walkforward.pk), "status": "completed"},
         topics={f"walkforward:{walkforward.pk}"},
+    )
+    assert user_page_shows(
+        {"event": "backtest_progress", "walkforward_id": str(walkforward.pk)},
+        {f"walkforward:{walkforward.pk}"},
     )
     assert len(pushed) == 1 and 'hx-swap-oob="true"' in pushed[0]
     assert "6 of 6 windows (100%)" in pushed[0]

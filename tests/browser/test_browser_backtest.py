@@ -7,6 +7,8 @@ comparison page. Photographed at 1280×800 and 390×844."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from backtesting.test import GOOG
 
@@ -36,6 +38,15 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
     # What the server pushes over the websocket (the pages also poll while something runs, to
     # heal a push lost in a race; the frames show the pushes themselves arrived).
     pushed: list[str] = []
+
+    def wait_pushed(marker: str, also: str = "") -> None:
+        """Until a pushed frame holds the marker (the page may have polled the same state
+        first; the push follows within moments)."""
+        deadline = time.monotonic() + 30
+        while not any(marker in f and also in f for f in pushed):
+            assert time.monotonic() < deadline, f"no push with {marker} {also}"
+            page.wait_for_timeout(100)  # lets Playwright deliver the frames meanwhile
+
     page.on(
         "websocket",
         lambda socket: socket.on(
@@ -90,7 +101,7 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
     with celery_worker():
         page.wait_for_selector("[data-testid=backtest-progress][data-status=completed]")
         assert "2148 of 2148 bars (100%)" in page.inner_text("[data-testid=backtest-bars]")
-        assert any('id="backtest-progress"' in f and 'data-status="completed"' in f for f in pushed)
+        wait_pushed('id="backtest-progress"', 'data-status="completed"')
         page.click("[data-testid=show-results]")
         page.wait_for_selector("[data-testid=backtest-results]")
         assert page.inner_text("[data-testid=final-equity]") == "$63,341.19"
@@ -113,19 +124,22 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
         assert page.locator("[data-breakdown=close_reason]").is_visible()
         camera("backtest-analytics")
 
-        # --- A sweep of two values, run by the worker as Celery chunks, watched over the socket
-        page.goto(f"/pipelines/{pipeline.pk}/backtests/")
-        page.fill("#id_commission_pct", "0.2")
-        page.click("summary:has-text('sweep up to two config values')")
-        page.fill("input[name=param_1]", "risk.equity_fraction_pct")
-        page.fill("input[name=values_1]", "25, 50, 100")
-        page.fill("input[name=param_2]", "trade.exit_logic")
-        page.fill("input[name=values_2]", "OR, AND")
-        page.click("[data-testid=start-sweep]")
-        page.wait_for_url("**/sweeps/*/")
+    # --- A sweep of two values, run by the worker as Celery chunks, watched over the socket
+    # (started before the worker, so the page's socket is up before the first chunk runs)
+    page.goto(f"/pipelines/{pipeline.pk}/backtests/")
+    page.fill("#id_commission_pct", "0.2")
+    page.click("summary:has-text('sweep up to two config values')")
+    page.fill("input[name=param_1]", "risk.equity_fraction_pct")
+    page.fill("input[name=values_1]", "25, 50, 100")
+    page.fill("input[name=param_2]", "trade.exit_logic")
+    page.fill("input[name=values_2]", "OR, AND")
+    page.click("[data-testid=start-sweep]")
+    page.wait_for_url("**/sweeps/*/")
+    page.wait_for_selector("#live-events[data-opened='1']", state="attached")
+    with celery_worker():
         page.wait_for_selector("[data-testid=sweep-live][data-status=completed]", timeout=120_000)
         assert "6 of 6 combinations finished (100%)" in page.inner_text("[data-testid=sweep-count]")
-        assert any('id="sweep-live"' in f for f in pushed)
+        wait_pushed('id="sweep-live"')
         assert page.locator("[data-testid=sweep-heatmap] tbody tr").count() == 2
         assert page.locator("[data-testid=cancel-sweep]").count() == 0
         camera("backtest-sweep")
