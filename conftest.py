@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from accounts.token_users import forget_all
 
 
 class APIClient(Client):
@@ -54,8 +55,10 @@ class APIClient(Client):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    # Throttle counters and axes state live in the cache; each test starts from zero.
+    # Throttle counters and axes state live in the cache, users behind tokens in this process's
+    # memory (accounts/token_users.py); each test starts from zero.
     cache.clear()
+    forget_all()
 
 
 @pytest.fixture

@@ -9,6 +9,9 @@ from ninja_jwt.exceptions import AuthenticationFailed, InvalidToken
 
 from accounts.selectors import api_token_lookup
 from accounts.services import api_token_touch
+from accounts.token_users import token_user
+
+_jwt = JWTBaseAuthentication()  # stateless: its settings and user model
 
 
 class BearerAuth(HttpBearer):
@@ -25,9 +28,8 @@ class BearerAuth(HttpBearer):
             request.api_token = api_token
             request.user = api_token.user
             return api_token.user
-        jwt = JWTBaseAuthentication()
         try:
-            user = jwt.get_user(jwt.get_validated_token(token))
+            user = token_user(jwt=_jwt, validated_token=_jwt.get_validated_token(token))
         except (InvalidToken, AuthenticationFailed):
             return None
         if not user.is_active:

@@ -15,15 +15,17 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from analytics import exports, pdf_jobs, presenters, selectors
-from billing.selectors import spend_summary
+from billing.selectors import estimates_accuracy, spend_summary
 from pipelines import blueprints
 from pipelines.models import PipelineStatus
 from pipelines.selectors import execution_rows_for_user, pipeline_cards_for_user
+from trading.keyset import keyset_page
 from trading.models import Mode
-from trading.selectors import positions_for_user, trades_for_user
-from trading.views import position_rows
+from trading.presenters import position_rows, upsert_since
+from trading.selectors import open_positions_summary, positions_for_user, trades_for_user
 
 RECENT_TRADES = 8
+DASHBOARD_POSITIONS = 20
 TODAY_EXECUTIONS = 10
 
 
@@ -52,7 +54,13 @@ def _dashboard_context(user) -> dict:
             : TODAY_EXECUTIONS + 1
         ]
     )
-    positions = position_rows(list(positions_for_user(user=user)))
+    # The newest open positions, with the totals of all of them: the page stays one size
+    # however many positions are open (the positions page pages through the rest).
+    newest_positions = keyset_page(
+        positions_for_user(user=user), time_field="opened_at", size=DASHBOARD_POSITIONS
+    )
+    positions = position_rows(newest_positions.rows)
+    open_positions = open_positions_summary(user=user)
     trades = list(trades_for_user(user=user)[:RECENT_TRADES])
     names = {p.pk: p.name for p in pipelines}
     for trade in trades:
@@ -65,7 +73,10 @@ def _dashboard_context(user) -> dict:
         "executions": executions[:TODAY_EXECUTIONS],
         "more_executions": len(executions) > TODAY_EXECUTIONS,
         "positions": positions,
-        "total_unrealized": sum((p.unrealized_pnl for p in positions), Decimal("0")),
+        "open_count": open_positions["count"],
+        "more_positions": open_positions["count"] - len(positions),
+        "upsert_since": upsert_since(newest_positions),
+        "total_unrealized": open_positions["unrealized"],
         "trades": trades,
         "spend": spend,
         "daily_share": _budget_share(spend["today"], user.budget_limit_daily),
@@ -328,6 +339,8 @@ def costs(request):
     )
     if request.htmx and request.headers.get("HX-Target") == "costs-body":
         return render(request, "analytics/costs.html#body", context)
+    # The estimates' accuracy (last 30 days) sits outside the period's fragment.
+    context["accuracy"] = estimates_accuracy(owner=request.user)
     return render(request, "analytics/costs.html", context)
 
 

@@ -11,11 +11,13 @@ BENCHMARKS = [
     "bench_llm.py",
     "bench_signals.py",
     "bench_analytics.py",
+    "bench_pages.py",
     "bench_backtest.py",
     "bench_custom_strategy.py",
     "bench_scaleout.py",
     "bench_monitor.py",
     "bench_websockets.py",
+    "bench_api.py",
 ]
 
 # This machine is a shared 2-core VM whose speed drifts by 2x within an hour: a fixed pure-Python

@@ -54,6 +54,7 @@ class StateThrottle:
         for groups, payload in events:
             state = state_key(payload)
             if state is None:
+                self._supersede_listed(groups, payload, now)
                 out.append((groups, payload))
                 continue
             key = (tuple(groups), state)
@@ -68,6 +69,19 @@ class StateThrottle:
                 self._held[key] = (groups, payload)
                 self._due_at[key] = sent_at + self.interval
         return out
+
+    def _supersede_listed(self, groups: list[str], payload: dict[str, Any], now: float) -> None:
+        """A sweep's one event per user lists many positions' states at once: a state of one of
+        them still held back is older, and must not arrive after it."""
+        if payload.get("event") != "position_updated":
+            return
+        for position in payload.get("positions") or ():
+            if not isinstance(position, dict) or position.get("id") is None:
+                continue
+            key = (tuple(groups), ("position_updated", str(position["id"])))
+            if self._held.pop(key, None) is not None:
+                del self._due_at[key]
+            self._sent_at[key] = now
 
     def due(self, now: float, *, everything: bool = False) -> list[Event]:
         """The held states whose interval has passed (all of them with `everything`)."""

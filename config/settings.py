@@ -145,6 +145,28 @@ TEMPLATES = [
 # --- Database and Redis -------------------------------------------------------------------------
 
 
+def _database_pool() -> dict | None:
+    """Django's psycopg pool, one per process: a request or task borrows a connection and gives it
+    back when it ends, so a process never holds more than DATABASE_POOL_MAX_SIZE connections
+    however many threads it runs (daphne runs each request in a thread of its own, and without
+    the pool each kept its own connection). A thread finding the pool empty waits up to
+    DATABASE_POOL_TIMEOUT seconds. None (DATABASE_POOL=false): a connection per thread, kept
+    DATABASE_CONN_MAX_AGE seconds — for PgBouncer, or a pooler of your own."""
+    if not env_bool("DATABASE_POOL", True):
+        return None
+    min_size = env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0)
+    max_size = env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1)
+    if max_size < min_size:
+        raise ImproperlyConfigured(
+            f"DATABASE_POOL_MAX_SIZE={max_size} is below DATABASE_POOL_MIN_SIZE={min_size}"
+        )
+    return {
+        "min_size": min_size,
+        "max_size": max_size,
+        "timeout": env_int("DATABASE_POOL_TIMEOUT", 30, minimum=1),
+    }
+
+
 def _database_from_url(url: str) -> dict:
     parsed = urlparse(url)
     if parsed.scheme not in {"postgres", "postgresql", "postgis"}:
@@ -161,6 +183,13 @@ def _database_from_url(url: str) -> dict:
     # DATABASE_PREPARED_STATEMENTS=false.
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         options.setdefault("prepare_threshold", 1_000_000)  # only what asks (prepare=True)
+    pool = _database_pool()
+    conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 0 if pool else 60, minimum=0)
+    if pool and conn_max_age:
+        raise ImproperlyConfigured(
+            "DATABASE_CONN_MAX_AGE keeps connections outside the pool: "
+            "leave it unset (or 0) with the pool, or set DATABASE_POOL=false"
+        )
     return {
         "ENGINE": "django_prometheus.db.backends.postgresql",
         "NAME": unquote(parsed.path.lstrip("/")),
@@ -168,8 +197,8 @@ def _database_from_url(url: str) -> dict:
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": host,
         "PORT": str(parsed.port or ""),
-        "OPTIONS": options,
-        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        "OPTIONS": {**options, "pool": pool} if pool else options,
+        "CONN_MAX_AGE": conn_max_age,
         "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": env_str("DATABASE_TEST_NAME")},
     }
@@ -481,6 +510,8 @@ STRIPE_PRICE_BASIC = env_str("STRIPE_PRICE_BASIC")
 STRIPE_PRICE_PRO = env_str("STRIPE_PRICE_PRO")
 STRIPE_PRICE_ENTERPRISE = env_str("STRIPE_PRICE_ENTERPRISE")
 STRIPE_USAGE_METER_EVENT = env_str("STRIPE_USAGE_METER_EVENT", "tradecrew_usage_cents")
+# The metered price ($0.01 per unit of that meter) added to every subscription at Checkout.
+STRIPE_PRICE_USAGE = env_str("STRIPE_PRICE_USAGE")
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7, minimum=0)
 if STRIPE_API_BASE:  # a self-hosted or test Stripe serves its hosted pages too
     SECURE_CSP["form-action"].append(STRIPE_API_BASE.rstrip("/"))

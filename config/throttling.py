@@ -6,6 +6,8 @@ Here the whole check — drop what left the window, count, admit and record — 
 script, which Redis executes atomically: N concurrent clients against a limit of L admit exactly
 L per window, on any number of web processes. The window slides (a sorted set of admitted
 request times, scored with the Redis server's clock, so web servers' clocks do not matter).
+Every limit that applies to a request (the API's, an operation's stricter one) is checked in the
+same script call: one Redis round trip per request. (Its keys must live on one Redis node.)
 
 A Redis that cannot be reached raises `redis.RedisError`; the API answers that with 503 and a
 Retry-After (config/api.py), like /health, rather than a 500 or an unthrottled pass.
@@ -15,28 +17,50 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from functools import cache
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
 from django.http import HttpRequest
-from ninja.throttling import AnonRateThrottle, AuthRateThrottle, SimpleRateThrottle
+from ninja.throttling import AnonRateThrottle, AuthRateThrottle, BaseThrottle, SimpleRateThrottle
 
-# KEYS[1] the window; ARGV: window ms, limit, a unique member. Returns {admitted, wait ms}.
-SLIDING_WINDOW = """
+# KEYS: one sorted set per window; ARGV[1] a unique member, then each window's length in ms and
+# limit. Admits (and records in every window) only when every window has room; returns
+# {admitted, ms until the fullest window frees a slot}.
+SLIDING_WINDOWS = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return {1, 0}
+local refused, wait = false, 0
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 * i])
+  local limit = tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    refused = true
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local frees = window
+    if oldest[2] then frees = window - (now - tonumber(oldest[2])) end
+    wait = math.max(wait, frees)
+  end
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, window - (now - tonumber(oldest[2]))}
+if refused then
+  return {0, wait}
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[1])
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 * i]))
+end
+return {1, 0}
 """
+
+
+class Window(NamedTuple):
+    key: str
+    limit: int
+    seconds: int
+
 
 KEY_PREFIX = "tc:throttle:"
 
@@ -54,17 +78,28 @@ def throttle_redis() -> redis.Redis:
 
 @cache
 def _script(client: redis.Redis):
-    return client.register_script(SLIDING_WINDOW)
+    return client.register_script(SLIDING_WINDOWS)
+
+
+def windows_admit(*, windows: Sequence[Window]) -> tuple[bool, float]:
+    """Admit one request if every window has admitted fewer than its limit in its last
+    `seconds`, recording it in all of them — one Redis call however many windows; returns
+    (admitted, seconds until the fullest window frees a slot when refused)."""
+    if not windows:
+        return True, 0.0
+    arguments: list[int | str] = [uuid.uuid4().hex]
+    for window in windows:
+        arguments += [window.seconds * 1000, window.limit]
+    admitted, wait_ms = _script(throttle_redis())(
+        keys=[KEY_PREFIX + window.key for window in windows], args=arguments
+    )
+    return bool(admitted), max(int(wait_ms), 0) / 1000
 
 
 def window_admit(*, key: str, limit: int, window_seconds: int) -> tuple[bool, float]:
     """Admit one request in `key`'s window if fewer than `limit` were admitted in the last
     `window_seconds`; returns (admitted, seconds until a slot frees when refused)."""
-    client = throttle_redis()
-    admitted, wait_ms = _script(client)(
-        keys=[KEY_PREFIX + key], args=[window_seconds * 1000, limit, uuid.uuid4().hex]
-    )
-    return bool(admitted), max(int(wait_ms), 0) / 1000
+    return windows_admit(windows=[Window(key, limit, window_seconds)])
 
 
 class AtomicThrottle(SimpleRateThrottle):
@@ -81,13 +116,16 @@ class AtomicThrottle(SimpleRateThrottle):
         # REMOTE_ADDR has been resolved through TRUSTED_PROXIES (config/client_address.py).
         return request.META.get("REMOTE_ADDR")
 
-    def allow_request(self, request: HttpRequest) -> bool:
+    def window(self, request: HttpRequest) -> Window | None:
+        """This limit's window for `request` (None: the limit does not apply to it)."""
         key = self.get_cache_key(request)
         if key is None or self.num_requests is None:
-            return True
-        admitted, wait = window_admit(
-            key=key, limit=self.num_requests, window_seconds=self.duration
-        )
+            return None
+        return Window(key, self.num_requests, self.duration)
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        window = self.window(request)
+        admitted, wait = windows_admit(windows=[window] if window else [])
         self._local.wait = wait
         return admitted
 
@@ -115,10 +153,31 @@ class UserThrottle(AtomicThrottle):
         return f"{self.scope}:{ident}"
 
 
-def api_throttles() -> list[SimpleRateThrottle]:
-    """The API-wide limits (API_THROTTLE_RATE); an operation with limits of its own lists these
-    too, since ninja uses an operation's throttles instead of the API's."""
+class RateLimits(BaseThrottle):
+    """Several limits checked in one Redis call (one round trip per request however many apply),
+    all or nothing: a request refused by one limit is not counted against the others."""
+
+    def __init__(self, *throttles: AtomicThrottle):
+        self.throttles = throttles
+        self._local = threading.local()
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        windows = [throttle.window(request) for throttle in self.throttles]
+        admitted, wait = windows_admit(windows=[window for window in windows if window])
+        self._local.wait = wait
+        return admitted
+
+    def wait(self) -> float | None:
+        return getattr(self._local, "wait", None)
+
+
+def api_throttles(*stricter: AtomicThrottle) -> list[BaseThrottle]:
+    """The API-wide limits (API_THROTTLE_RATE), with an operation's `stricter` own limits if it
+    has any (ninja uses an operation's throttles instead of the API's, so it lists these too)."""
     return [
-        AnonThrottle(settings.API_THROTTLE_RATE),
-        AuthThrottle(settings.API_THROTTLE_RATE),
+        RateLimits(
+            AnonThrottle(settings.API_THROTTLE_RATE),
+            AuthThrottle(settings.API_THROTTLE_RATE),
+            *stricter,
+        )
     ]

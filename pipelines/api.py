@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import BaseModel
 
 from config.pagination import LimitOffsetPagination
 from config.throttling import UserThrottle, api_throttles
@@ -214,18 +215,64 @@ def _saved(pipeline, check) -> dict[str, Any]:
     return data
 
 
-@router.get("", response=list[PipelineOut], summary="Your pipelines")
+class PipelineSummaryOut(BaseModel):
+    """A pipeline in the list: without its graph unless asked (`?expand=graph`). A plain
+    pydantic model: the rows are dicts (`pipeline_summaries_for_user`), validated in pydantic's
+    core at once, without ninja's per-attribute wrapper of ORM objects (a third of the list's
+    time at 100 pipelines)."""
+
+    id: UUID
+    name: str
+    description: str
+    symbols: list[str]
+    primary_timeframe: str
+    run_mode: str
+    trading_mode: str
+    mode_config: dict[str, Any]
+    settings: dict[str, Any]
+    schedule: dict[str, Any] | None
+    signal_subscriptions: list[dict[str, Any]]
+    status: str
+    status_reason: str
+    daily_budget: Decimal | None
+    template_key: str
+    scanner_id: int | None
+    broker_connection_id: int | None
+    mode_changed_at: datetime | None
+    next_scheduled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_execution_at: datetime | None
+    node_count: int = Field(..., description="How many agents the graph has.")
+    graph: dict[str, Any] | None = Field(
+        None, description="Only with `?expand=graph` (GET /pipelines/{id} always has it)."
+    )
+
+
+class PipelineListFilters(Schema):
+    status: str | None = None
+    expand: list[Literal["graph"]] = Field(
+        default_factory=list, description="`graph`: include each pipeline's full graph."
+    )
+
+
+@router.get(
+    "",
+    response=list[PipelineSummaryOut],
+    exclude_unset=True,
+    summary="Your pipelines (without their graphs unless ?expand=graph), newest change first",
+)
 @paginate(LimitOffsetPagination)
-def pipelines_list(request: HttpRequest, status: str | None = None):
-    pipelines = selectors.pipelines_for_user(user=request.auth)
-    return pipelines.filter(status=status) if status else pipelines
+def pipelines_list(request: HttpRequest, filters: Query[PipelineListFilters]):
+    return selectors.pipeline_summaries_for_user(
+        user=request.auth, status=filters.status, with_graph="graph" in filters.expand
+    )
 
 
 # §15.3: creating pipelines has a stricter limit of its own (per user), on top of the API's.
-_create_throttles = [
-    *api_throttles(),
-    UserThrottle(settings.PIPELINE_CREATE_THROTTLE_RATE, scope="pipeline_create"),
-]
+_create_throttles = api_throttles(
+    UserThrottle(settings.PIPELINE_CREATE_THROTTLE_RATE, scope="pipeline_create")
+)
 
 
 @router.post(
@@ -386,9 +433,10 @@ def pipelines_mode(request: HttpRequest, pipeline_id: UUID, payload: ModeIn):
     response=list[ModeChangeOut],
     summary="The audit of a pipeline's trading-mode switches",
 )
+@paginate(LimitOffsetPagination)
 def pipelines_mode_changes(request: HttpRequest, pipeline_id: UUID):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
-    return list(pipeline.mode_changes.all())
+    return pipeline.mode_changes.order_by("-created_at", "id")
 
 
 @router.post(

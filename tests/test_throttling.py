@@ -97,3 +97,36 @@ def test_a_redis_outage_answers_503_with_retry_after(api, owner):
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert "unavailable" in response.json()["detail"]
+
+
+def _script_calls() -> int:
+    from config.throttling import throttle_redis
+
+    stats = throttle_redis().info("commandstats")
+    return sum(stats.get(name, {}).get("calls", 0) for name in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+@pytest.mark.django_db
+def test_it_checks_every_limit_of_a_request_in_one_redis_call(owner, api):
+    from config.throttling import throttle_redis
+
+    api.get("/api/v1/pipelines")  # the script is loaded into Redis
+    throttle_redis().config_resetstat()
+
+    assert api.get("/api/v1/pipelines").status_code == 200
+    assert _script_calls() == 1
+    # Creating has a stricter limit of its own besides the API's: still one call.
+    assert api.post("/api/v1/pipelines", pipeline_payload()).status_code == 201
+    assert _script_calls() == 2
+
+
+def test_it_counts_a_refused_request_against_no_limit():
+    from config.throttling import Window, windows_admit
+
+    roomy, full = Window("roomy:test", 100, 60), Window("full:test", 2, 60)
+    results = [windows_admit(windows=[roomy, full])[0] for _ in range(5)]
+
+    assert results == [True, True, False, False, False]
+    # The roomy window counted only the two admitted requests.
+    assert [windows_admit(windows=[roomy])[0] for _ in range(98)] == [True] * 98
+    assert windows_admit(windows=[roomy])[0] is False

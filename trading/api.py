@@ -145,13 +145,15 @@ def _require_confirm(payload: CloseIn) -> None:
         )
 
 
-@positions_router.get("", response=list[PositionOut], summary="Your open positions")
+@positions_router.get("", response=list[PositionOut], summary="Your open positions, by symbol")
+@paginate(LimitOffsetPagination)
 def positions_list(
     request: HttpRequest, trading_mode: Mode | None = None, status: PositionStatus = "open"
 ):
-    return list(
-        selectors.positions_for_user(user=request.auth, trading_mode=trading_mode, status=status)
+    positions = selectors.positions_for_user(
+        user=request.auth, trading_mode=trading_mode, status=status
     )
+    return positions.order_by("symbol", "trading_mode", "id")  # closed ones repeat a symbol
 
 
 @positions_router.post(

@@ -115,3 +115,22 @@ def open_pnl_total(*, user: User, trading_mode: str, pipeline_ids=None):
     if pipeline_ids:
         positions = positions.filter(pipeline_id__in=pipeline_ids)
     return positions.aggregate(total=Sum("unrealized_pnl"))["total"] or Decimal("0")
+
+
+def open_positions_summary(*, user: User) -> dict:
+    """How many positions the user holds open, their unrealized P&L and how many are LIVE, in
+    one aggregate (a page shows one page of rows but the totals of all of them)."""
+    from decimal import Decimal
+
+    from django.db.models import Count, Q, Sum
+
+    totals = Position.objects.filter(owner=user, status=PositionStatus.OPEN).aggregate(
+        count=Count("pk"),
+        unrealized=Sum("unrealized_pnl"),
+        live=Count("pk", filter=Q(trading_mode="LIVE")),
+    )
+    return {
+        "count": totals["count"],
+        "unrealized": totals["unrealized"] or Decimal("0"),
+        "live": totals["live"],
+    }

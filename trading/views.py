@@ -10,7 +10,6 @@ from typing import Any
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -21,12 +20,15 @@ from accounts.views import confirmation_page, is_confirmed
 from trading import selectors, services
 from trading.api import executor_for_position
 from trading.forms import TradeFilterForm
+from trading.keyset import keyset_page
 from trading.localtime import chart_epoch
 from trading.marketdata.base import MarketDataError
 from trading.models import Position, PositionStatus
 from trading.money import signed_money
+from trading.presenters import position_rows, trade_rows, upsert_since
 
 TRADES_PER_PAGE = 50
+POSITIONS_PER_PAGE = 50
 CHART_BARS = 120
 
 
@@ -40,17 +42,6 @@ def user_pipelines(user) -> list[tuple[Any, str]]:
     return list(
         _pipeline_model().objects.filter(owner=user).order_by("name").values_list("pk", "name")
     )
-
-
-def position_rows(positions: list[Position]) -> list[Position]:
-    """Attach the originating pipeline's name to each position (one query for all of them)."""
-    ids = {p.pipeline_id for p in positions if p.pipeline_id}
-    names = (
-        dict(_pipeline_model().objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
-    )
-    for position in positions:
-        position.pipeline_name = names.get(position.pipeline_id, "")
-    return positions
 
 
 def live_position_rows(*, user, payload: dict[str, Any]) -> list[str]:
@@ -80,13 +71,32 @@ def _owned_position(request, position_id) -> Position:
         raise Http404("No such position.") from None
 
 
+def _page_query(request) -> str:
+    """The query string without the page cursors, for "newer"/"older" links that keep filters."""
+    query = request.GET.copy()
+    for key in ("older", "newer", "page"):
+        query.pop(key, None)
+    return query.urlencode()
+
+
 @login_required
 def positions(request):
-    rows = position_rows(list(selectors.positions_for_user(user=request.user)))
+    page = keyset_page(
+        selectors.positions_for_user(user=request.user),
+        time_field="opened_at",
+        size=POSITIONS_PER_PAGE,
+        older_than=request.GET.get("older"),
+        newer_than=request.GET.get("newer"),
+    )
+    summary = selectors.open_positions_summary(user=request.user)
     context = {
-        "positions": rows,
-        "total_unrealized": sum((p.unrealized_pnl for p in rows), Decimal("0")),
-        "live_count": sum(1 for p in rows if p.trading_mode == "LIVE"),
+        "positions": position_rows(page.rows),
+        "page": page,
+        "upsert_since": upsert_since(page),
+        "query": _page_query(request),
+        "open_count": summary["count"],
+        "total_unrealized": summary["unrealized"],
+        "live_count": summary["live"],
     }
     if request.htmx:
         return render(request, "trading/positions.html#positions-table", context)
@@ -265,19 +275,20 @@ def trades(request):
     filters = form.filters() if request.GET else {}
     rows = selectors.trades_for_user(user=request.user, **filters)
     totals = rows.order_by().aggregate(count=Count("pk"), realized=Sum("realized_pnl"))
-    page = Paginator(rows, TRADES_PER_PAGE).get_page(request.GET.get("page"))
-    names = dict(pipelines)
-    for trade in page.object_list:
-        trade.pipeline_name = names.get(trade.pipeline_id, "")
-    query = request.GET.copy()
-    query.pop("page", None)
+    page = keyset_page(
+        rows,
+        time_field="opened_at",
+        size=TRADES_PER_PAGE,
+        older_than=request.GET.get("older"),
+        newer_than=request.GET.get("newer"),
+    )
     context = {
         "form": form,
         "page": page,
-        "trades": page.object_list,
+        "trades": trade_rows(page.rows, names=dict(pipelines)),
         "totals": totals,
         "filtered": any(value for value in filters.values()),
-        "query": query.urlencode(),
+        "query": _page_query(request),
     }
     if request.htmx:
         return render(request, "trading/trades.html#trades-table", context)

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django import template
 
 from trading import money as money_format
+from trading import presenters
 
 register = template.Library()
 
@@ -44,19 +45,10 @@ def exact(value) -> str:
     return "" if amount is None else f"${amount.normalize():f}"
 
 
-@register.filter
-def price(value) -> str:
-    """A share price to cents, grouped: 1,234.50."""
-    amount = _decimal(value)
-    return "—" if amount is None else _grouped(amount)
-
-
-@register.filter
-def pnl_class(value) -> str:
-    amount = _decimal(value)
-    if amount is None or amount.quantize(CENT) == 0:
-        return ""
-    return "gain" if amount > 0 else "loss"
+# Prices, P&L colours and position tones are worked out in trading/presenters.py (the lean row
+# partials use them precomputed); these filters are their template names.
+price = register.filter("price", presenters.price)
+pnl_class = register.filter("pnl_class", presenters.pnl_class)
 
 
 @register.filter
@@ -93,21 +85,4 @@ def get_item(mapping, key):
     return None
 
 
-# Within this share of the entry-to-stop distance from the stop, a position is "at risk" (§12.2).
-AT_RISK_SHARE = Decimal("0.25")
-
-
-@register.filter
-def position_tone(position) -> str:
-    """gain / loss / warn: green in profit, red at a loss, yellow near its stop."""
-    price_now = position.current_price if position.current_price is not None else None
-    if (
-        price_now is not None
-        and position.stop_loss is not None
-        and position.average_price != position.stop_loss
-    ):
-        direction = 1 if position.side == "long" else -1
-        room = (price_now - position.stop_loss) * direction
-        if room <= abs(position.average_price - position.stop_loss) * AT_RISK_SHARE:
-            return "warn"
-    return pnl_class(position.unrealized_pnl)
+position_tone = register.filter("position_tone", presenters.position_tone)

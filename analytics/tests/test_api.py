@@ -125,7 +125,8 @@ def test_it_is_in_the_openapi_docs(api):
 def test_it_answers_in_a_fixed_number_of_queries(api, owner, crew, django_assert_num_queries):
     url = f"{BASE}/user/performance"
     api.get(url)
-    with django_assert_num_queries(7) as few:
+    # 6: the token's user is known from the first request (accounts/token_users.py).
+    with django_assert_num_queries(6) as few:
         api.get(url)
     f.many_closed_trades(owner, 300, days=20, pipelines=[crew])
     with django_assert_num_queries(len(few.captured_queries)):

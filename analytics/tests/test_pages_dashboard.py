@@ -107,11 +107,14 @@ def test_the_dashboard_runs_a_fixed_number_of_queries(
         _position(owner, f"S{n:03d}", pipeline)
         _trade(owner, f"T{n:03d}", pipeline)
     owner_client.get(reverse("dashboard"))
-    # session, user, pipelines, runs, positions, pipeline names, trades, spend, bell
-    with django_assert_num_queries(9):
+    # session, user, pipelines, runs, newest positions, open totals, pipeline names, trades,
+    # spend, bell
+    with django_assert_num_queries(10):
         response = owner_client.get(reverse("dashboard"))
     html = response.content.decode()
-    assert html.count('class="position-row') == 50
+    # The newest 20 of the 50 open positions, and a link to the rest.
+    assert html.count('class="position-row') == 20
+    assert "30 more open positions" in html and "50 positions" in html
 
 
 def test_polling_gets_only_the_live_part(owner_client, owner):

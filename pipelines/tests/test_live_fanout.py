@@ -277,6 +277,29 @@ def test_it_sends_the_first_state_at_once_and_only_the_latest_within_the_interva
     assert len(throttle.admit([(["user.2"], tick(1, 9)[1]), tick(2, 2)], now=102.5)) == 2
 
 
+def test_it_drops_a_held_state_that_a_sweeps_list_supersedes():
+    from config.live_throttle import StateThrottle
+
+    throttle = StateThrottle(1.0)
+    groups = ["user.1"]
+
+    def tick(position_id, seq):
+        return (groups, {"event": "position_updated", "position": {"id": position_id, "seq": seq}})
+
+    throttle.admit([tick(1, 1), tick(2, 1)], now=100.0)
+    assert throttle.admit([tick(1, 2), tick(2, 2)], now=100.3) == []
+    sweep = (
+        groups,
+        {"event": "position_updated", "positions": [{"id": 1, "seq": 3}]},
+    )
+    assert throttle.admit([sweep], now=100.5) == [sweep]
+    # Position 1's held state (seq 2) is older than the sweep's: it never goes out; 2's does.
+    released = throttle.due(101.0)
+    assert [(p["position"]["id"], p["position"]["seq"]) for _, p in released] == [(2, 2)]
+    # And the sweep counts as position 1's latest send: a tick right after it waits.
+    assert throttle.admit([tick(1, 4)], now=101.2) == []
+
+
 def test_it_delivers_the_latest_of_a_burst_through_the_publisher(client, owner):
     """The real publish path: a burst of ticks of one position reaches the socket as its first
     and its latest state, and `flush` waits for the held one."""

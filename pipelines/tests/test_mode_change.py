@@ -106,7 +106,8 @@ def test_live_with_everything_switches_and_is_audited(api, owner, day_trading):
         "ready",
     )
     history = api.get(f"/api/v1/pipelines/{day_trading.pk}/mode-changes").json()
-    assert history[0]["to_mode"] == "LIVE"
+    assert history["count"] == 1
+    assert history["items"][0]["to_mode"] == "LIVE"
 
 
 def test_test_modes_switch_freely_and_are_audited(api, day_trading):

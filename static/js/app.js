@@ -219,6 +219,11 @@
       }
       var container = document.querySelector(el.getAttribute("data-upsert-into") || "#-none-");
       if (!container) return;
+      // A paged table takes in only rows that belong on its page (trading/presenters.py
+      // upsert_since): none on an older page, rows opened since its oldest on the newest page.
+      var since = container.getAttribute("data-upsert-since");
+      if (since === "none") return;
+      if (since && Number(el.getAttribute("data-opened") || 0) < Number(since)) return;
       var shell = el.cloneNode(false);
       shell.removeAttribute("hx-swap-oob");
       container.insertAdjacentElement(el.getAttribute("data-upsert-at") || "beforeend", shell);

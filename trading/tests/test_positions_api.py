@@ -27,7 +27,9 @@ def position(owner, tmp_path, settings):
 
 
 def test_positions_are_listed_with_levels(api, position):
-    [row] = api.get("/api/v1/positions").json()
+    page = api.get("/api/v1/positions").json()
+    assert page["count"] == 1
+    [row] = page["items"]
     assert row["symbol"] == "TEST"
     assert row["trading_mode"] == "SIMULATION"
     assert (row["quantity"], row["stop_loss"], row["target_2"]) == (100, "98.0000", "106.0000")
@@ -71,7 +73,7 @@ def test_close_all_closes_everything_and_is_audited_once(api, owner, position):
 def test_another_user_closing_my_position_gets_404(outsider_api, position):
     response = outsider_api.post("/api/v1/positions/TEST/close", {"confirm": True})
     assert response.status_code == 404
-    assert outsider_api.get("/api/v1/positions").json() == []
+    assert outsider_api.get("/api/v1/positions").json() == {"items": [], "count": 0}
     assert outsider_api.post("/api/v1/positions/close-all", {"confirm": True}).json() == []
     position.refresh_from_db()
     assert position.status == "open"
@@ -92,3 +94,40 @@ def test_trades_and_orders_are_filtered_and_scoped(api, outsider_api, position):
     assert orders["items"][0]["status"] == "filled"
     assert outsider_api.get("/api/v1/trades").json()["count"] == 0
     assert outsider_api.get("/api/v1/orders").json()["count"] == 0
+
+
+def test_it_pages_positions_by_symbol_without_repeats(api, owner, outsider):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    def held(user, symbol, status="open"):
+        return Position(
+            owner=user,
+            trading_mode="SIMULATION",
+            symbol=symbol,
+            side="long",
+            quantity=10,
+            average_price=Decimal("100"),
+            status=status,
+            opened_at=datetime.now(UTC),
+        )
+
+    Position.objects.bulk_create(
+        [held(owner, f"S{n}") for n in range(5)]
+        + [held(owner, "S1", status="closed") for _ in range(3)]
+        + [held(outsider, "S0")]
+    )
+
+    first = api.get("/api/v1/positions", {"limit": 3}).json()
+    rest = api.get("/api/v1/positions", {"limit": 3, "offset": 3}).json()
+    closed = api.get("/api/v1/positions", {"status": "closed", "limit": 2}).json()
+
+    assert first["count"] == rest["count"] == 5
+    symbols = [row["symbol"] for row in first["items"] + rest["items"]]
+    assert symbols == ["S0", "S1", "S2", "S3", "S4"]
+    assert closed["count"] == 3
+    assert len(closed["items"]) == 2
+    later = api.get("/api/v1/positions", {"status": "closed", "offset": 2}).json()["items"]
+    ids = {row["id"] for row in closed["items"] + later}
+    assert len(ids) == 3
+    assert api.get("/api/v1/positions", {"limit": 0}).status_code == 422
