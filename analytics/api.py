@@ -8,7 +8,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from analytics import exports, presenters, selectors
@@ -33,6 +33,10 @@ class ScopeQuery(Schema):
 
 class CompareQuery(ScopeQuery):
     ids: list[str] = Field(..., description="2–5 pipeline ids: ids=a,b or ids=a&ids=b.")
+
+
+class Problem(Schema):
+    detail: str
 
 
 class EquityPoint(Schema):
@@ -70,6 +74,24 @@ class CompareOut(Schema):
     pipelines: list[PerformanceOut]
 
 
+# `?format=csv` answers the closed trades as CSV: documented beside the JSON so clients (and
+# Schemathesis) know a 200 may be text/csv.
+CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "content": {
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "The closed trades, one per row, with a header row.",
+                    }
+                }
+            }
+        }
+    }
+}
+
+
 def _scope(request: HttpRequest, query: ScopeQuery, pipeline_ids=()) -> selectors.Scope:
     return selectors.scope_for(
         user=request.auth,
@@ -91,6 +113,7 @@ def _answer(scope: selectors.Scope, query: ScopeQuery):
     "/user/performance",
     response=PerformanceOut,
     summary="Your performance in one mode over a period (CSV of trades with format=csv)",
+    openapi_extra=CSV_RESPONSE,
 )
 def user_performance(request: HttpRequest, query: Query[ScopeQuery]):
     return _answer(_scope(request, query), query)
@@ -117,12 +140,29 @@ def compare_pipelines(request: HttpRequest, query: Query[CompareQuery]):
     "/pipelines/{pipeline_id}/performance",
     response=PerformanceOut,
     summary="One pipeline's performance (another user's pipeline is 404)",
+    openapi_extra=CSV_RESPONSE,
 )
 def pipeline_performance(request: HttpRequest, pipeline_id: UUID, query: Query[ScopeQuery]):
     pipeline = pipeline_get(user=request.auth, pipeline_id=pipeline_id)
     if query.mode is None:
         query.mode = pipeline.trading_mode
     return _answer(_scope(request, query, [pipeline.pk]), query)
+
+
+@router.get(
+    "/backtests/{backtest_id}/performance",
+    response={200: PerformanceOut, 409: Problem},
+    summary="A backtest's results measured like a live record (mode BACKTEST; 409 until done)",
+)
+def backtest_performance(request: HttpRequest, backtest_id: UUID):
+    from analytics import backtests
+
+    backtest = backtests.backtest_for_results(user=request.auth, backtest_id=backtest_id)
+    if not backtests.has_results(backtest):
+        return Status(409, {"detail": f"The backtest has no results ({backtest.status})."})
+    return presenters.api_payload(
+        backtests.backtest_performance(user=request.auth, backtest=backtest)
+    )
 
 
 class ReportOut(Schema):

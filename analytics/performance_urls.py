@@ -1,5 +1,5 @@
 """Analytics page routes under /analytics/: performance, a pipeline's tab, the comparison,
-reports, costs and the exports."""
+a backtest's results, reports, costs and the exports."""
 
 from django.urls import path
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.performance, name="performance"),
     path("pipelines/<uuid:pipeline_id>/", views.pipeline_performance, name="pipeline"),
     path("compare/", views.compare, name="compare"),
+    path("backtests/<uuid:backtest_id>/", views.backtest_results, name="backtest"),
     path("reports/", views.reports, name="reports"),
     path("costs/", views.costs, name="costs"),
     path("export/trades.csv", views.export_trades_csv, name="export-trades"),

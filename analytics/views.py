@@ -186,6 +186,12 @@ def _render_performance(request, context):
         return render(request, "analytics/performance.html#live", context)
     if request.htmx and target == "analytics-body":
         return render(request, "analytics/performance.html#body", context)
+    from analytics.backtests import backtests_with_results
+
+    pipeline = context["pipeline"]
+    context["backtests"] = backtests_with_results(
+        user=request.user, pipeline_id=pipeline.pk if pipeline else None
+    )
     return render(request, "analytics/performance.html", context)
 
 
@@ -218,30 +224,16 @@ def pipeline_performance(request, pipeline_id):
 
 @login_required
 def compare(request):
-    """2–5 pipelines side by side: a metrics table and their equity curves rebased to 100."""
-    from pipelines.models import Pipeline
+    """2–5 sources side by side — pipelines (their record in the mode chosen) and backtests — as
+    a metrics table and their equity curves rebased to 100."""
+    from analytics.backtests import backtests_with_results
 
     scope, problems = _scope_or_default(request)
     ids = [i for i in request.GET.getlist("ids") if i]
+    backtest_ids = [i for i in request.GET.getlist("backtests") if i]
     options = selectors.pipeline_options(request.user)
-    rows, chart = [], []
-    if ids:
-        try:
-            performances = selectors.compare(
-                scope, selectors.validate_pipeline_ids(request.user, ids)
-            )
-        except ValidationError as error:
-            problems += [" ".join(m) for m in error.message_dict.values()]
-            performances = []
-        except Pipeline.DoesNotExist:
-            from django.http import Http404
-
-            raise Http404("No such pipeline.") from None
-        names = {str(o["id"]): o["name"] for o in options}
-        for perf in performances:
-            name = names.get(str(perf.scope.pipeline_ids[0]), "")
-            rows.append({"name": name, "perf": perf, "cards": presenters.cards(perf)})
-            chart.append({"name": name, "data": presenters.rebased_series(perf)})
+    rows, problems = _compare_rows(request, scope, ids, backtest_ids, options, problems)
+    chart = [{"name": row["name"], "data": row["series"]} for row in rows]
     metric_rows = []
     if rows:
         for index, card in enumerate(rows[0]["cards"]):
@@ -252,10 +244,13 @@ def compare(request):
         "scope": scope,
         "problems": problems,
         "options": options,
+        "backtest_options": backtests_with_results(user=request.user),
         "metric_rows": metric_rows,
-        "selected": set(ids),
+        "selected": set(ids) | set(backtest_ids),
         "rows": rows,
         "chart": chart,
+        # Backtests replay other years: curves are laid side by side from their own start.
+        "elapsed_axis": bool(backtest_ids),
         "periods": list(selectors.PERIOD_LABELS.items()),
         "modes": Mode.choices,
         "max_compared": selectors.MAX_COMPARED,
@@ -263,6 +258,52 @@ def compare(request):
     if request.htmx and request.headers.get("HX-Target") == "compare-body":
         return render(request, "analytics/compare.html#body", context)
     return render(request, "analytics/compare.html", context)
+
+
+def _compare_rows(request, scope, ids, backtest_ids, options, problems):
+    """One row per source: name, cards and rebased equity. A source that is not the user's is
+    404; too few or too many, or a backtest without results, is a problem shown on the page."""
+    from django.http import Http404
+
+    from analytics import backtests
+    from pipelines.models import Backtest, Pipeline
+
+    if not ids and not backtest_ids:
+        return [], problems
+    try:
+        pipeline_ids = selectors.validate_pipeline_ids(request.user, ids)
+        chosen = backtests.validate_backtest_ids(user=request.user, raw_ids=backtest_ids)
+        count = len(set(pipeline_ids)) + len(chosen)
+        if not 2 <= count <= selectors.MAX_COMPARED:
+            raise ValidationError(
+                {"ids": f"Compare 2 to {selectors.MAX_COMPARED} pipelines or backtests."}
+            )
+    except ValidationError as error:
+        return [], problems + [" ".join(m) for m in error.message_dict.values()]
+    except (Pipeline.DoesNotExist, Backtest.DoesNotExist):
+        raise Http404("No such pipeline or backtest.") from None
+    names = {str(o["id"]): o["name"] for o in options}
+    rows = []
+    for pipeline_id in dict.fromkeys(pipeline_ids):
+        perf = selectors.performance(scope.with_pipelines([pipeline_id]))
+        name = names.get(pipeline_id, "")
+        if chosen:  # beside backtests, say which record of the pipeline this is
+            name += f" ({scope.mode.lower()} record)"
+        rows.append(_compare_row(name, perf=perf))
+    for backtest in chosen:
+        perf = backtests.backtest_performance(user=request.user, backtest=backtest)
+        rows.append(_compare_row(*backtests.backtest_label(backtest), perf=perf))
+    return rows, problems
+
+
+def _compare_row(name: str, detail: str = "", *, perf) -> dict:
+    return {
+        "name": name,
+        "detail": detail,
+        "perf": perf,
+        "cards": presenters.cards(perf),
+        "series": presenters.rebased_series(perf),
+    }
 
 
 @login_required
@@ -404,3 +445,33 @@ def live_analytics_fragments(*, payload: dict) -> list[str]:
             ",".join(str(p.get("id", "")) for p in closed),
         )
     ]
+
+
+# --- Backtests ------------------------------------------------------------------------------------
+
+
+@login_required
+def backtest_results(request, backtest_id):
+    """A backtest's figures on analytics' own cards, charts and breakdowns; an htmx request
+    (the backtest page loading them) gets the figures alone."""
+    from django.http import Http404
+
+    from analytics import backtests
+    from pipelines.models import Backtest
+
+    try:
+        backtest = backtests.backtest_for_results(user=request.user, backtest_id=backtest_id)
+    except Backtest.DoesNotExist:
+        raise Http404("No such backtest.") from None
+    context = {"backtest": backtest, "perf": None}
+    if backtests.has_results(backtest):
+        perf = backtests.backtest_performance(user=request.user, backtest=backtest)
+        context.update(
+            perf=perf,
+            cards=presenters.cards(perf),
+            series=presenters.chart_series(perf),
+            panels=presenters.breakdown_panels(perf),
+        )
+    if request.htmx:
+        return render(request, "analytics/backtest.html#figures", context)
+    return render(request, "analytics/backtest.html", context)

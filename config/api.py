@@ -37,6 +37,7 @@ from config.throttling import api_throttles
 from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
 from pipelines.backtest.api import backtests_router, datasets_router, sweeps_router
+from pipelines.backtest.walkforward_api import walkforwards_router
 from pipelines.graph import InvalidGraph
 from signals.api import router as signals_router
 from signals.api import scanners_router
@@ -247,3 +248,4 @@ api.add_router("/reports", reports_router)
 api.add_router("/datasets", datasets_router)
 api.add_router("/backtests", backtests_router)
 api.add_router("/sweeps", sweeps_router)
+api.add_router("/walkforwards", walkforwards_router)

@@ -176,7 +176,9 @@ def user_page_shows(payload: dict[str, Any], topics: set[str]) -> bool:
     if event in views.EXECUTION_ROW_EVENTS:
         return "executions" in topics and bool(payload.get("execution_id"))
     if event == "backtest_progress":
-        return f"backtest:{payload.get('backtest_id')}" in topics
+        from pipelines.backtest.views import backtest_page_shows
+
+        return backtest_page_shows(payload, topics)
     return False
 
 

@@ -367,6 +367,8 @@ class Backtest(models.Model):
     llm_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     # [[epoch seconds, equity], …] at most a few thousand points (the last one exact).
     equity = models.JSONField(default=list, blank=True)
+    # [[ISO day, equity], …]: the equity at every day's last bar (analytics' daily returns).
+    daily_equity = models.JSONField(default=list, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -448,3 +450,53 @@ class BacktestSweep(models.Model):
 
     def __str__(self) -> str:
         return f"Sweep {self.id} ({self.combinations} combinations)"
+
+
+class BacktestWalkForward(models.Model):
+    """Walk-forward analysis of a pipeline over a dataset: the grid optimised in each rolling
+    in-sample window, its winner traded on the next out-of-sample window; only the
+    out-of-sample results are kept, with how many combinations were tried."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="walkforwards"
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="walkforwards")
+    dataset = models.ForeignKey("trading.Dataset", on_delete=models.CASCADE, related_name="+")
+    grid = models.JSONField(default=dict)
+    # The backtest settings every run uses (range, capital, costs, fills, direction).
+    settings = models.JSONField(default=dict)
+    in_sample_bars = models.PositiveIntegerField()
+    out_of_sample_bars = models.PositiveIntegerField()
+    combinations = models.PositiveIntegerField(default=0)
+    windows_total = models.PositiveIntegerField(default=0)
+    windows_done = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.PENDING
+    )
+    cancel_requested = models.BooleanField(default=False)
+    # [{in_sample: [start, end], out_of_sample: [...], from/to dates, parameters, returns…}]
+    windows = models.JSONField(default=list, blank=True)
+    out_of_sample_return_pct = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Walk-forward {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (
+            BacktestStatus.COMPLETED,
+            BacktestStatus.FAILED,
+            BacktestStatus.CANCELLED,
+        )
+
+    @property
+    def progress_pct(self) -> int:
+        return int(100 * self.windows_done / self.windows_total) if self.windows_total else 0

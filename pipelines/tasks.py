@@ -68,3 +68,12 @@ def daily_summaries_task() -> int:
     from pipelines.notifications import daily_summaries_send
 
     return daily_summaries_send()
+
+
+@shared_task(name="pipelines.backtest_walkforward", acks_late=True, ignore_result=True)
+def walkforward_run_task(walkforward_id: str) -> str | None:
+    """A walk-forward analysis in one worker; like a backtest it writes its results once, so a
+    redelivery finds the row claimed and stops."""
+    from pipelines.backtest.walkforward_services import walkforward_run
+
+    return walkforward_run(walkforward_id=walkforward_id)

@@ -5,6 +5,7 @@ from django.urls import path
 
 from pipelines import views
 from pipelines.backtest import views as backtest_views
+from pipelines.backtest import walkforward_views
 
 app_name = "pipelines"
 
@@ -54,7 +55,23 @@ urlpatterns = [
         backtest_views.sweep_start,
         name="sweep-start",
     ),
+    path(
+        "pipelines/<uuid:pipeline_id>/walkforwards/",
+        walkforward_views.walkforward_start,
+        name="walkforward-start",
+    ),
+    path(
+        "walkforwards/<uuid:walkforward_id>/",
+        walkforward_views.walkforward_detail,
+        name="walkforward",
+    ),
+    path(
+        "walkforwards/<uuid:walkforward_id>/cancel/",
+        walkforward_views.walkforward_cancel,
+        name="walkforward-cancel",
+    ),
     path("sweeps/<uuid:sweep_id>/", backtest_views.sweep_detail, name="sweep"),
+    path("sweeps/<uuid:sweep_id>/cancel/", backtest_views.sweep_cancel, name="sweep-cancel"),
     path("backtests/<uuid:backtest_id>/", backtest_views.backtest_detail, name="backtest"),
     path(
         "backtests/<uuid:backtest_id>/cancel/",

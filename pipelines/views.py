@@ -924,10 +924,10 @@ def live_user_fragments(*, user, payload: dict[str, Any], topics: set[str]) -> l
         from analytics.views import live_analytics_fragments
 
         return live_analytics_fragments(payload=payload)
-    # A backtest's page subscribes to that backtest only ("backtest:<id>"): its card's id is
-    # the same on every backtest page.
-    if event == "backtest_progress" and f"backtest:{payload.get('backtest_id')}" in topics:
-        from pipelines.backtest.views import backtest_progress_fragment
+    # A backtest's page subscribes to that backtest only ("backtest:<id>"), a sweep's page to
+    # that sweep ("sweep:<id>"): their cards' ids are the same on every such page.
+    if event == "backtest_progress":
+        from pipelines.backtest.views import backtest_live_fragments
 
-        return backtest_progress_fragment(user=user, backtest_id=payload.get("backtest_id"))
+        return backtest_live_fragments(user=user, payload=payload, topics=topics)
     return []

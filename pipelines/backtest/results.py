@@ -58,3 +58,16 @@ def backtest_metrics(result, *, initial_cash: float, seconds: float, bars: int) 
         "seconds": round(seconds, 3),
         "bars_per_second": round(bars / seconds) if seconds > 0 else None,
     }
+
+
+def daily_equity(open_seconds: np.ndarray, equity: np.ndarray, zone: str) -> list[list]:
+    """[[ISO day, equity], …]: the equity at each day's last bar, the day read in `zone` — every
+    day, unthinned, so analytics measures daily returns as it does for a live record."""
+    import pandas as pd
+
+    if not len(equity):
+        return []
+    moments = pd.to_datetime(np.asarray(open_seconds), unit="s", utc=True).tz_convert(zone)
+    days = moments.tz_localize(None).normalize().to_numpy()
+    last_of_day = np.flatnonzero(np.append(days[1:] != days[:-1], True))
+    return [[str(days[i].astype("datetime64[D]")), round(float(equity[i]), 2)] for i in last_of_day]

@@ -22,7 +22,7 @@ def dataset_get(*, user, dataset_id) -> Dataset:
 
 def backtests_for_user(*, user, pipeline=None) -> QuerySet[Backtest]:
     backtests = Backtest.objects.filter(owner=user).select_related("dataset", "pipeline")
-    backtests = backtests.defer(*(f"dataset__{c}" for c in BAR_COLUMNS), "equity")
+    backtests = backtests.defer(*(f"dataset__{c}" for c in BAR_COLUMNS), "equity", "daily_equity")
     if pipeline is not None:
         backtests = backtests.filter(pipeline=pipeline)
     return backtests
@@ -45,7 +45,11 @@ def sweep_get(*, user, sweep_id) -> BacktestSweep:
 
 
 def sweep_rows(*, sweep: BacktestSweep) -> list[Backtest]:
-    return list(sweep.backtests.defer("equity", "graph").order_by("-final_equity", "created_at"))
+    return list(
+        sweep.backtests.defer("equity", "daily_equity", "graph").order_by(
+            "-final_equity", "created_at"
+        )
+    )
 
 
 def backtest_closed_trades(*, backtest: Backtest) -> list[dict]:

@@ -22,7 +22,7 @@ from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_b
 from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history
 from pipelines.backtest.llm_budget import llm_client, llm_estimate, llm_needed, llm_node
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
-from pipelines.backtest.results import backtest_metrics, equity_points
+from pipelines.backtest.results import backtest_metrics, daily_equity, equity_points
 from pipelines.backtest.sessions import bar_sessions
 from pipelines.models import (
     Backtest,
@@ -31,6 +31,7 @@ from pipelines.models import (
     BacktestTrade,
     Pipeline,
 )
+from trading.calendar import NEW_YORK
 from trading.models import Dataset
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ def _emit(backtest: Backtest) -> None:
         owner_id=backtest.owner_id,
         backtest_id=str(backtest.pk),
         pipeline_id=str(backtest.pipeline_id),
+        sweep_id=str(backtest.sweep_id) if backtest.sweep_id else None,
         status=backtest.status,
         bars_done=backtest.bars_done,
         bars_total=backtest.bars_total,
@@ -232,8 +234,13 @@ def _emit(backtest: Backtest) -> None:
 
 
 def _history(backtest: Backtest) -> History:
-    history = dataset_history(backtest.dataset_id)
-    return history.between(_seconds(backtest.starts_at), _seconds(backtest.ends_at))
+    return history_between(backtest.dataset, backtest.starts_at, backtest.ends_at)
+
+
+def history_between(dataset: Dataset, start: datetime | None, end: datetime | None) -> History:
+    """A dataset's session bars opening in [start, end) (None: unbounded), as the engine reads
+    them (cached per process: see histories.dataset_history)."""
+    return dataset_history(dataset.pk).between(_seconds(start), _seconds(end))
 
 
 def _plan(backtest: Backtest):
@@ -374,6 +381,12 @@ def _net_pnl(trade, last_close: float) -> float:
     return trade.net_pnl + sign * remaining * (last_close - trade.entry_price)
 
 
+def _day_zone(backtest: Backtest) -> str:
+    """Where a bar's day is read: daily bars in the zone their file gave (a date there), intraday
+    bars on the exchange's calendar (New York)."""
+    return backtest.dataset.source_time_zone if backtest.dataset.timeframe == "1d" else NEW_YORK.key
+
+
 @transaction.atomic
 def _save_results(backtest: Backtest, history: History, result, seconds: float) -> None:
     trades = [
@@ -410,6 +423,7 @@ def _save_results(backtest: Backtest, history: History, result, seconds: float) 
         net_pnl=final - backtest.initial_cash,
         trades_count=len(result.closed_trades),
         equity=equity_points(history.open_seconds, result.equity),
+        daily_equity=daily_equity(history.open_seconds, result.equity, _day_zone(backtest)),
         metrics=backtest_metrics(
             result, initial_cash=float(backtest.initial_cash), seconds=seconds, bars=len(history)
         ),
@@ -504,8 +518,38 @@ def sweep_refresh(*, sweep: BacktestSweep) -> BacktestSweep:
             status__in=(BacktestStatus.PENDING, BacktestStatus.RUNNING)
         ).exists()
     ):
-        BacktestSweep.objects.filter(pk=sweep.pk, status=BacktestStatus.RUNNING).update(
+        if BacktestSweep.objects.filter(pk=sweep.pk, status=BacktestStatus.RUNNING).update(
             status=BacktestStatus.COMPLETED, finished_at=timezone.now()
-        )
+        ):
+            _emit_sweep(sweep)
         sweep.refresh_from_db()
+    return sweep
+
+
+def _emit_sweep(sweep: BacktestSweep) -> None:
+    """The sweep page redraws its progress and table when its status changes."""
+    event_emit(
+        event="backtest_progress",
+        owner_id=sweep.owner_id,
+        sweep_id=str(sweep.pk),
+        pipeline_id=str(sweep.pipeline_id),
+        status=BacktestSweep.objects.values_list("status", flat=True).get(pk=sweep.pk),
+    )
+
+
+@transaction.atomic
+def sweep_cancel(*, sweep: BacktestSweep) -> BacktestSweep:
+    """Stop a sweep: combinations still waiting never run (a chunk skips them: it claims only
+    waiting ones), the running ones stop between steps with their partial results."""
+    if not BacktestSweep.objects.filter(pk=sweep.pk, status=BacktestStatus.RUNNING).update(
+        status=BacktestStatus.CANCELLED, finished_at=timezone.now()
+    ):
+        sweep.refresh_from_db()
+        return sweep
+    sweep.backtests.filter(status=BacktestStatus.PENDING).update(
+        status=BacktestStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    )
+    sweep.backtests.filter(status=BacktestStatus.RUNNING).update(cancel_requested=True)
+    _emit_sweep(sweep)
+    sweep.refresh_from_db()
     return sweep

@@ -18,7 +18,7 @@ from pipelines import selectors as pipeline_selectors
 from pipelines.backtest import selectors, services
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN
 from pipelines.backtest.services import BacktestRefused, BacktestSettings
-from pipelines.models import Backtest, Pipeline
+from pipelines.models import Backtest, BacktestSweep, Pipeline
 from trading.marketdata.base import TIMEFRAMES, MarketDataError
 from trading.marketdata.datasets import (
     DatasetError,
@@ -111,6 +111,9 @@ def _home(request, pipeline, form, status=200):
             )[:50]
         ),
         "sweeps": list(pipeline.sweeps.filter(owner=request.user)[:10]),
+        "walkforwards": list(
+            pipeline.walkforwards.filter(owner=request.user).defer("windows")[:10]
+        ),
     }
     return render(request, "pipelines/backtests.html", context, status=status)
 
@@ -182,9 +185,21 @@ def dataset_add(request, pipeline_id):
     return redirect("pipelines:backtests", pipeline_id=pipeline.pk)
 
 
+# Exit markers say why in a word or two (the trades table has the full reason).
+EXIT_MARKS = {
+    "stop_hit": "stop",
+    "target_1_hit": "T1",
+    "target_2_hit": "T2",
+    "end_of_day": "EOD",
+    "exit_condition": "exit",
+    "reversal": "reverse",
+}
+
+
 def _chart(backtest: Backtest, trades) -> list[dict]:
-    """The dataset's last bars as candles, with the trades' entries and exits marked and the
-    last trade's stop and targets drawn."""
+    """The dataset's last bars as candles, with every trade's entry and exit marked, each
+    trade's stop and targets drawn as segments over the bars it was open, and the last
+    trade's levels as price lines."""
     dataset = Dataset.objects.get(pk=backtest.dataset_id)
     bars = dataset_bars(dataset)
     lo = max(0, len(bars) - CHART_BARS)
@@ -196,21 +211,38 @@ def _chart(backtest: Backtest, trades) -> list[dict]:
         for i in range(lo, len(bars))
     ]
     first = candles[0][0] if candles else 0
-    markers, levels = [], []
+    last_bar = candles[-1][0] if candles else 0
+    markers, levels, segments = [], [], []
     for trade in trades:
         entry = int(trade.entry_at.timestamp())
+        exit_at = int(trade.exit_at.timestamp()) if trade.exit_at is not None else None
         if entry >= first:
             markers.append(
                 {"at": entry, "buy": trade.side == "long", "text": f"{trade.side} {trade.quantity}"}
             )
-        if trade.exit_at is not None and trade.exit_at.timestamp() >= first:
+        if exit_at is not None and exit_at >= first:
             markers.append(
                 {
-                    "at": int(trade.exit_at.timestamp()),
+                    "at": exit_at,
                     "buy": trade.side != "long",
-                    "text": trade.close_reason,
+                    "text": EXIT_MARKS.get(trade.close_reason, trade.close_reason),
                 }
             )
+        if (exit_at or last_bar) >= first:
+            for kind, price in (
+                ("stop", trade.stop_loss),
+                ("target_1", trade.target_1),
+                ("target_2", trade.target_2),
+            ):
+                if price is not None:
+                    segments.append(
+                        {
+                            "kind": kind,
+                            "price": float(price),
+                            "from": max(entry, first),
+                            "to": exit_at or last_bar,
+                        }
+                    )
     if trades:
         last = trades[-1]
         for kind, price, title in (
@@ -229,25 +261,9 @@ def _chart(backtest: Backtest, trades) -> list[dict]:
             "candles": {dataset.timeframe: candles},
             "levels": levels,
             "markers": markers,
+            "segments": segments,
         }
     ]
-
-
-def equity_path(points: list, width: int = 800, height: int = 200) -> dict | None:
-    """An SVG polyline of the equity series (and its low and high), drawn without JavaScript."""
-    if len(points) < 2:
-        return None
-    times = [p[0] for p in points]
-    values = [p[1] for p in points]
-    t0, t1 = times[0], times[-1] or 1
-    low, high = min(values), max(values)
-    span_t = (t1 - t0) or 1
-    span_v = (high - low) or 1
-    coords = " ".join(
-        f"{(t - t0) / span_t * width:.1f},{height - (v - low) / span_v * height:.1f}"
-        for t, v in zip(times, values, strict=True)
-    )
-    return {"points": coords, "low": low, "high": high, "width": width, "height": height}
 
 
 def backtest_context(backtest: Backtest) -> dict:
@@ -270,7 +286,6 @@ def backtest_detail(request, backtest_id):
         {
             "trades": trades,
             "charts": _chart(backtest, trades) if trades else [],
-            "equity_path": equity_path(backtest.equity),
             "results_shown": backtest.is_finished,
             # Daily bars carry a date, not a time a trader would read.
             "daily": backtest.dataset.timeframe == "1d",
@@ -303,10 +318,17 @@ def backtest_progress_fragment(*, user, backtest_id) -> list[str]:
     return [render_to_string("pipelines/backtest.html#progress", context)]
 
 
+# Column → how a row ranks, best first (drawdown: the smallest first).
 SWEEP_SORTS = {
-    "equity": "final_equity",
-    "trades": "trades_count",
-    "pnl": "net_pnl",
+    "equity": lambda row: row.final_equity,
+    "trades": lambda row: row.trades_count,
+    "pnl": lambda row: row.net_pnl,
+    "return": lambda row: (row.metrics or {}).get("return_pct"),
+    "drawdown": lambda row: (
+        None
+        if (row.metrics or {}).get("max_drawdown_pct") is None
+        else -row.metrics["max_drawdown_pct"]
+    ),
 }
 
 
@@ -353,57 +375,132 @@ def sweep_start(request, pipeline_id):
     return redirect("pipelines:sweep", sweep_id=sweep.pk)
 
 
-@login_required
-def sweep_detail(request, sweep_id):
+def _sweep(request, sweep_id) -> BacktestSweep:
     try:
-        sweep = selectors.sweep_get(user=request.user, sweep_id=sweep_id)
-    except Exception:
+        return selectors.sweep_get(user=request.user, sweep_id=sweep_id)
+    except BacktestSweep.DoesNotExist:
         raise Http404("No such sweep.") from None
+
+
+def _heatmap(sweep: BacktestSweep, keys: list, rows: list) -> dict | None:
+    """Final equity by the two swept values, shaded from the worst (red) to the best (green)."""
+    if len(keys) != 2:
+        return None
+    xs, ys = sweep.grid[keys[0]], sweep.grid[keys[1]]
+    by_cell = {
+        (str(row.parameters.get(keys[0])), str(row.parameters.get(keys[1]))): row for row in rows
+    }
+    finals = [float(r.final_equity) for r in rows if r.final_equity is not None]
+    low, high = (min(finals), max(finals)) if finals else (0.0, 0.0)
+
+    def shade(row):
+        if row is None or row.final_equity is None or high == low:
+            return 50
+        return int(100 * (float(row.final_equity) - low) / (high - low))
+
+    return {
+        "x": keys[0],
+        "y": keys[1],
+        "xs": xs,
+        "rows": [
+            {
+                "y": y,
+                "cells": [
+                    {
+                        "row": by_cell.get((str(x), str(y))),
+                        "shade": shade(by_cell.get((str(x), str(y)))),
+                    }
+                    for x in xs
+                ],
+            }
+            for y in ys
+        ],
+    }
+
+
+def sweep_context(sweep: BacktestSweep, sort: str = "equity") -> dict:
+    """Progress (combinations finished of all, ETA), the sortable table and the heatmap."""
     sweep = services.sweep_refresh(sweep=sweep)
     rows = selectors.sweep_rows(sweep=sweep)
-    sort = request.GET.get("sort", "equity")
-    key = SWEEP_SORTS.get(sort, "final_equity")
-    rows.sort(key=lambda row: (getattr(row, key) is None, -(getattr(row, key) or 0)))
+    sort = sort if sort in SWEEP_SORTS else "equity"
+    rank = SWEEP_SORTS[sort]
+    rows.sort(key=lambda row: (rank(row) is None, -(rank(row) or 0)))
     keys = sorted(sweep.grid)
-    heatmap = None
-    if len(keys) == 2:
-        xs, ys = sweep.grid[keys[0]], sweep.grid[keys[1]]
-        by_cell = {
-            (str(row.parameters.get(keys[0])), str(row.parameters.get(keys[1]))): row
-            for row in rows
-        }
-        finals = [float(r.final_equity) for r in rows if r.final_equity is not None]
-        low, high = (min(finals), max(finals)) if finals else (0.0, 0.0)
-
-        def shade(row):
-            if row is None or row.final_equity is None or high == low:
-                return 50
-            return int(100 * (float(row.final_equity) - low) / (high - low))
-
-        heatmap = {
-            "x": keys[0],
-            "y": keys[1],
-            "xs": xs,
-            "rows": [
-                {
-                    "y": y,
-                    "cells": [
-                        {
-                            "row": by_cell.get((str(x), str(y))),
-                            "shade": shade(by_cell.get((str(x), str(y)))),
-                        }
-                        for x in xs
-                    ],
-                }
-                for y in ys
-            ],
-        }
-    context = {
+    finished = sum(1 for row in rows if row.is_finished)
+    eta_seconds = None
+    if sweep.status == "running" and finished:
+        started = min((row.started_at for row in rows if row.started_at), default=None)
+        if started is not None:
+            elapsed = (timezone.now() - started).total_seconds()
+            eta_seconds = int(elapsed / finished * (sweep.combinations - finished))
+    return {
         "sweep": sweep,
         "rows": rows,
         "keys": keys,
         "sort": sort,
-        "heatmap": heatmap,
-        "finished": sum(1 for row in rows if row.is_finished),
+        "heatmap": _heatmap(sweep, keys, rows),
+        "finished": finished,
+        "running": sum(1 for row in rows if row.status == "running"),
+        "cancelled": sum(1 for row in rows if row.status == "cancelled"),
+        "progress_pct": int(100 * finished / sweep.combinations) if sweep.combinations else 0,
+        "eta_seconds": eta_seconds,
     }
+
+
+@login_required
+def sweep_detail(request, sweep_id):
+    context = sweep_context(_sweep(request, sweep_id), request.GET.get("sort", "equity"))
+    if request.htmx:
+        return render(request, "pipelines/sweep.html#live", context)
     return render(request, "pipelines/sweep.html", context)
+
+
+@login_required
+@require_POST
+def sweep_cancel(request, sweep_id):
+    sweep = services.sweep_cancel(sweep=_sweep(request, sweep_id))
+    messages.info(
+        request,
+        "Sweep cancelled: waiting combinations will not run."
+        if sweep.status == "cancelled"
+        else "The sweep had already finished.",
+    )
+    return redirect("pipelines:sweep", sweep_id=sweep.pk)
+
+
+def backtest_page_shows(payload: dict, topics: set[str]) -> bool:
+    """Whether a backtest event changes the page listening to `topics` (see below)."""
+    if f"backtest:{payload.get('backtest_id')}" in topics:
+        return True
+    walkforward_id = payload.get("walkforward_id")
+    if walkforward_id and f"walkforward:{walkforward_id}" in topics:
+        return True
+    sweep_id = payload.get("sweep_id")
+    return bool(sweep_id) and f"sweep:{sweep_id}" in topics and payload.get("status") != "running"
+
+
+def backtest_live_fragments(*, user, payload: dict, topics: set[str]) -> list[str]:
+    """What a backtest event changes on the page watching it: a backtest's progress card
+    ("backtest:<id>"), a walk-forward's windows ("walkforward:<id>"), or a sweep's progress,
+    table and heatmap ("sweep:<id>") when one of its combinations finishes or it ends."""
+    if not backtest_page_shows(payload, topics):
+        return []
+    if f"backtest:{payload.get('backtest_id')}" in topics:
+        return backtest_progress_fragment(user=user, backtest_id=payload.get("backtest_id"))
+    if payload.get("walkforward_id"):
+        from pipelines.backtest.walkforward_views import walkforward_live_fragment
+
+        return walkforward_live_fragment(user=user, walkforward_id=payload["walkforward_id"])
+    return sweep_live_fragment(user=user, sweep_id=payload["sweep_id"])
+
+
+def sweep_live_fragment(*, user, sweep_id) -> list[str]:
+    from django.core.exceptions import ValidationError
+    from django.template.loader import render_to_string
+
+    try:
+        sweep = selectors.sweep_get(user=user, sweep_id=sweep_id)
+    except (BacktestSweep.DoesNotExist, ValidationError, ValueError, TypeError):
+        return []
+    context = {**sweep_context(sweep), "oob": True}
+    return [render_to_string("pipelines/sweep.html#live", context)]

@@ -68,6 +68,7 @@ def walk_forward(
     in_sample_bars: int,
     out_of_sample_bars: int,
     side: str = "long",
+    on_window=None,
 ) -> WalkForward:
     """Rolling windows of `in_sample_bars` then `out_of_sample_bars`, stepping by the latter.
     The out-of-sample run starts at the in-sample start so its indicators are warm, and only
@@ -109,4 +110,15 @@ def walk_forward(
             )
         )
         start += out_of_sample_bars
+        # Progress after each window; a False answer stops here (cancelled): the windows done
+        # so far are the result.
+        if on_window is not None and not on_window(len(result.windows)):
+            break
     return result
+
+
+def window_count(bars: int, in_sample_bars: int, out_of_sample_bars: int) -> int:
+    """How many rolling windows fit in `bars` (each in-sample then out-of-sample)."""
+    if in_sample_bars < 1 or out_of_sample_bars < 1 or bars < in_sample_bars + out_of_sample_bars:
+        return 0
+    return (bars - in_sample_bars - out_of_sample_bars) // out_of_sample_bars + 1

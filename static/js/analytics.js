@@ -58,6 +58,18 @@
     if (!source || !box) return;
     var lines = JSON.parse(source.textContent || "[]");
     var chart = fresh(box);
+    if (box.dataset.axis === "elapsed") {
+      // Backtests replay other years than a pipeline's record: each curve starts at day 0.
+      var ORIGIN = 946684800; // 2000-01-01, an arbitrary day 0
+      var dayOf = function (t) { return "day " + Math.round((t - ORIGIN) / 86400); };
+      lines = lines.map(function (line) {
+        var first = line.data && line.data.length ? Date.parse(line.data[0].time) / 1000 : 0;
+        return { name: line.name, data: (line.data || []).map(function (p) {
+          return { time: ORIGIN + (Date.parse(p.time) / 1000 - first), value: p.value };
+        }) };
+      });
+      chart.applyOptions({ timeScale: { tickMarkFormatter: dayOf }, localization: { timeFormatter: dayOf } });
+    }
     lines.forEach(function (line, i) {
       chart.addLineSeries({ color: PALETTE[i % PALETTE.length], lineWidth: 2, title: line.name }).setData(line.data || []);
     });

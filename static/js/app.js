@@ -98,7 +98,21 @@
     event.preventDefault();
     event.stopImmediatePropagation();
     var submitter = event.submitter || null;
-    openConfirm(form, function () {
+    openConfirm(form, function (parts) {
+      // A live update may have swapped the form out while the dialog was open (a progress card
+      // polling or pushed): submit its replacement, else post the dialog's own form there.
+      if (!form.isConnected) {
+        var action = form.getAttribute("action");
+        var current = Array.prototype.find.call(document.querySelectorAll("form[data-confirm]"), function (f) {
+          return f.getAttribute("action") === action;
+        });
+        if (!current) {
+          parts.form.action = action;
+          parts.form.submit();
+          return;
+        }
+        form = current;
+      }
       var flag = form.querySelector("input[name=confirmed]");
       if (!flag) {
         flag = document.createElement("input");

@@ -78,6 +78,7 @@
       });
     });
     var times = candles.map(function (c) { return c.time; });
+    drawSegments(chart, spec.segments || [], times);
     var markers = (spec.markers || []).map(function (m) {
       var at = snap(m.at, times);
       return at == null ? null : {
@@ -90,6 +91,35 @@
     }).filter(Boolean).sort(function (a, b) { return a.time - b.time; });
     if (markers.length) series.setMarkers(markers);
     chart.timeScale().fitContent();
+  }
+
+  // Each trade's stop and targets as a dashed segment over the bars it was open: one line
+  // series per kind. Lightweight Charts draws a line across whitespace, so the stretch from one
+  // trade's exit to the next one's entry is drawn transparent instead (a point's colour is the
+  // colour of the line leaving it).
+  function drawSegments(chart, segments, times) {
+    var LC = window.LightweightCharts;
+    var byKind = {};
+    segments.forEach(function (s) { (byKind[s.kind] = byKind[s.kind] || []).push(s); });
+    Object.keys(byKind).forEach(function (kind) {
+      var color = COLORS[kind.split("_")[0]] || "#64748b";
+      var data = [];
+      var lastTime = -Infinity;
+      byKind[kind].sort(function (a, b) { return a.from - b.from; }).forEach(function (s) {
+        var from = snap(s.from, times);
+        var to = snap(s.to, times);
+        if (from == null || to == null || from <= lastTime) return;
+        if (to > from) data.push({ time: from, value: s.price, color: color });
+        data.push({ time: to, value: s.price, color: "rgba(0,0,0,0)" });
+        lastTime = to;
+      });
+      if (!data.length) return;
+      chart.addLineSeries({
+        color: color, lineWidth: 1,
+        lineStyle: LC.LineStyle ? LC.LineStyle.Dashed : 2,
+        lastValueVisible: false, priceLineVisible: false, crosshairMarkerVisible: false,
+      }).setData(data);
+    });
   }
 
   function build(list) {
