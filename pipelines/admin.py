@@ -14,6 +14,7 @@ from config.admin import ReadOnlyAdmin
 from pipelines.graph import InvalidGraph, validated_graph
 from pipelines.models import (
     Backtest,
+    BacktestWalkForward,
     Pipeline,
     PipelineExecution,
     PipelineModeChange,
@@ -114,3 +115,21 @@ class BacktestAdmin(ReadOnlyAdmin):
         return [
             name for name in super().get_readonly_fields(request, obj) if name not in self.exclude
         ]
+
+
+@admin.register(BacktestWalkForward)
+class BacktestWalkForwardAdmin(ReadOnlyAdmin):
+    """Read-only: walk-forwards are made by their owners and written by their Celery task."""
+
+    list_display = [
+        "pipeline",
+        "owner",
+        "status",
+        "combinations",
+        "windows_done",
+        "windows_total",
+        "out_of_sample_return_pct",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["pipeline__name", "owner__email"]

@@ -52,6 +52,19 @@ pnl_class = register.filter("pnl_class", presenters.pnl_class)
 
 
 @register.filter
+def percent_points(value, places: int = 2) -> str:
+    """A value already in percent (e.g. a return of -1.5 %) with the pages' minus sign: "−1.50%";
+    — when unknown."""
+    amount = _decimal(value)
+    if amount is None:
+        return "—"
+    rounded = amount.quantize(Decimal(1).scaleb(-int(places)), ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = abs(rounded)  # never "−0.00%"
+    return f"{rounded}%".replace("-", money_format.MINUS)
+
+
+@register.filter
 def duration_ms(value) -> str:
     if value is None or value == "":
         return "—"
