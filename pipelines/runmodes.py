@@ -477,7 +477,7 @@ def end_of_day(*, pipeline: Pipeline, now: datetime, day: date | None = None) ->
     """Past the window's end: flatten the pipeline's positions and/or stop it, as configured.
     Once per window (`day` is the local date the window closed on)."""
     from trading.api import executor_for_position
-    from trading.services import pipeline_flatten
+    from trading.services import eod_action_record, pipeline_flatten
 
     schedule = schedule_of(pipeline)
     day = day or trading_day(schedule, now)
@@ -501,17 +501,19 @@ def end_of_day(*, pipeline: Pipeline, now: datetime, day: date | None = None) ->
             executor_for=executor_for_position,
             pipeline_stopped=schedule.stop_pipeline_at_end,
             now=now,
+            day=day,
+            zone=schedule.zone,
         )
     else:
-        action = EODAction.objects.create(
+        action = eod_action_record(
             owner=pipeline.owner,
             pipeline_id=pipeline.pk,
-            action_date=day,
-            action_time=now.astimezone(schedule.zone).time().replace(microsecond=0),
+            now=now,
+            day=day,
+            zone=schedule.zone,
             pipeline_stopped=schedule.stop_pipeline_at_end,
             reason="End of trading window",
         )
-    EODAction.objects.filter(pk=action.pk).update(action_date=day)
     parts = []
     if schedule.flatten_positions_at_end:
         parts.append(

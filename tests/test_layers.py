@@ -43,3 +43,66 @@ def test_it_finds_an_upward_import(tmp_path):
 
 def test_it_keeps_each_apps_tests_within_its_layer():
     assert upward_imports_in_tests() == {}, "move these to tests/integration/"
+
+
+# The ORM calls that write rows.
+WRITES = {"create", "update", "bulk_create", "bulk_update", "delete", "get_or_create"}
+WRITES |= {"update_or_create"}
+
+
+def production_modules():
+    for app in LAYERS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if not {"tests", "migrations"} & set(path.relative_to(ROOT).parts):
+                yield app, path
+
+
+def foreign_writes(app: str, path: Path) -> list[str]:
+    """`Model.objects….create/update/…` calls on another app's models in `path` of `app`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    foreign = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith(".models"):
+            owner = node.module.split(".")[0]
+            if owner in LAYERS and owner != app:
+                foreign.update({alias.asname or alias.name: owner for alias in node.names})
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in WRITES:
+            continue
+        root, chain = node.func.value, []
+        while isinstance(root, ast.Attribute | ast.Call):
+            if isinstance(root, ast.Call):
+                root = root.func
+            else:
+                chain.append(root.attr)
+                root = root.value
+        if isinstance(root, ast.Name) and root.id in foreign and "objects" in chain:
+            found.append(f"{path.name}:{node.lineno} writes {root.id}")
+    return found
+
+
+def test_it_finds_a_write_into_another_apps_model(tmp_path):
+    module = tmp_path / "runmodes.py"
+    module.write_text(
+        "from trading.models import EODAction\n"
+        "def f(pk):\n    EODAction.objects.filter(pk=pk).update(action_date=None)\n"
+    )
+    assert foreign_writes("pipelines", module) == ["runmodes.py:3 writes EODAction"]
+    assert foreign_writes("trading", module) == []
+
+
+def test_it_writes_other_apps_models_only_through_their_services():
+    found = [hit for app, path in production_modules() for hit in foreign_writes(app, path)]
+    assert found == [], "call the owning app's service instead"
+
+
+def test_it_uses_no_app_registry_reach_arounds():
+    found = [
+        str(path.relative_to(ROOT))
+        for _app, path in production_modules()
+        if "get_model(" in path.read_text()
+    ]
+    assert found == [], "import the owning app's selector, or ask it through a hook"

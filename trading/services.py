@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from uuid import UUID
 
@@ -776,24 +776,50 @@ def pipeline_flatten(
     executor_for,
     pipeline_stopped: bool = False,
     now: datetime | None = None,
+    day: date | None = None,
+    zone: tzinfo | None = None,
 ) -> EODAction:
-    """End of day: close the open positions this pipeline opened and record an EODAction."""
+    """End of day: close the open positions this pipeline opened and record an EODAction for
+    `day` (by default today in `zone`, the pipeline's window zone, else the active zone)."""
     now = now or timezone.now()
     positions = list(
         Position.objects.filter(owner=owner, pipeline_id=pipeline_id, status=PositionStatus.OPEN)
     )
     results = [_close_one(p, executor_for, CloseReason.END_OF_DAY, "eod", now) for p in positions]
-    local = timezone.localtime(now)
-    return EODAction.objects.create(
+    return eod_action_record(
         owner=owner,
         pipeline_id=pipeline_id,
-        action_date=local.date(),
-        action_time=local.time().replace(microsecond=0),
+        now=now,
+        day=day,
+        zone=zone,
         positions_closed=sum(1 for r in results if r.status == "closed"),
         total_pnl=cents(sum((r.realized_pnl for r in results), Decimal("0"))),
         pipeline_stopped=pipeline_stopped,
         failed_symbols=[r.symbol for r in results if r.status == "error"],
         reason=reason,
+    )
+
+
+def eod_action_record(
+    *,
+    owner: User,
+    pipeline_id: UUID,
+    now: datetime,
+    reason: str,
+    day: date | None = None,
+    zone: tzinfo | None = None,
+    **outcome,
+) -> EODAction:
+    """Record what end-of-day handling did for a pipeline, dated `day` (default: the local date
+    of `now` in `zone`, else the active zone) at the local time of `now`."""
+    local = now.astimezone(zone) if zone is not None else timezone.localtime(now)
+    return EODAction.objects.create(
+        owner=owner,
+        pipeline_id=pipeline_id,
+        action_date=day or local.date(),
+        action_time=local.time().replace(microsecond=0),
+        reason=reason,
+        **outcome,
     )
 
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -21,6 +20,7 @@ from accounts.views import confirmation_page, is_confirmed
 from trading import selectors, services
 from trading.api import executor_for_position
 from trading.forms import TradeFilterForm
+from trading.hooks import pipeline_names
 from trading.localtime import chart_epoch
 from trading.marketdata.base import MarketDataError
 from trading.models import Position, PositionStatus
@@ -30,24 +30,16 @@ TRADES_PER_PAGE = 50
 CHART_BARS = 120
 
 
-def _pipeline_model():
-    # Pipelines sit above trading: the name of the pipeline that opened a position is looked up
-    # through the app registry for display only, never imported.
-    return apps.get_model("pipelines", "Pipeline")
-
-
 def user_pipelines(user) -> list[tuple[Any, str]]:
-    return list(
-        _pipeline_model().objects.filter(owner=user).order_by("name").values_list("pk", "name")
-    )
+    """(id, name) of the user's pipelines in name order, asked of pipelines through a hook."""
+    return list(pipeline_names(owner=user).items())
 
 
 def position_rows(positions: list[Position]) -> list[Position]:
     """Attach the originating pipeline's name to each position (one query for all of them)."""
     ids = {p.pipeline_id for p in positions if p.pipeline_id}
-    names = (
-        dict(_pipeline_model().objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
-    )
+    owner = positions[0].owner_id if positions else None
+    names = pipeline_names(owner=owner, pipeline_ids=ids) if ids else {}
     for position in positions:
         position.pipeline_name = names.get(position.pipeline_id, "")
     return positions
