@@ -39,6 +39,7 @@ from signals import catalog, conf, metrics
 from signals.bus import SignalBus
 from signals.models import MatchOutcome, Scanner, ScannerType, SignalEvent, SignalMatch
 from signals.schemas import SignalMessage, TradingViewAlert
+from trading.selectors import held_symbols_sql
 
 logger = logging.getLogger(__name__)
 
@@ -377,14 +378,7 @@ def signal_dispatch_record(
 # to close), in one prepared statement.
 _MATCHED_PIPELINES_SQL = """
 SELECT {columns},
-       ARRAY(SELECT held.symbol FROM (
-                SELECT position.symbol FROM trading_position AS position
-                 WHERE position.pipeline_id = pipelines_pipeline.id AND position.status = 'open'
-                UNION
-                SELECT queued.symbol FROM trading_order AS queued
-                 WHERE queued.pipeline_id = pipelines_pipeline.id AND queued.status = 'accepted'
-                   AND queued.raw ? 'entry_plan'
-             ) AS held ORDER BY held.symbol) AS open_symbols
+       {held_symbols} AS open_symbols
   FROM pipelines_pipeline
  WHERE pipelines_pipeline.id = ANY(%(ids)s)
 """
@@ -392,7 +386,10 @@ SELECT {columns},
 
 @functools.cache
 def _matched_pipelines_sql() -> str:
-    return _MATCHED_PIPELINES_SQL.format(columns=model_columns(Pipeline))
+    return _MATCHED_PIPELINES_SQL.format(
+        columns=model_columns(Pipeline),
+        held_symbols=held_symbols_sql(f"{Pipeline._meta.db_table}.id"),
+    )
 
 
 def _matched_pipelines(pipeline_ids: list[str]) -> list[Pipeline]:
@@ -412,7 +409,7 @@ def _matched_pipelines(pipeline_ids: list[str]) -> list[Pipeline]:
 _SIGNAL_RECORD_SQL = (
     "WITH "  # noqa: S608 - constant text with the shared CTE; values are parameters
     + EXECUTIONS_INSERT_CTE
-    + """, event AS (
+    + f""", event AS (
     INSERT INTO signals_signalevent (
         dedup_key, signal_id, signal_type, source, owner_id, tickers, signal_at, message_id,
         matched_count, started_count, received_at
@@ -427,7 +424,7 @@ _SIGNAL_RECORD_SQL = (
     )
     SELECT event.id, m.owner_id, m.pipeline_id, started.id, m.symbols,
            CASE WHEN m.execution_id IS NOT NULL AND started.id IS NULL
-                THEN 'skipped' ELSE m.outcome END,
+                THEN '{MatchOutcome.SKIPPED}' ELSE m.outcome END,
            CASE WHEN m.execution_id IS NOT NULL AND started.id IS NULL
                 THEN %(run_under_way)s ELSE m.reason END
       FROM event
@@ -437,7 +434,7 @@ _SIGNAL_RECORD_SQL = (
       LEFT JOIN started ON started.id = m.execution_id
 )
 SELECT (SELECT id FROM event), ARRAY(SELECT id FROM started)
-"""
+"""  # noqa: S608 - enum values; inputs are parameters
 )
 RUN_UNDER_WAY = "A run of this pipeline is already pending or running."
 

@@ -64,8 +64,10 @@ def test_it_names_a_column_a_statement_leaves_out():
     assert uncovered_columns("pipelines_steprun", columns - {"node_id"}) == {"node_id"}
 
 
-@pytest.mark.parametrize(
-    ("where", "table", "columns"), insert_statements(), ids=lambda v: v if isinstance(v, str) else ""
-)
+def _label(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@pytest.mark.parametrize(("where", "table", "columns"), insert_statements(), ids=_label)
 def test_it_writes_every_column_without_a_database_default(where, table, columns):
     assert uncovered_columns(table, columns) == set(), f"{where} does not write them"
