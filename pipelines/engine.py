@@ -264,7 +264,10 @@ _FINISHED_STEP_CTE = f""", finished AS (
 # it ends, the state after every step): it renews the lease while saving the state, marks the
 # previous step completed and starts (or, on a redelivery, restarts) the next one — all only if
 # this task still holds the execution. Written as SQL because the engine's speed is dominated
-# by round trips: this is one instead of six. A checkpoint (above).
+# by round trips: this is one instead of six. A checkpoint (above). bench/bench_checkpoint.py,
+# 2000 boundaries each, back to back (2026-12-02, load average 9.0 on 2 cores): this statement
+# p50 0.41 ms / p99 8.8 ms; the same writes through the ORM (4 statements in a transaction)
+# p50 8.61 ms / p99 25.2 ms.
 _STEP_BOUNDARY_SQL = (
     "WITH "  # noqa: S608 - constant text with the shared CTEs; values are parameters
     + _CHECKPOINT_CTE
