@@ -17,7 +17,7 @@ SQL_MODULES = [
     "billing.services",
     "pipelines.engine",
     "pipelines.services",
-    "signals.services",
+    "signals.services.dispatch",
 ]
 INSERT = re.compile(r"INSERT INTO (\w+)\s*\(([^)]*)\)", re.IGNORECASE)
 
