@@ -106,3 +106,30 @@ def test_it_uses_no_app_registry_reach_arounds():
         if "get_model(" in path.read_text()
     ]
     assert found == [], "import the owning app's selector, or ask it through a hook"
+
+
+# config/ holds a core the apps import (db, events, errors, env, ui, …), which imports no app,
+# and the wiring that imports the apps to put them together.
+CONFIG_WIRING = {"api", "asgi", "celery", "context_processors", "routing", "urls", "views"}
+
+
+def test_it_keeps_the_config_core_free_of_apps():
+    found = {
+        path.name: sorted(imported_apps(path))
+        for path in sorted((ROOT / "config").glob("*.py"))
+        if path.stem not in CONFIG_WIRING and imported_apps(path)
+    }
+    assert found == {}, "config's core may not import an app; move it to the wiring"
+
+
+def test_it_lets_no_app_import_the_config_wiring():
+    wiring = {f"config.{name}" for name in CONFIG_WIRING}
+    found = []
+    for _app, path in production_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in wiring:
+                found.append(f"{path.relative_to(ROOT)}: {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.module == "config":
+                names = {f"config.{alias.name}" for alias in node.names}
+                found.extend(f"{path.relative_to(ROOT)}: {n}" for n in names & wiring)
+    assert found == []

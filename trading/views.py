@@ -16,9 +16,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.views import confirmation_page, is_confirmed
+from config.ui import confirmation_page, is_confirmed
 from trading import selectors, services
-from trading.api import executor_for_position
+from trading.executors.factory import executor_for_position
 from trading.forms import TradeFilterForm
 from trading.hooks import pipeline_names
 from trading.localtime import chart_epoch

@@ -18,8 +18,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from accounts.views import confirmation_page, is_confirmed
 from config.errors import Conflict, UpgradeRequired
+from config.ui import confirmation_page, is_confirmed
 from pipelines import blueprints, runmodes, selectors, services
 from pipelines.forms import (
     LIVE_WARNING,
