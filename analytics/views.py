@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from analytics import exports, pdf_jobs, presenters, selectors
-from billing.selectors import spend_summary
+from billing.selectors import estimates_accuracy, spend_summary
 from pipelines import blueprints
 from pipelines.models import PipelineStatus
 from pipelines.selectors import execution_rows_for_user, pipeline_cards_for_user
@@ -287,6 +287,8 @@ def costs(request):
     )
     if request.htmx and request.headers.get("HX-Target") == "costs-body":
         return render(request, "analytics/costs.html#body", context)
+    # The estimates' accuracy (last 30 days) sits outside the period's fragment.
+    context["accuracy"] = estimates_accuracy(owner=request.user)
     return render(request, "analytics/costs.html", context)
 
 
@@ -380,12 +382,14 @@ def live_analytics_fragments(*, payload: dict) -> list[str]:
     know them; the page does), rendered by the same view as on load."""
     from django.utils.html import format_html
 
-    position = payload.get("position") or {}
-    if position.get("status") != "closed":
+    from trading.live_positions import changed_positions
+
+    closed = [p for p in changed_positions(payload) if p.get("status") == "closed"]
+    if not closed:
         return []
     return [
         format_html(
             '<div id="analytics-signal" hx-swap-oob="true" hidden data-closed="{}"></div>',
-            position.get("id", ""),
+            ",".join(str(p.get("id", "")) for p in closed),
         )
     ]

@@ -219,6 +219,20 @@ def _sweep_seconds(workers: int, pipeline, dataset, user) -> float:
             process.wait(30)
 
 
+def session_minutes(count: int) -> pd.DatetimeIndex:
+    """`count` one-minute bar opens inside XNYS sessions, from 2 January 2020 on."""
+    from trading.calendar import session_table
+
+    table = session_table()
+    first = int(np.searchsorted(table.opens, pd.Timestamp("2020-01-02", tz="UTC").timestamp()))
+    minutes: list[int] = []
+    for opens, closes in zip(table.opens[first:], table.closes[first:], strict=False):
+        minutes.extend(range(int(opens), int(closes), 60))
+        if len(minutes) >= count:
+            break
+    return pd.DatetimeIndex(np.asarray(minutes[:count], dtype="datetime64[s]"))
+
+
 def sweep_bench() -> bool:
     from common import bench_user
 
@@ -228,6 +242,8 @@ def sweep_bench() -> bool:
     user = bench_user()
     Backtest.objects.filter(owner=user).delete()
     data = random_walk(SWEEP_BARS)
+    # Session minutes: a backtest trades only bars inside exchange sessions.
+    data.index = session_minutes(SWEEP_BARS)
     seconds = (data.index - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
     bars = Bars(
         np.asarray(seconds, dtype=np.int64),

@@ -15,6 +15,8 @@ BENCHMARKS = [
     "bench_backtest.py",
     "bench_custom_strategy.py",
     "bench_scaleout.py",
+    "bench_monitor.py",
+    "bench_websockets.py",
 ]
 
 # This machine is a shared 2-core VM whose speed drifts by 2x within an hour: a fixed pure-Python

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from accounts.models import User
 from agents.context import BudgetStatus
+from billing.estimates import owner_agent_history
 from billing.estimator import estimate_pipeline_cost
 from billing.reservations import budget_reserve
 from billing.selectors import spend_summary
@@ -28,7 +29,7 @@ class PipelineBudgetGate:
         pipeline_daily_limit: Decimal | None,
         graph: dict[str, Any],
         execution_id: UUID | None = None,
-        history_seconds: dict[str, float] | None = None,
+        history: dict[str, dict[str, float]] | None = None,
         clock: Clock | None = None,
     ):
         self.owner = owner
@@ -36,7 +37,11 @@ class PipelineBudgetGate:
         self.pipeline_daily_limit = pipeline_daily_limit
         self.graph = graph
         self.execution_id = execution_id
-        self.history_seconds = history_seconds
+        # The owner's medians per agent (billing.estimates.owner_agent_history), read once per run
+        # when first needed: the estimate a run reserves, and stores to be measured against
+        # what it then cost, is the one the owner is shown — their own runtimes once there
+        # are some, not the built-in figures (milliseconds of rules, not seconds).
+        self.history = history
         self.clock = clock  # the run's clock: which day's spend counts
         # What the run has reserved in all (None: nothing yet).
         self.reserved: Decimal | None = None
@@ -61,8 +66,10 @@ class PipelineBudgetGate:
         graph = self.graph
         if node_ids is not None:
             graph = {"nodes": [n for n in graph.get("nodes", []) if n.get("id") in node_ids]}
+        if self.history is None:
+            self.history = owner_agent_history(owner=self.owner)
         estimate = estimate_pipeline_cost(
-            graph=graph, symbol_count=symbol_count, history_seconds=self.history_seconds
+            graph=graph, symbol_count=symbol_count, history=self.history
         )
         if node_ids is None:
             self.breakdown = estimate.cost_by_agent()

@@ -42,7 +42,9 @@ LLM_AVG_TOKENS: dict[str, tuple[int, int]] = {
 # Agents that work once per symbol in play (their cost multiplies with the symbol count).
 PER_SYMBOL_AGENTS = {"bias_agent", "strategy_agent", "risk_manager_agent", "reporting_agent"}
 TRADING_DAYS_PER_MONTH = 21
-MONEY = Decimal("0.000001")
+# The ledger's precision: a rules-engine step costs a few hundred-millionths of a dollar, and an
+# estimate rounded coarser than what it is compared with would read as 0 or as a cent's worth.
+MONEY = Decimal("0.00000001")
 
 
 @dataclass
@@ -151,14 +153,12 @@ def estimate_pipeline_cost(
     run_mode: str = "run_once",
     schedule: dict[str, Any] | None = None,
     symbol_count: int = 1,
-    history_seconds: dict[str, float] | None = None,
     history: dict[str, dict[str, float]] | None = None,
     at: date | None = None,
 ) -> CostEstimate:
     """§9.2: each agent's rental for its typical runtime plus its typical tokens, per run, per
     day and per month. `history` ("agent_type:engine" → median seconds, tokens_in, tokens_out
     per step of the owner's own runs) replaces the built-in figures where it has them."""
-    history_seconds = history_seconds or {}
     history = history or {}
     estimate = CostEstimate(cost_per_execution=Decimal("0"))
     total_seconds = 0.0
@@ -176,7 +176,7 @@ def estimate_pipeline_cost(
         elif engine == "llm":
             seconds = LLM_DURATION_SECONDS.get(agent_type, 60.0) * multiplier
         else:
-            seconds = history_seconds.get(agent_type, RULES_DURATION_SECONDS.get(agent_type, 1.0))
+            seconds = RULES_DURATION_SECONDS.get(agent_type, 1.0)
             seconds *= multiplier
         rate = Decimal(cls.metadata.pricing_rate)
         agent_cost = (rate * Decimal(str(seconds)) / Decimal(3600)).quantize(MONEY, ROUND_HALF_UP)
@@ -190,10 +190,10 @@ def estimate_pipeline_cost(
         if engine == "llm" and (agent_type in LLM_AVG_TOKENS or own is not None):
             model = config.get("model") or getattr(settings, "LLM_DEFAULT_MODEL", "default")
             if own is not None:
-                typical = (int(own["tokens_in"]), int(own["tokens_out"]))
+                typical = (float(own["tokens_in"]), float(own["tokens_out"]))
             else:
                 typical = LLM_AVG_TOKENS[agent_type]
-            tokens_in, tokens_out = (t * multiplier for t in typical)
+            tokens_in, tokens_out = (round(t * multiplier) for t in typical)
             price_in, price_out = token_price(model)
             cost = Decimal(tokens_in) / 1000 * price_in + Decimal(tokens_out) / 1000 * price_out
             cost = cost.quantize(MONEY, ROUND_HALF_UP)
@@ -214,7 +214,7 @@ def estimate_pipeline_cost(
         per_run * low * TRADING_DAYS_PER_MONTH,
         per_run * high * TRADING_DAYS_PER_MONTH,
     )
-    if history or history_seconds or run_mode == "run_once":
+    if history or run_mode == "run_once":
         estimate.confidence = "high"
     elif run_mode == "run_continuous":
         estimate.confidence = "low"

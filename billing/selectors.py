@@ -1,4 +1,5 @@
-"""Billing reads: spend per day and month, and an owner's average agent runtimes."""
+"""Billing reads: spend per day and month, what runs in flight hold, the plan that applies, and
+the costs page's figures."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Avg
+from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import User
-from billing.models import CostEntry, CostType
-from billing.plans import Plan, plan
+from billing.models import CostEntry, Subscription, SubscriptionStatus
+from billing.plans import TIERS, Plan, plan
 from billing.services import owner_local_day
 from config.db import fetch_one_prepared
 
@@ -82,17 +84,6 @@ def held_summary(
     return {"month": month, "today": day, "pipeline_today": pipeline_day}
 
 
-def average_runtime_seconds(*, owner: User) -> dict[str, float]:
-    """Average runtime per agent type from this owner's recent paid steps."""
-    rows = (
-        CostEntry.objects.filter(owner=owner, cost_type=CostType.AGENT_RENTAL)
-        .order_by()
-        .values("agent_type")
-        .annotate(avg=Avg("quantity"))
-    )
-    return {row["agent_type"]: float(row["avg"]) for row in rows}
-
-
 @dataclass(frozen=True)
 class EffectivePlan:
     """The plan that decides a user's limits, and why (shown once per page)."""
@@ -107,48 +98,67 @@ class EffectivePlan:
         return self.plan.tier
 
 
-def effective_plan(*, user: User, now: datetime | None = None) -> EffectivePlan:
-    """The one answer to "which plan applies": the user's own when ENFORCE_SUBSCRIPTION_LIMITS
-    is on (Free once a failed payment's grace period has run out), else
-    DEFAULT_SUBSCRIPTION_TIER for everyone."""
+def tier_in_force(
+    *,
+    own_tier: str | None,
+    status: str | None,
+    grace_until: datetime | None,
+    now: datetime | None = None,
+) -> str:
+    """The one rule for which tier applies, from what is stored (the user's tier, their
+    subscription's status and grace period): DEFAULT_SUBSCRIPTION_TIER for everyone when
+    ENFORCE_SUBSCRIPTION_LIMITS is off; otherwise the user's own, except Free once a failed
+    payment's grace period has run out. Every tier check goes through here — effective_plan
+    for a user, and the signal dispatcher for the rows it indexes."""
     from django.conf import settings
-    from django.utils import timezone
 
-    from billing.models import Subscription, SubscriptionStatus
+    from billing.models import SubscriptionStatus
 
-    own = str(user.subscription_tier or "FREE").upper()
     if not settings.ENFORCE_SUBSCRIPTION_LIMITS:
-        default = plan(settings.DEFAULT_SUBSCRIPTION_TIER)
-        return EffectivePlan(
-            plan=default,
-            enforced=False,
-            own_tier=own,
-            explanation=(
-                f"Subscription limits are not enforced on this installation, so every account "
-                f"has the {default.name} plan."
-            ),
-        )
-    now = now or timezone.now()
-    subscription = Subscription.objects.filter(owner=user).first()
-    if (
-        subscription is not None
-        and subscription.status == SubscriptionStatus.PAST_DUE
-        and subscription.grace_until is not None
-        and subscription.grace_until < now
+        own_tier = settings.DEFAULT_SUBSCRIPTION_TIER
+    elif (
+        status == SubscriptionStatus.PAST_DUE
+        and grace_until is not None
+        and grace_until < (now or timezone.now())
     ):
-        return EffectivePlan(
-            plan=plan("FREE"),
-            enforced=True,
-            own_tier=own,
-            explanation=(
-                f"The last payment failed and the grace period ended: the {own.title()} plan "
-                "is suspended until the card is updated."
-            ),
+        return "FREE"
+    tier = str(own_tier or "FREE").upper()
+    return tier if tier in TIERS else "FREE"
+
+
+def effective_plan(*, user: User, now: datetime | None = None) -> EffectivePlan:
+    """The one answer to "which plan applies" for a user (tier_in_force), and why."""
+    own = str(user.subscription_tier or "FREE").upper()
+    subscription = (
+        Subscription.objects.filter(owner=user).first()
+        if settings.ENFORCE_SUBSCRIPTION_LIMITS
+        else None
+    )
+    status = subscription.status if subscription is not None else None
+    tier = tier_in_force(
+        own_tier=own,
+        status=status,
+        grace_until=subscription.grace_until if subscription is not None else None,
+        now=now,
+    )
+    current = plan(tier)
+    if not settings.ENFORCE_SUBSCRIPTION_LIMITS:
+        explanation = (
+            f"Subscription limits are not enforced on this installation, so every account "
+            f"has the {current.name} plan."
         )
-    current = plan(own)
-    explanation = f"You are on the {current.name} plan."
-    if subscription is not None and subscription.status == SubscriptionStatus.PAST_DUE:
-        explanation += " The last payment failed: update your card before the grace period ends."
+        return EffectivePlan(plan=current, enforced=False, own_tier=own, explanation=explanation)
+    if status == SubscriptionStatus.PAST_DUE and tier != plan(own).tier:
+        explanation = (
+            f"The last payment failed and the grace period ended: the {own.title()} plan "
+            "is suspended until the card is updated."
+        )
+    else:
+        explanation = f"You are on the {current.name} plan."
+        if status == SubscriptionStatus.PAST_DUE:
+            explanation += (
+                " The last payment failed: update your card before the grace period ends."
+            )
     return EffectivePlan(plan=current, enforced=True, own_tier=own, explanation=explanation)
 
 

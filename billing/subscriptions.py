@@ -78,7 +78,7 @@ def checkout_start(*, owner: User, tier: str, success_url: str, cancel_url: str)
             {
                 "mode": "subscription",
                 "customer": customer.stripe_customer_id,
-                "line_items": [{"price": chosen.stripe_price_id, "quantity": 1}],
+                "line_items": _line_items(chosen.stripe_price_id),
                 "success_url": success_url,
                 "cancel_url": cancel_url,
                 "client_reference_id": str(owner.pk),
@@ -89,6 +89,15 @@ def checkout_start(*, owner: User, tier: str, success_url: str, cancel_url: str)
     except stripe.StripeError as error:
         raise BillingUnavailable(f"Stripe could not start the checkout: {error}") from None
     return session.url
+
+
+def _line_items(plan_price_id: str) -> list[dict[str, Any]]:
+    """The plan's price, and the usage fees' metered price (no quantity: the meter's events
+    make it) when one is configured — without it, reported usage would never be invoiced."""
+    items: list[dict[str, Any]] = [{"price": plan_price_id, "quantity": 1}]
+    if settings.STRIPE_PRICE_USAGE:
+        items.append({"price": settings.STRIPE_PRICE_USAGE})
+    return items
 
 
 def portal_start(*, owner: User, return_url: str) -> str:
@@ -104,6 +113,41 @@ def portal_start(*, owner: User, return_url: str) -> str:
     except stripe.StripeError as error:
         raise BillingUnavailable(f"Stripe could not open the portal: {error}") from None
     return session.url
+
+
+def invoice_preview(*, owner: User) -> dict[str, Any] | None:
+    """Stripe's preview of the owner's next invoice (None without a subscription): its total,
+    the plan's part and the usage fees' part in dollars, and the period it covers."""
+    subscription = Subscription.objects.filter(owner=owner).first()
+    if subscription is None or not subscription.stripe_subscription_id:
+        return None
+    client = stripe_client()
+    try:
+        invoice = client.v1.invoices.create_preview(
+            {
+                "customer": subscription.stripe_customer_id,
+                "subscription": subscription.stripe_subscription_id,
+            }
+        )
+    except stripe.StripeError as error:
+        raise BillingUnavailable(f"Stripe could not preview the next invoice: {error}") from None
+    usage_cents = sum(
+        line.amount for line in invoice.lines.data if _price_of(line) == settings.STRIPE_PRICE_USAGE
+    )
+    return {
+        "total": Decimal(invoice.total) / 100,
+        "usage": Decimal(usage_cents) / 100,
+        "plan": Decimal(invoice.total - usage_cents) / 100,
+        "period_start": datetime.fromtimestamp(invoice.period_start, tz=UTC),
+        "period_end": datetime.fromtimestamp(invoice.period_end, tz=UTC),
+    }
+
+
+def _price_of(line: Any) -> str | None:
+    details = line.pricing.price_details if line.pricing is not None else None
+    if details is None:
+        return None
+    return details.price if isinstance(details.price, str) else details.price.id
 
 
 # --- Webhooks ---------------------------------------------------------------------------------
@@ -159,6 +203,7 @@ def _apply(event_type: str, obj: dict[str, Any], created: datetime) -> str:
         return "stale"  # an older event arriving after a newer one
     owner = subscription.owner
     now = timezone.now()
+    was = subscription.status
     if event_type == "checkout.session.completed":
         tier = str((obj.get("metadata") or {}).get("tier") or "").upper()
         if tier not in TIERS:
@@ -190,11 +235,34 @@ def _apply(event_type: str, obj: dict[str, Any], created: datetime) -> str:
     else:
         return "ignored"
     subscription.last_event_created = created
+    changed = (subscription.tier, subscription.status) != (owner.subscription_tier, was)
     subscription.save()
     if owner.subscription_tier != subscription.tier:
         owner.subscription_tier = subscription.tier
         owner.save(update_fields=["subscription_tier"])
+    if changed:
+        _tell_signal_dispatchers(owner)
     return "applied"
+
+
+def _tell_signal_dispatchers(owner: User) -> None:
+    """The signal buckets the owner's pipelines may hear follow the tier: dispatchers re-read
+    those pipelines after commit instead of at their next periodic rebuild (which is also what
+    picks up a grace period running out, an event nobody sends)."""
+    from pipelines.models import Pipeline, RunMode
+    from signals.invalidation import invalidation_publish
+
+    listening = list(
+        Pipeline.objects.filter(owner=owner, run_mode=RunMode.RUN_ON_SIGNAL).values_list(
+            "pk", flat=True
+        )
+    )
+
+    def publish() -> None:
+        for pipeline_id in listening:
+            invalidation_publish(kind="pipeline", object_id=pipeline_id)
+
+    transaction.on_commit(publish)
 
 
 def _past_due(subscription: Subscription, now: datetime) -> None:

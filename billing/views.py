@@ -16,8 +16,10 @@ from billing import selectors
 from billing.estimates import estimate_accuracy
 from billing.plans import plans
 from billing.subscriptions import (
+    BillingUnavailable,
     WebhookRejected,
     checkout_start,
+    invoice_preview,
     portal_start,
     usage_cents,
     usage_cents_this_month,
@@ -48,9 +50,19 @@ def billing_overview(request):
         "next_invoice": current.plan.price
         + Decimal(usage_cents_this_month(owner=user, today=today)) / 100,
         "subscription": subscription,
+        "invoice_preview": _invoice_preview(user),
         "accuracy": estimate_accuracy(owner=user),
     }
     return render(request, "billing/overview.html", context)
+
+
+def _invoice_preview(user):
+    """Stripe's own preview of the next invoice; None without a subscription or when Stripe
+    does not answer (the page then shows the plan plus the usage reported so far)."""
+    try:
+        return invoice_preview(owner=user)
+    except BillingUnavailable:
+        return None
 
 
 def _absolute(request, name: str) -> str:

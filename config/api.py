@@ -20,6 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from accounts.api import auth_router, me_router, notifications_router
 from accounts.auth import api_auth
+from accounts.channels_api import channels_router
 from accounts.services import AccountLockedOut, InvalidCredentials, InvalidRefreshToken
 from agents.api import router as agents_router
 from agents.custom.api import admin_router as custom_agents_admin_router
@@ -227,6 +228,7 @@ def health_view(request: HttpRequest):
 
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
+api.add_router("/notifications/channels", channels_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/agents", agents_router)
 api.add_router("/pipelines", cost_pipelines_router)

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from config.live_throttle import StateThrottle
+
 logger = logging.getLogger(__name__)
 
 EVENT_TYPES = {
@@ -77,6 +79,7 @@ class _Publisher:
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        self._throttle = StateThrottle(0)  # set from the settings when the thread starts
 
     def _redis(self):
         if self._client is None:
@@ -106,7 +109,9 @@ class _Publisher:
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every submitted event is out (or `timeout` passes); True when done."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+            return self._idle.wait_for(
+                lambda: self._pending == 0 and not self._throttle.holding, timeout
+            )
 
     def _ensure_thread(self) -> None:
         pid = os.getpid()
@@ -119,24 +124,37 @@ class _Publisher:
                 self._queue, self._pending = queue.SimpleQueue(), 0
                 self._client = self._publish_all = None
             self._pid = pid
+            self._throttle = StateThrottle(settings.LIVE_STATE_INTERVAL_MS / 1000)
             self._thread = threading.Thread(target=self._run, name="live-events", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
         while True:
-            batches = [self._queue.get()]
-            time.sleep(self.LINGER_SECONDS)
-            while len(batches) < self.MAX_BATCHES_PER_ROUND_TRIP:
-                try:
-                    batches.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batches = self._next_round()
+            now = time.monotonic()
             try:
-                self.publish([event for batch in batches for event in batch])
+                events = self._throttle.admit([event for batch in batches for event in batch], now)
+                self.publish(events + self._throttle.due(now))
             finally:
                 with self._idle:
                     self._pending -= len(batches)
                     self._idle.notify_all()
+
+    def _next_round(self) -> list:
+        """The batches queued now (after lingering), or none when a held state falls due first."""
+        due_at = self._throttle.next_due()
+        try:
+            timeout = None if due_at is None else max(0.0, due_at - time.monotonic())
+            batches = [self._queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        time.sleep(self.LINGER_SECONDS)
+        while len(batches) < self.MAX_BATCHES_PER_ROUND_TRIP:
+            try:
+                batches.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batches
 
     def publish(self, events: list[tuple[list[str], dict[str, Any]]]) -> None:
         layer = get_channel_layer()

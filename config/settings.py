@@ -216,6 +216,9 @@ CACHES = {
     }
 }
 
+# A position's live state (or a backtest's progress) goes out at most once per this many ms per
+# trader, the latest always (config/live_throttle.py); 0 sends every tick.
+LIVE_STATE_INTERVAL_MS = env_int("LIVE_STATE_INTERVAL_MS", 1000, minimum=0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -478,6 +481,8 @@ STRIPE_PRICE_BASIC = env_str("STRIPE_PRICE_BASIC")
 STRIPE_PRICE_PRO = env_str("STRIPE_PRICE_PRO")
 STRIPE_PRICE_ENTERPRISE = env_str("STRIPE_PRICE_ENTERPRISE")
 STRIPE_USAGE_METER_EVENT = env_str("STRIPE_USAGE_METER_EVENT", "tradecrew_usage_cents")
+# The metered price ($0.01 per unit of that meter) added to every subscription at Checkout.
+STRIPE_PRICE_USAGE = env_str("STRIPE_PRICE_USAGE")
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7, minimum=0)
 if STRIPE_API_BASE:  # a self-hosted or test Stripe serves its hosted pages too
     SECURE_CSP["form-action"].append(STRIPE_API_BASE.rstrip("/"))

@@ -1,15 +1,28 @@
 """Websocket consumers that forward live events to the browser (spec §7): as JSON, and as HTML
-fragments for the htmx ws extension (the same row partials the pages render on load)."""
+fragments for the htmx ws extension (the same row partials the pages render on load).
+
+An event reaches a socket without leaving the event loop: who may listen is checked once, at
+connect; the event goes into the socket's outbox (`pipelines.live_outbox`: bounded, a newer
+state of a position replaces the one still waiting) and its sender task writes it out. Only the
+HTML streams touch the database, to render a fragment, and only for events the page shows."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
+from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from config.events import execution_group, user_group
+from pipelines.live_outbox import Outbox
 from pipelines.models import PipelineExecution
 
 logger = logging.getLogger(__name__)
@@ -26,6 +39,49 @@ def _owns_execution(user, execution_id) -> bool:
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     """`ws/events/`: every event of the logged-in user; `ws/executions/<id>/`: one run's events."""
 
+    outbox: Outbox | None = None
+
+    async def __call__(self, scope, receive, send):
+        """Channels' loop (`await_many_dispatch`) builds a task and a wait set per message; here
+        the socket's frames and the group's events each have one long-lived loop, and a burst of
+        events already in the layer's queue goes into the outbox in one go, so a newer state
+        replaces an older one before anything is sent."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        events = asyncio.get_running_loop().create_task(self._dispatch_events())
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            events.cancel()
+            # The layer unsubscribes the channel when its receive is cancelled.
+            with contextlib.suppress(asyncio.CancelledError):
+                await events
+            if self.outbox is not None:
+                await self.outbox.stop()
+
+    async def _dispatch_events(self) -> None:
+        while True:
+            message = await self.channel_receive()
+            try:
+                await self.dispatch(message)
+            except Exception:
+                logger.exception("could not handle live event %s", message.get("type"))
+
+    async def dispatch(self, message):
+        # Channels' own dispatch hops to a thread before every handler to close stale database
+        # connections: for a live event, once per event per socket. These handlers reach the
+        # database only through database_sync_to_async, which closes them in its own thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -39,11 +95,15 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             self.event_groups = [execution_group(execution_id)]
         else:
             self.event_groups = [user_group(user.pk)]
+        self.outbox = Outbox(self.deliver)
         for group in self.event_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.outbox.start()
 
     async def disconnect(self, code):
+        if self.outbox is not None:
+            await self.outbox.stop()
         for group in getattr(self, "event_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -53,7 +113,12 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def event_message(self, message):
-        await self.send_json(message["payload"])
+        if self.outbox is not None:
+            self.outbox.put(message["payload"])
+
+    async def deliver(self, payload: dict[str, Any]) -> None:
+        """Send one event that waited in the outbox."""
+        await self.send_json(payload)
 
 
 class HtmlEventsConsumer(EventsConsumer):
@@ -79,17 +144,40 @@ class HtmlEventsConsumer(EventsConsumer):
         """The htmx side sends nothing we act on."""
 
     async def event_message(self, message):
+        # Most pages show only the bell: an event they do not show costs no thread and no query.
+        if self.execution_id is None and not user_page_shows(message["payload"], self.topics):
+            return
+        await super().event_message(message)
+
+    async def deliver(self, payload: dict[str, Any]) -> None:
         try:
             fragments = await _render_fragments(
-                self.scope["user"], message["payload"], self.execution_id, self.topics
+                self.scope["user"], payload, self.execution_id, self.topics
             )
         except Exception:
             # A fragment that cannot be rendered must not kill the socket: the page's polling
             # fallback and the next event bring it up to date.
-            logger.exception("could not render live fragment for %s", message.get("payload"))
+            logger.exception("could not render live fragment for %s", payload)
             return
         for html in fragments:
             await self.send(text_data=html)
+
+
+def user_page_shows(payload: dict[str, Any], topics: set[str]) -> bool:
+    """Whether `views.live_user_fragments` renders anything for this event on a page listening
+    to `topics` (kept beside it in meaning: the bell, position rows, execution rows, backtests)."""
+    from pipelines import views
+
+    event = payload.get("event")
+    if event == "notification":
+        return True
+    if event == "position_updated":
+        return bool(topics & {"positions", "analytics"})
+    if event in views.EXECUTION_ROW_EVENTS:
+        return "executions" in topics and bool(payload.get("execution_id"))
+    if event == "backtest_progress":
+        return f"backtest:{payload.get('backtest_id')}" in topics
+    return False
 
 
 @database_sync_to_async

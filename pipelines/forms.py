@@ -123,6 +123,13 @@ class PipelineSettingsForm(forms.Form):
         max_digits=10,
         decimal_places=2,
     )
+    # §11.5: what happens when a budget runs out (the pipeline always pauses).
+    close_positions_on_budget_exhausted = forms.BooleanField(
+        label="Also close this pipeline's positions when its budget runs out",
+        required=False,
+        help_text="When a daily or monthly budget runs out the pipeline pauses; with this, its "
+        "open positions are closed too (close reason “budget”).",
+    )
     trading_mode = forms.ChoiceField(
         label="Trading mode",
         choices=[(mode, TradingMode(mode).label) for mode in TEST_MODES],
@@ -249,6 +256,9 @@ class PipelineSettingsForm(forms.Form):
             "primary_timeframe": pipeline.primary_timeframe,
             "run_mode": pipeline.run_mode,
             "daily_budget": pipeline.daily_budget,
+            "close_positions_on_budget_exhausted": bool(
+                (pipeline.settings or {}).get("close_positions_on_budget_exhausted")
+            ),
             "trading_mode": pipeline.trading_mode,
             "active_days": [str(day) for day in schedule.get("active_days", range(7))],
             "stop_pipeline_at_end": schedule.get("stop_pipeline_at_end", True),
@@ -310,10 +320,19 @@ class PipelineSettingsForm(forms.Form):
                 config[name] = str(data[name])
         return config
 
-    def service_fields(self, *, trading_mode: str) -> dict[str, Any]:
-        """Keyword arguments for pipeline_create / pipeline_update."""
+    def service_fields(
+        self, *, trading_mode: str, current_settings: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Keyword arguments for pipeline_create / pipeline_update (`current_settings`: the
+        pipeline's settings, which the builder edits only the budget policy of)."""
         data = self.cleaned_data
         fields = {
+            "settings": {
+                **(current_settings or {}),
+                "close_positions_on_budget_exhausted": bool(
+                    data.get("close_positions_on_budget_exhausted")
+                ),
+            },
             "name": data["name"],
             "description": data["description"],
             "symbols": symbols_from_text(data["symbols"]),

@@ -360,6 +360,11 @@ class Backtest(models.Model):
     final_equity = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
     net_pnl = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
     trades_count = models.PositiveIntegerField(default=0)
+    # LLM engines (the News Trigger's): the trader's hard cap (None: the replay cache only),
+    # the estimate shown before the start, and what the run spent.
+    llm_budget = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    llm_estimate = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    llm_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     # [[epoch seconds, equity], …] at most a few thousand points (the last one exact).
     equity = models.JSONField(default=list, blank=True)
     metrics = models.JSONField(default=dict, blank=True)

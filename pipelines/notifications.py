@@ -21,6 +21,7 @@ from billing.models import DailyCost
 from pipelines.models import ExecutionStatus, PipelineExecution
 from trading.calendar import last_closed_session
 from trading.models import CloseReason, Trade
+from trading.money import cost, money, signed_money
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +33,6 @@ _CLOSE_EVENTS = {
 # The budget gate's and the per-run meter's refusals start so (agents/builtin/pipeline_manager.py,
 # agents/metering.py).
 _BUDGET_PREFIXES = ("Budget:", "Per-run token budget", "Per-run cost budget")
-
-
-def _money(value: Decimal) -> str:
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.2f}"
 
 
 def _price(value: Decimal | None) -> str:
@@ -68,11 +64,11 @@ def trades_closed_notify(*, trade_ids) -> int:
         queued += channels_notify(
             owner_id=trade.owner_id,
             event=event,
-            title=f"{trade.symbol}: {reason.lower()}, P&L {_money(trade.realized_pnl)}",
+            title=f"{trade.symbol}: {reason.lower()}, P&L {signed_money(trade.realized_pnl)}",
             body=(
                 f"{trade.symbol} {trade.side} closed ({reason}) at {_price(trade.exit_price)} "
                 f"after entering at {_price(trade.entry_price)} ({trade.trading_mode}). "
-                f"Realised P&L {_money(trade.realized_pnl)}."
+                f"Realised P&L {signed_money(trade.realized_pnl)}."
             ),
         )
     return queued
@@ -130,11 +126,11 @@ def daily_summary(*, owner_id, session) -> tuple[str, str]:
     lines = [
         f"Trades opened: {opened}",
         f"Trades closed: {closed_count}" + (f" ({wins} winning)" if closed_count else ""),
-        f"Realised P&L: {_money(pnl)}",
-        f"Commissions: {_money(totals['commission'] or Decimal(0))}",
-        f"Agent and model costs: {_money(costs)}",
+        f"Realised P&L: {signed_money(pnl)}",
+        f"Commissions: {money(totals['commission'] or Decimal(0))}",
+        f"Agent and model costs: {cost(costs)}",
     ]
-    return f"Tradecrew daily summary {session:%Y-%m-%d}: P&L {_money(pnl)}", "\n".join(lines)
+    return f"Tradecrew daily summary {session:%Y-%m-%d}: P&L {signed_money(pnl)}", "\n".join(lines)
 
 
 # --- receivers (connected in PipelinesConfig.ready) ---------------------------------------------

@@ -163,6 +163,11 @@ class ScheduleConfig(BaseModel):
                 return end
         return None
 
+    def windows_between(self, first: date, last: date) -> list[tuple[datetime, datetime]]:
+        """The trading windows opening on active local days `first` to `last` (backtests)."""
+        days = (first + timedelta(days=k) for k in range((last - first).days + 1))
+        return [self._window_for(day) for day in days if day.weekday() in self.active_days]
+
     def next_window_start(self, after: datetime) -> datetime | None:
         if not self.has_window:
             return None

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from signals import conf
-
 TIERS = ("FREE", "BASIC", "PRO", "ENTERPRISE")
 
 
@@ -112,12 +110,12 @@ def effective_tier(user) -> str:
     return effective_plan(user=user).tier
 
 
-def effective_tier_for(tier: str) -> str:
-    """effective_tier from a stored tier name (the dispatcher reads tiers, not users)."""
-    if not conf.enforce_subscription_limits():
-        tier = conf.default_subscription_tier()
-    tier = str(tier or "FREE").upper()
-    return tier if tier in TIERS else "FREE"
+def effective_tier_for(tier: str, status: str | None = None, grace_until=None) -> str:
+    """effective_tier from what is stored (the dispatcher reads rows, not users): the owner's
+    tier, and their subscription's status and grace period — billing's same rule."""
+    from billing.selectors import tier_in_force
+
+    return tier_in_force(own_tier=tier, status=status, grace_until=grace_until)
 
 
 def allowed_signal_types(tier: str) -> frozenset[str]:

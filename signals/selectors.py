@@ -76,6 +76,9 @@ _ROW_FIELDS = (
     "pk",
     "owner_id",
     "owner__subscription_tier",
+    # The grace period after a failed payment: the tier holds until it ends (billing's rule).
+    "owner__subscription__status",
+    "owner__subscription__grace_until",
     "scanner_id",
     "scanner__tickers",
     "symbols",
@@ -85,8 +88,11 @@ _ROW_FIELDS = (
 
 def _rows(values: Iterable[tuple]) -> Iterator[PipelineRow]:
     allowed: dict[str, frozenset[str]] = {}
-    for pk, owner_id, tier, scanner_id, scanner_tickers, symbols, subscriptions in values:
-        tier = catalog.effective_tier_for(tier)
+    for row_values in values:
+        pk, owner_id, tier, status, grace_until, scanner_id, scanner_tickers, symbols, subs = (
+            row_values
+        )
+        tier = catalog.effective_tier_for(tier, status, grace_until)
         if tier not in allowed:
             allowed[tier] = catalog.allowed_signal_types(tier)
         row = pipeline_row(
@@ -95,7 +101,7 @@ def _rows(values: Iterable[tuple]) -> Iterator[PipelineRow]:
             scanner_id=scanner_id,
             # A pipeline matches on its scanner's tickers; without a scanner, on its own symbols.
             tickers=(scanner_tickers or []) if scanner_id is not None else (symbols or []),
-            subscriptions=subscriptions,
+            subscriptions=subs,
             allowed_types=allowed[tier],
         )
         if row is not None:

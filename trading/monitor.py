@@ -5,6 +5,12 @@ sweep: stop → close everything; target 2 → close the rest; target 1 → clos
 once and move the stop to breakeven when asked. Within one bar the stop is checked first: when a
 bar touches both, we cannot know which came first and assume the worse. In Alpaca modes the
 broker's bracket legs are the exits; the sweep reconciles the ledger with the fills it reports.
+
+At scale (issue 16) the sweep works per symbol, not per position: one bar read per symbol and
+timeframe and one batch quote; a vectorised screen (`bracket_screen`) finds the few positions
+whose levels a bar may have touched, and only those walk the bars under the exact rules. The
+simulated exits and every mark are written in one transaction, and each user hears one live
+event per sweep listing their changed positions. Broker calls (paper/live) stay outside it.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
+from django.db import transaction
+from django.db.models import Count
 
-from trading import services, simulation_rules
+from trading import bracket_screen, services, simulation_rules
 from trading.executors.base import ExecutionError
+from trading.live_positions import position_events_coalesced
 from trading.marketdata.base import MarketDataError, MarketDataProvider
 from trading.models import (
     CloseReason,
@@ -30,6 +39,7 @@ from trading.models import (
     PositionSide,
     PositionStatus,
 )
+from trading.position_marks import positions_mark
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -66,13 +76,27 @@ class _SimulatedExits:
         )
 
 
-def _bars_since(market_data: MarketDataProvider, position: Position, now: datetime) -> pd.DataFrame:
-    since = position.price_updated_at or position.opened_at
-    bars = market_data.bars(position.symbol, "1m", end=now, limit=MAX_BARS)
-    # From the bar that was still forming at the last look (or at the entry) onwards: closed
-    # bars are returned only once they close, so that one was not judged yet.
-    start = pd.Timestamp(since).floor("min")
-    return bars[bars.index >= start]
+class _SweepMarketData:
+    """The sweep's view of the market data: each symbol × timeframe is read once per sweep."""
+
+    def __init__(self, market_data: MarketDataProvider):
+        self._market_data = market_data
+        self._bars: dict[tuple, pd.DataFrame | MarketDataError] = {}
+
+    def bars(self, symbol: str, timeframe: str, *, end: datetime, limit: int = 300):
+        key = (symbol, timeframe, end, limit)
+        if key not in self._bars:
+            try:
+                self._bars[key] = self._market_data.bars(symbol, timeframe, end=end, limit=limit)
+            except MarketDataError as error:
+                self._bars[key] = error
+        bars = self._bars[key]
+        if isinstance(bars, MarketDataError):
+            raise bars
+        return bars
+
+    def quotes(self, symbols: list[str], *, at: datetime):
+        return self._market_data.quotes(symbols, at=at)
 
 
 def _exit(report, position, quantity, price, commission, reason, now, partial=False):
@@ -230,13 +254,21 @@ def _check_exit_rules(positions, market_data, now, report, executor_for) -> None
 
 
 def _sweep_simulated(positions, market_data, now, report) -> None:
+    """Per symbol: one bar read, the screen over all its positions, the exact rules for the
+    positions a bar may have touched (from that bar on)."""
+    by_symbol: dict[str, list[Position]] = defaultdict(list)
     for position in positions:
+        by_symbol[position.symbol].append(position)
+    for symbol, group in by_symbol.items():
         try:
-            bars = _bars_since(market_data, position, now)
+            bars = market_data.bars(symbol, "1m", end=now, limit=MAX_BARS)
         except MarketDataError as error:
-            report.errors.append(f"{position.symbol}: {error}")
+            report.errors.append(f"{symbol}: {error}")
             continue
-        simulate_position(position, bars, now, report)
+        first_touches = bracket_screen.first_touches(bars, group)
+        for position, first in zip(group, first_touches.tolist(), strict=True):
+            if first >= 0:
+                simulate_position(position, bars.iloc[first:], now, report)
 
 
 def _reconcile_broker(positions, executor, now, report) -> None:
@@ -318,20 +350,24 @@ def _reconcile_broker(positions, executor, now, report) -> None:
                 )
 
 
-def positions_monitor_sweep(
-    *, now: datetime, market_data: MarketDataProvider, executor_for, owner=None
-) -> SweepReport:
-    """One pass over every open, monitored position (all users, or one `owner`'s: the demo
-    history replays its own days), quotes fetched in one batch."""
-    open_positions = Position.objects.filter(status=PositionStatus.OPEN, monitoring=True)
-    if owner is not None:
-        open_positions = open_positions.filter(owner=owner)
-    positions = list(open_positions.select_related("owner", "trade"))
-    report = SweepReport(positions=len(positions))
-    if not positions:
-        return report
-    simulated = [p for p in positions if p.trading_mode == Mode.SIMULATION]
-    _sweep_simulated(simulated, market_data, now, report)
+def _mark_open(positions, market_data, now, report) -> None:
+    still_open = [p for p in positions if p.status == PositionStatus.OPEN]
+    if not still_open:
+        return
+    try:
+        quotes = market_data.quotes(sorted({p.symbol for p in still_open}), at=now)
+    except MarketDataError as error:
+        report.errors.append(f"quotes: {error}")
+        return
+    report.marked += positions_mark(
+        marks=[
+            (p, _d(quotes[p.symbol].price)) for p in still_open if quotes.get(p.symbol) is not None
+        ],
+        now=now,
+    )
+
+
+def _reconcile_accounts(positions, executor_for, now, report) -> None:
     by_account: dict[tuple, list[Position]] = defaultdict(list)
     for position in positions:
         if position.trading_mode in (Mode.PAPER, Mode.LIVE):
@@ -343,18 +379,64 @@ def positions_monitor_sweep(
             report.errors.append(f"{mode}: {error}")
             continue
         _reconcile_broker(group, executor, now, report)
-    _check_exit_rules(positions, market_data, now, report, executor_for)
-    still_open = [p for p in positions if p.status == PositionStatus.OPEN]
-    if still_open:
-        try:
-            quotes = market_data.quotes(sorted({p.symbol for p in still_open}), at=now)
-        except MarketDataError as error:
-            report.errors.append(f"quotes: {error}")
-            quotes = {}
-        for position in still_open:
-            quote = quotes.get(position.symbol)
-            if quote is not None:
-                report.marked += services.position_mark(
-                    position=position, price=_d(quote.price), now=now
-                )
+
+
+def monitored_positions(*, owner=None, owner_ids=None):
+    """The open positions the monitor watches (all users, one `owner`, or some `owner_ids`)."""
+    positions = Position.objects.filter(status=PositionStatus.OPEN, monitoring=True)
+    if owner is not None:
+        positions = positions.filter(owner=owner)
+    if owner_ids is not None:
+        positions = positions.filter(owner_id__in=owner_ids)
+    return positions
+
+
+def sweep_chunks(*, max_positions: int) -> list[list[int]]:
+    """The users to sweep, packed into chunks of about `max_positions` monitored positions.
+
+    Chunks split by user, never inside one: a user's positions, trades and simulated account
+    are then written by one chunk only, so chunks running side by side on several workers never
+    wait for (or deadlock on) each other's rows. A symbol several chunks hold is read once per
+    chunk. A user holding more than `max_positions` makes a chunk alone."""
+    counts = (
+        monitored_positions()
+        .values("owner_id")
+        .annotate(count=Count("id"))
+        .order_by("owner_id")
+        .values_list("owner_id", "count")
+    )
+    chunks: list[list[int]] = []
+    size = 0
+    for owner_id, count in counts:
+        if not chunks or size + count > max_positions:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(owner_id)
+        size += count
+    return chunks
+
+
+def positions_monitor_sweep(
+    *, now: datetime, market_data: MarketDataProvider, executor_for, owner=None, owner_ids=None
+) -> SweepReport:
+    """One pass over every open, monitored position (all users, or one `owner`'s: the demo
+    history replays its own days; or the users of one chunk of a large sweep)."""
+    queryset = monitored_positions(owner=owner, owner_ids=owner_ids)
+    # The owner is loaded only for broker accounts (a query per account): for 10,000 simulated
+    # positions a third model per row was a tenth of the sweep.
+    positions = list(queryset.select_related("trade"))
+    report = SweepReport(positions=len(positions))
+    if not positions:
+        return report
+    market_data = _SweepMarketData(market_data)
+    simulated = [p for p in positions if p.trading_mode == Mode.SIMULATION]
+    brokered = [p for p in positions if p.trading_mode != Mode.SIMULATION]
+    with position_events_coalesced():
+        # Broker calls first and outside the transaction: no lock is held across the network.
+        _reconcile_accounts(brokered, executor_for, now, report)
+        _check_exit_rules(brokered, market_data, now, report, executor_for)
+        with transaction.atomic():
+            _sweep_simulated(simulated, market_data, now, report)
+            _check_exit_rules(simulated, market_data, now, report, executor_for)
+            _mark_open(positions, market_data, now, report)
     return report

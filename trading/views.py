@@ -45,6 +45,26 @@ def position_rows(positions: list[Position]) -> list[Position]:
     return positions
 
 
+def live_position_rows(*, user, payload: dict[str, Any]) -> list[str]:
+    """The position rows a `position_updated` event changed, as out-of-band swaps for the
+    positions page (one query for all of them; another user's ids render nothing)."""
+    from django.template.loader import render_to_string
+
+    from trading.live_positions import changed_positions
+
+    ids = [p.get("id") for p in changed_positions(payload)]
+    ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+    if not ids:
+        return []
+    rows = position_rows(
+        list(selectors.positions_for_user(user=user, status=None).filter(pk__in=ids))
+    )
+    return [
+        render_to_string("trading/positions.html#position-row", {"position": p, "oob": True})
+        for p in rows
+    ]
+
+
 def _owned_position(request, position_id) -> Position:
     try:
         return selectors.position_by_id(user=request.user, position_id=position_id)

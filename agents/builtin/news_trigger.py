@@ -160,6 +160,39 @@ class NewsTrigger(BaseAgent):
             state.add_warning(self.agent_id, llm_note)
         return trigger_met(self, state, kept=kept, condition=description, details=details, now=now)
 
+    def candidates(self, headlines: list[Headline]) -> list[tuple[Headline, list[str]]]:
+        """The headlines with the keywords asked for (before any sentiment is scored)."""
+        return [(h, found) for h in headlines if (found := self._keywords_found(h)) is not None]
+
+    def asks_model(self) -> bool:
+        """Whether the LLM engine would be asked: only when the sentiment decides."""
+        return self.config["engine"] == "llm" and self._sentiment_matters()
+
+    def matching_headlines(self, headlines: list[Headline], *, client=None) -> list[Headline]:
+        """The headlines that count toward the trigger (a backtest's replay). The rules score
+        the sentiment; with `client` (an LLMClient, budgeted and on the replay cache) and the
+        LLM engine, the news crew scores it as in a live run."""
+        candidates = self.candidates(headlines)
+        if client is not None and candidates and self.asks_model():
+            from agents.llm.config import llm_settings
+            from agents.llm.crews import headline_sentiments
+
+            model = llm_settings().model_for("news", self.config.get("model", ""))
+            texts = [f"{headline.symbol}: {headline.headline}" for headline, _ in candidates]
+            scored = [
+                (s.sentiment, s.confidence) for s in headline_sentiments(client, texts, model=model)
+            ]
+        else:
+            scored = [
+                (score_headline_sentiment(f"{headline.headline} {headline.summary}"), None)
+                for headline, _ in candidates
+            ]
+        return [
+            headline
+            for (headline, found), (sentiment, confidence) in zip(candidates, scored, strict=True)
+            if self._match(headline, found, sentiment, confidence) is not None
+        ]
+
     def _describe(self) -> str:
         config = self.config
         parts = []

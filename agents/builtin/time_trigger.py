@@ -260,6 +260,17 @@ class TimeTrigger(BaseAgent):
                 windows.append(Window(start, start + self.window, label))
         return windows
 
+    def windows_between(self, first: date, last: date) -> list[Window]:
+        """Every scheduled window on the local days `first` to `last`, in time order (the
+        backtester replays the trigger from these)."""
+        zone = self._zone()
+        windows: list[Window] = []
+        day = first
+        while day <= last:
+            windows.extend(self._windows_on(day, zone))
+            day += timedelta(days=1)
+        return windows
+
     def _current_window(self, now: datetime, zone: ZoneInfo) -> Window | None:
         today = now.astimezone(zone).date()
         # A window can reach past midnight (up to 24 hours), so yesterday's may still be open.

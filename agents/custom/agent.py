@@ -234,23 +234,11 @@ class CustomStrategyAgent(BaseAgent):
         return state
 
     def _signal(self, symbol, output: StrategyOutput, close: float, timeframe, strategy, ctx):
-        if output.signal == "HOLD":
+        levels = signal_levels(output, close, default_stop_pct=self.config["default_stop_pct"])
+        if levels is None:
             return None
-        side = TradeSide.BUY if output.signal == "BUY" else TradeSide.SELL
-        sign = 1 if side == TradeSide.BUY else -1
-        entry = round_price(close)
-        stop_loss = output.stop_loss
-        if stop_loss is None or (entry - stop_loss) * sign <= 0:
-            stop_loss = entry * (1 - sign * self.config["default_stop_pct"] / 100)
-        stop_loss = round_price(stop_loss)
+        side, entry, stop_loss, target_1, target_2 = levels
         risk = abs(entry - stop_loss)
-        if risk <= 0:
-            return None
-        targets = [t for t in output.targets if (t - entry) * sign > 0]
-        target_1 = round_price(targets[0]) if targets else round_price(entry + sign * 1.5 * risk)
-        target_2 = (
-            round_price(targets[1]) if len(targets) > 1 else round_price(entry + sign * 3 * risk)
-        )
         return StrategySignal(
             symbol=symbol,
             action=side,
@@ -266,3 +254,25 @@ class CustomStrategyAgent(BaseAgent):
             engine="custom",
             timestamp=ctx.clock.now(),
         )
+
+
+def signal_levels(output: StrategyOutput, close: float, *, default_stop_pct: float):
+    """(side, entry, stop, target 1, target 2) a strategy's answer sets at `close`, or None for
+    HOLD: a stop on the wrong side or missing is `default_stop_pct` away, missing targets are
+    1.5R and 3R. Live runs and backtests both read levels from here."""
+    if output.signal == "HOLD":
+        return None
+    side = TradeSide.BUY if output.signal == "BUY" else TradeSide.SELL
+    sign = 1 if side == TradeSide.BUY else -1
+    entry = round_price(close)
+    stop_loss = output.stop_loss
+    if stop_loss is None or (entry - stop_loss) * sign <= 0:
+        stop_loss = entry * (1 - sign * default_stop_pct / 100)
+    stop_loss = round_price(stop_loss)
+    risk = abs(entry - stop_loss)
+    if risk <= 0:
+        return None
+    targets = [t for t in output.targets if (t - entry) * sign > 0]
+    target_1 = round_price(targets[0]) if targets else round_price(entry + sign * 1.5 * risk)
+    target_2 = round_price(targets[1]) if len(targets) > 1 else round_price(entry + sign * 3 * risk)
+    return side, entry, stop_loss, target_1, target_2

@@ -94,6 +94,37 @@ def history_inputs(
     """Inputs for every bar of a history from `start` on (a backtest chunk): indicators are
     computed once over the whole frame, each evaluation sees the `window` bars up to its own.
     Pass the list to `sandbox_evaluate_many` — one sandbox call for the chunk."""
+    calls = [
+        call
+        for _, chunk in history_input_chunks(
+            frame=frame,
+            timeframe=timeframe,
+            indicators=indicators,
+            params=params,
+            window=window,
+            start=start,
+            size=len(frame) + 1,
+        )
+        for call in chunk
+    ]
+    for call, position in zip(calls, positions or [], strict=False):
+        call["position"] = position
+    return calls
+
+
+def history_input_chunks(
+    *,
+    frame: pd.DataFrame,
+    timeframe: str,
+    indicators: list[str],
+    params: dict[str, Any],
+    window: int = 60,
+    start: int | None = None,
+    size: int = 250,
+):
+    """(first bar, inputs) for chunks of `size` bars, flat (no position): the indicators are
+    computed once for the whole history, the windows are built one chunk at a time, so a long
+    history never holds every window in memory. Each chunk is one `sandbox_evaluate_many`."""
     computed = compute_indicators(frame, indicators, timeframe=timeframe) if indicators else None
     bars = bars_payload(frame)
     series = (
@@ -102,18 +133,19 @@ def history_inputs(
         else {}
     )
     first = max(1, window if start is None else start)
-    calls = []
-    for number, end in enumerate(range(first, len(frame) + 1)):
-        begin = max(0, end - window)
-        calls.append(
-            {
-                "bars": {timeframe: {key: values[begin:end] for key, values in bars.items()}},
-                "indicators": {key: values[begin:end] for key, values in series.items()},
-                "position": positions[number] if positions else None,
-                "params": params,
-            }
-        )
-    return calls
+    for chunk_start in range(first, len(frame) + 1, size):
+        calls = []
+        for end in range(chunk_start, min(chunk_start + size, len(frame) + 1)):
+            begin = max(0, end - window)
+            calls.append(
+                {
+                    "bars": {timeframe: {key: values[begin:end] for key, values in bars.items()}},
+                    "indicators": {key: values[begin:end] for key, values in series.items()},
+                    "position": None,
+                    "params": params,
+                }
+            )
+        yield chunk_start - 1, calls
 
 
 def synthetic_frame(*, timeframe: str, drift: float, seed: int, bars: int = SYNTHETIC_BARS):

@@ -15,13 +15,12 @@ from ninja.files import UploadedFile
 from pipelines import selectors as pipeline_selectors
 from pipelines.backtest import selectors, services
 from pipelines.backtest.services import BacktestRefused, BacktestSettings
+from trading.marketdata.dataset_sources import dataset_provider
 from trading.marketdata.datasets import (
     DatasetError,
     dataset_create_from_csv,
     dataset_create_from_provider,
 )
-from trading.marketdata.registry import market_data_provider
-from trading.models import DatasetSource
 
 datasets_router = Router(tags=["backtests"])
 backtests_router = Router(tags=["backtests"])
@@ -45,7 +44,7 @@ class DatasetOut(Schema):
 
 
 class DatasetFetchIn(Schema):
-    source: Literal["synthetic"] = "synthetic"
+    source: Literal["synthetic", "alpaca"] = "synthetic"
     symbol: str = Field(..., min_length=1, max_length=16)
     timeframe: Timeframe = "1d"
     start: datetime
@@ -57,7 +56,7 @@ class Problem(Schema):
     detail: Any
 
 
-FORM_FIELDS = ("symbol", "time_zone", "timeframe", "start", "end")
+FORM_FIELDS = ("symbol", "time_zone", "timeframe", "start", "end", "source")
 
 
 def _dataset_problem(error: DatasetError) -> dict:
@@ -102,7 +101,7 @@ def datasets_upload(
 @datasets_router.post(
     "/fetch",
     response={201: DatasetOut, 422: Problem},
-    summary="Fetch a range of bars from the synthetic provider into a dataset",
+    summary="Fetch a range of bars (synthetic, or Alpaca's with your connection) into a dataset",
 )
 def datasets_fetch(request: HttpRequest, payload: DatasetFetchIn):
     from trading.marketdata.base import MarketDataError
@@ -110,8 +109,8 @@ def datasets_fetch(request: HttpRequest, payload: DatasetFetchIn):
     try:
         dataset = dataset_create_from_provider(
             owner=request.auth,
-            provider=market_data_provider(),
-            source=DatasetSource.SYNTHETIC,
+            provider=dataset_provider(owner=request.auth, source=payload.source),
+            source=payload.source,
             symbol=payload.symbol,
             timeframe=payload.timeframe,
             start=payload.start,
@@ -142,6 +141,8 @@ class BacktestIn(Schema):
     fill_at: Literal["next_open", "close"] = "next_open"
     # both: long on the entry conditions, short on the exit conditions, reversing between them.
     side: Literal["long", "short", "both"] = "long"
+    # The hard cap on LLM spend (dollars); none: LLM engines answer from the replay cache only.
+    llm_budget: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=4)
 
     def settings(self) -> BacktestSettings:
         return BacktestSettings(
@@ -153,6 +154,7 @@ class BacktestIn(Schema):
             slippage_pct=self.slippage_pct,
             fill_at=self.fill_at,
             side=self.side,
+            llm_budget=self.llm_budget,
         )
 
 
@@ -177,6 +179,9 @@ class BacktestOut(Schema):
     final_equity: Decimal | None
     net_pnl: Decimal | None
     trades_count: int
+    llm_budget: Decimal | None
+    llm_estimate: Decimal | None
+    llm_cost: Decimal
     metrics: dict[str, Any]
     error: str
     created_at: datetime
@@ -224,6 +229,28 @@ def backtests_create(request: HttpRequest, payload: BacktestIn):
     except BacktestRefused as error:
         return Status(422, _refused(error))
     return Status(201, backtest)
+
+
+class EstimateOut(Schema):
+    bars: int
+    llm_estimate: Decimal | None
+
+
+@backtests_router.post(
+    "/estimate",
+    response={200: EstimateOut, 422: Problem},
+    summary="What a backtest would replay and spend on LLM engines, before starting it",
+)
+def backtests_estimate(request: HttpRequest, payload: BacktestIn):
+    pipeline = pipeline_selectors.pipeline_get(user=request.auth, pipeline_id=payload.pipeline_id)
+    dataset = selectors.dataset_get(user=request.auth, dataset_id=payload.dataset_id)
+    try:
+        bars, estimate = services.backtest_estimate(
+            pipeline=pipeline, dataset=dataset, settings=payload.settings()
+        )
+    except BacktestRefused as error:
+        return Status(422, _refused(error))
+    return {"bars": bars, "llm_estimate": estimate}
 
 
 @backtests_router.get("", response=list[BacktestOut], summary="Your backtests (newest first)")

@@ -23,6 +23,7 @@ import pandas as pd
 
 from agents.builtin.common import round_price
 from agents.builtin.strategy import r_multiple_target
+from pipelines.backtest import sessions
 from pipelines.backtest.plan import BacktestPlan, PlanError
 from trading import simulation_rules
 from trading.indicators import compute_indicators
@@ -202,17 +203,6 @@ def _timeframe_of(frame: pd.DataFrame) -> str:
     return {1: "1m", 5: "5m", 15: "15m", 60: "1h", 240: "4h"}.get(step, "1d")
 
 
-def session_ends(open_seconds: np.ndarray) -> np.ndarray:
-    """True on the last bar of each New York trading day."""
-    days = (
-        pd.DatetimeIndex((open_seconds.astype(np.int64) * 1_000_000_000).view("M8[ns]"), tz="UTC")
-        .tz_convert("America/New_York")
-        .normalize()
-        .asi8
-    )
-    return np.r_[days[1:] != days[:-1], True]
-
-
 # --- the replay ---------------------------------------------------------------------------------
 
 
@@ -227,26 +217,44 @@ def run_backtest(
     costs: Costs,
     *,
     on_progress: Callable[[int, int], bool] | None = None,
+    signals=None,
+    llm=None,
 ) -> BacktestResult:
     """Replay `plan` over `history`. `on_progress(bars_done, bars_total)` is called now and
-    then; when it returns False the run stops (cancelled) and reports what it has."""
+    then; when it returns False the run stops (cancelled) and reports what it has. `signals`
+    (pipelines.backtest.custom.StrategySignals) are a custom strategy's answers per bar: they
+    pick the side and set the levels. `llm` is the budgeted client an LLM engine asks."""
     n = len(history)
     o, h, low, c = history.open, history.high, history.low, history.close
-    reversing = plan.side == "both"
+    if plan.custom_strategy and signals is None:
+        raise PlanError("The custom strategy's signals are missing.", field=plan.custom_strategy)
+    reversing = plan.side == "both" and signals is None
     next_open = costs.fill_at == NEXT_OPEN
     slippage = costs.slippage_pct
 
-    entry_signal = _condition_masks(history, plan.entry_conditions, plan.entry_logic)
+    entry_signal = (
+        _condition_masks(history, plan.entry_conditions, plan.entry_logic)
+        if plan.entry_conditions
+        else np.ones(n, dtype=bool)  # a Time Trigger alone: its gate says when
+    )
     exit_signal = _condition_masks(history, plan.exit_conditions, plan.exit_logic)
-    day_end = session_ends(history.open_seconds) if plan.flatten_end_of_day else np.zeros(n, bool)
+    # Trading window, active days and Time Trigger gate new positions; exits are never gated.
+    gate = sessions.entry_gate(history, plan, llm=llm)
+    day_end = sessions.flatten_bars(history, plan)
     # Long and short: the entry conditions open a long, the exit conditions a short, and each
     # side's exit is the other side's entry (a reversal). Otherwise one side, exits by the exit
     # conditions.
-    sides = ("long", "short") if reversing else (plan.side,)
-    entries_of = {
-        "long": np.flatnonzero(entry_signal if plan.side != "short" else np.zeros(n, bool)),
-        "short": np.flatnonzero(exit_signal if reversing else entry_signal),
-    }
+    sides = ("long", "short") if plan.side == "both" else (plan.side,)
+    long_entries = entry_signal if plan.side != "short" else np.zeros(n, bool)
+    short_entries = exit_signal if reversing else entry_signal
+    if gate is not None:
+        long_entries, short_entries = long_entries & gate, short_entries & gate
+    if signals is not None:  # the strategy's BUY opens a long, its SELL a short
+        long_entries, short_entries = (
+            long_entries & (signals.side > 0),
+            short_entries & (signals.side < 0),
+        )
+    entries_of = {"long": np.flatnonzero(long_entries), "short": np.flatnonzero(short_entries)}
     exit_of = {"long": exit_signal, "short": entry_signal if reversing else exit_signal}
     static_exits_of = {side: np.flatnonzero(exit_of[side] | day_end) for side in sides}
     sign = 1
@@ -323,7 +331,11 @@ def run_backtest(
             price = simulation_rules.slipped_price(
                 float(reference), side=entry_side, slippage_pct=slippage
             )
-            levels = _levels(plan, history, atr, signal_bar, sign)
+            levels = (
+                _levels(plan, history, atr, signal_bar, sign)
+                if signals is None
+                else _strategy_levels(plan, signals, history, signal_bar)
+            )
             if levels is False:
                 i = signal_bar + 1
                 continue
@@ -476,6 +488,24 @@ def _levels(plan: BacktestPlan, history: History, atr, bar: int, sign: int):
     if plan.min_risk_reward is not None and not simulation_rules.risk_reward_met(
         Decimal(str(abs(target_1 - entry))).quantize(Decimal("0.01")),
         Decimal(str(risk)).quantize(Decimal("0.01")),
+        plan.min_risk_reward,
+    ):
+        return False
+    return stop, target_1, target_2
+
+
+def _strategy_levels(plan: BacktestPlan, signals, history: History, bar: int):
+    """(stop, target 1, target 2) from a custom strategy's answer at `bar`; False when the risk
+    manager's minimum reward-to-risk refuses them."""
+    stop, target_1, target_2 = (
+        float(signals.stop[bar]),
+        float(signals.target_1[bar]),
+        float(signals.target_2[bar]),
+    )
+    entry = round_price(float(history.close[bar]))
+    if plan.min_risk_reward is not None and not simulation_rules.risk_reward_met(
+        Decimal(str(abs(target_1 - entry))).quantize(Decimal("0.01")),
+        Decimal(str(abs(entry - stop))).quantize(Decimal("0.01")),
         plan.min_risk_reward,
     ):
         return False

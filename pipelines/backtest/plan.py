@@ -44,7 +44,7 @@ class Sizing:
 class BacktestPlan:
     """What the engine needs from the pipeline (all plain data, picklable for Celery chunks)."""
 
-    entry_conditions: tuple[Condition, ...]
+    entry_conditions: tuple[Condition, ...] = ()
     entry_logic: str = "AND"
     exit_conditions: tuple[Condition, ...] = ()
     exit_logic: str = "OR"
@@ -60,6 +60,13 @@ class BacktestPlan:
     move_stop_to_breakeven: bool = True
     sizing: Sizing = field(default_factory=Sizing)
     flatten_end_of_day: bool = False
+    # The pipeline's validated schedule (trading window, active days) and its Time Trigger's
+    # config, replayed by pipelines.backtest.sessions; None when it has none.
+    schedule: dict | None = None
+    time_trigger: dict | None = None
+    news_trigger: dict | None = None
+    # The Custom Strategy node that decides entries and levels (pipelines.backtest.custom).
+    custom_strategy: str | None = None
 
     @property
     def timeframes(self) -> set[str]:
@@ -97,18 +104,23 @@ def plan_from_pipeline(
         if agent_class(node["agent_type"]) is None:
             raise PlanError(f"Node {node['id']}: unknown agent type.", field=node["id"])
         config = node.get("config") or {}
-        if config.get("engine") == "llm":
-            # No replay cache or budget for LLM engines in a backtest yet: the rules engine is
-            # the cheap, deterministic path, and a run never spends money unasked.
+        if config.get("engine") == "llm" and node["agent_type"] != "news_trigger":
+            # The News Trigger's LLM engine replays within a budget (llm_budget); the others
+            # are not replayed yet: the rules engine is the cheap, deterministic path.
             raise PlanError(
-                f"Node {node['id']} uses the LLM engine; backtests run the rules engine. "
-                "Switch the node to 'rules' to backtest it.",
+                f"Node {node['id']} uses the LLM engine; backtests run it only on the News "
+                "Trigger. Switch the node to 'rules' to backtest it.",
                 field=f"{node['id']}.engine",
             )
-    kwargs: dict[str, Any] = {"side": side}
+    kwargs: dict[str, Any] = {"side": side, **_timing(nodes, schedule)}
     trigger = nodes.get("technical_trigger")
     price = nodes.get("price_trigger")
-    if trigger is not None:
+    custom = nodes.get("custom_strategy")
+    timed = kwargs["time_trigger"] is not None or kwargs["news_trigger"] is not None
+    if trigger is None and price is None and timed:
+        if custom is None:
+            _time_trigger_alone(nodes, side)
+    elif trigger is not None:
         config = _config(trigger)
         kwargs["entry_conditions"] = _conditions(trigger, config["conditions"], timeframe)
         kwargs["entry_logic"] = config["logic"]
@@ -126,10 +138,12 @@ def plan_from_pipeline(
         )
     else:
         raise PlanError(
-            "A backtest replays entries from a Technical Trigger or Price Trigger node; this "
-            "pipeline has neither.",
+            "A backtest replays entries from a Technical, Price, Time or News Trigger node; "
+            "this pipeline has none.",
             field="graph.nodes",
         )
+    if custom is not None:
+        kwargs["custom_strategy"] = custom["id"]
     strategy = nodes.get("strategy_agent")
     if strategy is not None:
         config = _config(strategy)
@@ -148,7 +162,8 @@ def plan_from_pipeline(
     risk = nodes.get("risk_manager_agent")
     if risk is not None:
         config = _config(risk)
-        kwargs["min_risk_reward"] = float(config["min_risk_reward"]) if strategy else None
+        levels_set = strategy is not None or custom is not None
+        kwargs["min_risk_reward"] = float(config["min_risk_reward"]) if levels_set else None
         kwargs["sizing"] = Sizing(
             method=config["sizing_method"],
             equity_fraction_pct=float(config["equity_fraction_pct"]),
@@ -156,7 +171,7 @@ def plan_from_pipeline(
             risk_per_trade_pct=float(config["risk_per_trade_pct"]),
             max_position_pct=float(config["max_position_pct"]),
         )
-        if config["sizing_method"] == "risk_based" and strategy is None:
+        if config["sizing_method"] == "risk_based" and not levels_set:
             raise PlanError(
                 f"Node {risk['id']}: risk-based sizing needs a stop loss, which a Strategy node "
                 "sets; add one or size with equity_fraction or fixed_quantity.",
@@ -171,3 +186,47 @@ def plan_from_pipeline(
         kwargs["move_stop_to_breakeven"] = bool(config["move_stop_to_breakeven"])
     kwargs["flatten_end_of_day"] = bool((schedule or {}).get("flatten_positions_at_end"))
     return BacktestPlan(**kwargs)
+
+
+def _timing(nodes: dict[str, dict], schedule: dict | None) -> dict[str, Any]:
+    """The schedule (validated as the live scheduler reads it) and the Time and News
+    Triggers' configs."""
+    from pydantic import ValidationError
+
+    from pipelines.schedules import ScheduleConfig
+
+    timing: dict[str, Any] = {"schedule": None, "time_trigger": None, "news_trigger": None}
+    if schedule:
+        try:
+            timing["schedule"] = ScheduleConfig.model_validate(schedule).model_dump(mode="json")
+        except ValidationError as error:
+            item = error.errors()[0]
+            where = ".".join(str(part) for part in item["loc"]) or "schedule"
+            message = item["msg"].removeprefix("Value error, ")
+            raise PlanError(f"Schedule {where}: {message}.", field=f"schedule.{where}") from None
+    time_node = nodes.get("time_trigger")
+    if time_node is not None:
+        timing["time_trigger"] = _config(time_node)
+    news = nodes.get("news_trigger")
+    if news is not None:
+        timing["news_trigger"] = _config(news)
+    return timing
+
+
+def _time_trigger_alone(nodes: dict[str, dict], side: str) -> None:
+    """A Time or News Trigger with no condition trigger enters when it fires, on the plan's
+    side; a Bias node would pick the side live, which the backtester does not replay yet."""
+    bias = nodes.get("bias_agent")
+    if bias is not None:
+        raise PlanError(
+            f"Node {bias['id']} (bias) picks the side after the trigger; backtests do not "
+            "replay the bias agent yet. Add a Technical or Price Trigger for the entry, or "
+            "remove the bias node and pick the side.",
+            field=bias["id"],
+        )
+    if side == "both":
+        raise PlanError(
+            "Long and short reversals need entry and exit conditions; a time or news trigger "
+            "alone enters on one side. Pick long or short.",
+            field="side",
+        )

@@ -15,10 +15,15 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
+from agents.errors import BudgetExceeded
 from config.events import event_emit
+from pipelines.backtest.custom import custom_node, strategy_for, strategy_signals
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
+from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history
+from pipelines.backtest.llm_budget import llm_client, llm_estimate, llm_needed
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
 from pipelines.backtest.results import backtest_metrics, equity_points
+from pipelines.backtest.sessions import bar_sessions
 from pipelines.models import (
     Backtest,
     BacktestStatus,
@@ -26,7 +31,6 @@ from pipelines.models import (
     BacktestTrade,
     Pipeline,
 )
-from trading.marketdata.datasets import dataset_bars
 from trading.models import Dataset
 
 logger = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class BacktestSettings:
     slippage_pct: Decimal = Decimal("0")
     fill_at: str = NEXT_OPEN
     side: str = "long"
+    llm_budget: Decimal | None = None  # the hard cap on LLM spend (None: replay cache only)
 
 
 def _seconds(moment: datetime | None) -> int | None:
@@ -93,6 +98,12 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
             timeframe=dataset.timeframe,
             side=settings.side,
         )
+        if plan.custom_strategy:
+            strategy_for(
+                owner_id=pipeline.owner_id,
+                node=custom_node(graph_with(pipeline.graph, parameters)),
+                timeframe=dataset.timeframe,
+            )
     except PlanError as error:
         raise BacktestRefused(str(error), field=error.field) from None
     from trading.marketdata.base import TIMEFRAMES
@@ -112,11 +123,45 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
     seconds = np.frombuffer(bytes(dataset.open_seconds), dtype="<i8")
     lo = 0 if settings.start is None else np.searchsorted(seconds, _seconds(settings.start))
     hi = len(seconds) if settings.end is None else np.searchsorted(seconds, _seconds(settings.end))
-    if hi - lo < 2:
+    bars = _session_bar_count(dataset, int(lo), int(hi))
+    if bars < 2:
         raise BacktestRefused(
-            "The dataset has no bars in that range (fewer than two).", field="start"
+            "The dataset has no bars in that range inside exchange sessions (fewer than two).",
+            field="start",
         )
-    return plan, int(hi - lo)
+    return plan, bars
+
+
+def _llm_estimate(plan, dataset: Dataset, settings: BacktestSettings) -> Decimal | None:
+    """What the plan's LLM engine would spend at most over the range (None: it has none)."""
+    if not llm_needed(plan):
+        return None
+    from agents.llm.config import llm_settings
+
+    if not llm_settings().configured:
+        raise BacktestRefused(
+            "The News Trigger uses the LLM engine and no language model is configured; "
+            "switch it to 'rules' (free) to backtest it.",
+            field="news_trigger.engine",
+        )
+    history = dataset_history(dataset.pk).between(_seconds(settings.start), _seconds(settings.end))
+    return llm_estimate(plan, history)[1]
+
+
+def backtest_estimate(*, pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings):
+    """What a backtest would replay and spend, before it starts: (bars, LLM dollars or None)."""
+    plan, bars = _check(pipeline, dataset, settings, {})
+    return bars, _llm_estimate(plan, dataset, settings)
+
+
+def _session_bar_count(dataset: Dataset, lo: int, hi: int) -> int:
+    """Bars lo…hi of the dataset inside exchange sessions (only those are traded); kept on the
+    instance, which a sweep passes to each of its backtests."""
+    counts = dataset.__dict__.setdefault("_session_bar_counts", {})
+    if (lo, hi) not in counts:
+        seconds = np.frombuffer(bytes(dataset.open_seconds), dtype="<i8")[lo:hi]
+        counts[lo, hi] = int((bar_sessions(seconds, dataset.timeframe) >= 0).sum())
+    return counts[lo, hi]
 
 
 @transaction.atomic
@@ -131,8 +176,11 @@ def backtest_create(
     enqueue: bool = True,
 ) -> Backtest:
     """Check and record a backtest, then queue it (after commit)."""
-    _, bars = _check(pipeline, dataset, settings, parameters or {})
+    plan, bars = _check(pipeline, dataset, settings, parameters or {})
+    estimate = _llm_estimate(plan, dataset, settings)
     backtest = Backtest.objects.create(
+        llm_budget=settings.llm_budget,
+        llm_estimate=estimate,
         owner=owner,
         pipeline=pipeline,
         dataset=dataset,
@@ -183,18 +231,7 @@ def _emit(backtest: Backtest) -> None:
 
 
 def _history(backtest: Backtest) -> History:
-    dataset = backtest.dataset
-    bars = dataset_bars(dataset)
-    history = History(
-        dataset.symbol,
-        dataset.timeframe,
-        bars.open_seconds,
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        bars.volume,
-    )
+    history = dataset_history(backtest.dataset_id)
     return history.between(_seconds(backtest.starts_at), _seconds(backtest.ends_at))
 
 
@@ -207,6 +244,17 @@ def _plan(backtest: Backtest):
     )
 
 
+def _strategy_signals(backtest: Backtest, plan, history: History):
+    """A custom strategy's answers over the history (one sandbox call per chunk of bars)."""
+    if not plan.custom_strategy:
+        return None
+    node = custom_node(graph_with(backtest.graph, backtest.parameters))
+    strategy = strategy_for(
+        owner_id=backtest.owner_id, node=node, timeframe=backtest.dataset.timeframe
+    )
+    return strategy_signals(strategy, node, history)
+
+
 def backtest_run(*, backtest_id) -> str | None:
     """Run a pending backtest: claim it, replay in memory, write the results once."""
     if (
@@ -216,7 +264,11 @@ def backtest_run(*, backtest_id) -> str | None:
         != 1
     ):
         return None
-    backtest = Backtest.objects.select_related("dataset", "pipeline").get(pk=backtest_id)
+    backtest = (
+        Backtest.objects.select_related("dataset", "pipeline")
+        .defer(*(f"dataset__{name}" for name in ARRAY_FIELDS))  # read once: dataset_history
+        .get(pk=backtest_id)
+    )
     _emit(backtest)
     started = time.monotonic()
     last_write = [0.0]
@@ -231,11 +283,15 @@ def backtest_run(*, backtest_id) -> str | None:
         _emit(backtest)
         return not Backtest.objects.filter(pk=backtest.pk, cancel_requested=True).exists()
 
+    llm, meter = None, None
     try:
         history = _history(backtest)
+        plan = _plan(backtest)
+        if llm_needed(plan):
+            llm, meter = llm_client(owner_id=backtest.owner_id, budget=backtest.llm_budget)
         result = run_backtest(
             history,
-            _plan(backtest),
+            plan,
             Costs(
                 initial_cash=float(backtest.initial_cash),
                 commission_pct=float(backtest.commission_pct),
@@ -244,15 +300,30 @@ def backtest_run(*, backtest_id) -> str | None:
                 fill_at=backtest.fill_at,
             ),
             on_progress=on_progress,
+            signals=_strategy_signals(backtest, plan, history),
+            llm=llm,
         )
     except Exception as error:  # a bug or bad data must end the row, not leave it running
-        logger.exception("backtest %s failed", backtest.pk)
+        if isinstance(error, BudgetExceeded):
+            cap = backtest.llm_budget or Decimal(0)
+            message = (
+                f"Stopped at the LLM budget (${cap}): {error}. Raise the budget, or switch the "
+                "node to the rules engine, which costs nothing."
+            )
+        else:
+            logger.exception("backtest %s failed", backtest.pk)
+            message = str(error)
         Backtest.objects.filter(pk=backtest.pk).update(
-            status=BacktestStatus.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+            status=BacktestStatus.FAILED,
+            error=message[:2000],
+            finished_at=timezone.now(),
+            llm_cost=meter.run_token_cost if meter is not None else Decimal(0),
         )
         backtest.refresh_from_db()
         _emit(backtest)
         return BacktestStatus.FAILED
+    if meter is not None:
+        Backtest.objects.filter(pk=backtest.pk).update(llm_cost=meter.run_token_cost)
     _save_results(backtest, history, result, time.monotonic() - started)
     backtest.refresh_from_db()
     _emit(backtest)

@@ -4,7 +4,11 @@ visual builder, and the live fragments the websocket consumer pushes; helpers th
 
 from pipelines.views.builder import builder_node, builder_validate, palette, pipeline_builder
 from pipelines.views.helpers import graph_layers
-from pipelines.views.live import live_execution_fragments, live_user_fragments
+from pipelines.views.live import (
+    EXECUTION_ROW_EVENTS,
+    live_execution_fragments,
+    live_user_fragments,
+)
 from pipelines.views.pages import (
     execution_detail,
     execution_list,
@@ -22,6 +26,7 @@ from pipelines.views.pages import (
 )
 
 __all__ = [
+    "EXECUTION_ROW_EVENTS",
     "builder_node",
     "builder_validate",
     "execution_detail",

@@ -188,7 +188,9 @@ def pipeline_builder(request, pipeline_id=None):
                 pipeline, check = services.pipeline_update(
                     pipeline=pipeline,
                     graph=graph,
-                    **form.service_fields(trading_mode=pipeline.trading_mode),
+                    **form.service_fields(
+                        trading_mode=pipeline.trading_mode, current_settings=pipeline.settings
+                    ),
                 )
         except InvalidGraph as error:
             issues = _issues_from_errors(error.errors)

@@ -81,9 +81,7 @@ def live_user_fragments(*, user, payload: dict[str, Any], topics: set[str]) -> l
     from django.template.loader import render_to_string
 
     from accounts.selectors import notifications_unread_count
-    from trading.models import Position
-    from trading.selectors import position_by_id
-    from trading.views import position_rows
+    from trading.views import live_position_rows
 
     event = payload.get("event")
     if event == "notification":
@@ -103,17 +101,7 @@ def live_user_fragments(*, user, payload: dict[str, Any], topics: set[str]) -> l
             ),
         ]
     if event == "position_updated" and "positions" in topics:
-        position_id = (payload.get("position") or {}).get("id")
-        try:
-            position = position_by_id(user=user, position_id=position_id)
-        except (Position.DoesNotExist, ValueError, TypeError):
-            return []
-        position_rows([position])
-        return [
-            render_to_string(
-                "trading/positions.html#position-row", {"position": position, "oob": True}
-            )
-        ]
+        return live_position_rows(user=user, payload=payload)
     if event in EXECUTION_ROW_EVENTS and "executions" in topics and payload.get("execution_id"):
         try:
             execution = selectors.execution_row_get(user=user, execution_id=payload["execution_id"])

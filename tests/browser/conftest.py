@@ -57,7 +57,8 @@ def live_server_url(django_db_setup):
         "DJANGO_DEBUG": "true",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
-    port = _free_port()
+    # BROWSER_TEST_PORT: a fixed port, for machines where each engineer has a port range.
+    port = int(os.environ.get("BROWSER_TEST_PORT") or 0) or _free_port()
     LOG.parent.mkdir(parents=True, exist_ok=True)
     with LOG.open("wb") as log:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments

@@ -31,6 +31,7 @@ def stripe_for_the_server():
             "STRIPE_PRICE_BASIC": "price_basic",
             "STRIPE_PRICE_PRO": "price_pro",
             "STRIPE_PRICE_ENTERPRISE": "price_enterprise",
+            "STRIPE_PRICE_USAGE": "price_usage",
         }
         previous = {name: os.environ.get(name) for name in names}
         os.environ.update(names)
@@ -42,6 +43,29 @@ def stripe_for_the_server():
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def run_a_few_times(owner, times: int):
+    """Real rules-engine runs of a run-once pipeline, at the last session's 10:00 New York (so
+    the time trigger passes): history for the estimates and their accuracy."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import timezone
+
+    from pipelines import engine, services
+    from pipelines.blueprints import pipeline_create_from_blueprint
+    from pipelines.models import PipelineExecution
+    from trading import calendar
+    from trading.clock import ManualClock
+
+    today = timezone.now().date()
+    session = calendar.sessions_between(today - timedelta(days=10), today - timedelta(days=1))[-1]
+    clock = ManualClock(datetime.combine(session, datetime.min.time(), UTC) + timedelta(hours=15))
+    pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m", name="Runs")
+    for number in range(times):
+        execution = services.execution_start(pipeline=pipeline, enqueue=False)
+        status = engine.execution_run(execution_id=execution.pk, task_id=f"b{number}", clock=clock)
+        assert status == "completed", PipelineExecution.objects.get(pk=execution.pk).error
 
 
 def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
@@ -68,6 +92,7 @@ def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
             pipeline.status = PipelineStatus.ACTIVE
         pipeline.save()
     third = made[2]
+    run_a_few_times(user, 6)
 
     page.goto("/accounts/login/")
     page.fill("#id_email", EMAIL)
@@ -119,7 +144,20 @@ def test_a_trader_hits_the_plan_limit_upgrades_and_activates(
     assert page.inner_text("[data-testid=plan-badge]") == "Pro plan"
     assert page.inner_text("[data-testid=pipelines-used]") == "2/20"
     assert not page.locator("[data-testid=upgrade-prompt]").count()
+    # The next invoice is Stripe's preview: the Pro plan plus the usage reported so far.
+    assert page.inner_text("[data-testid=next-invoice]") == "$99.00"
+    # Six rules-engine runs cost fractions of a millionth of a dollar: the accuracy figure
+    # is the bounded symmetric error, not hundreds of thousands of percent.
+    figure = page.inner_text("[data-testid=accuracy-figure]")
+    assert 0 <= float(figure.rstrip("%")) < 200, figure
+    assert (
+        "over your last 6 completed runs"
+        in page.inner_text("[data-testid=estimate-accuracy]").lower()
+    )
     camera("billing-pro")
+    page.goto("/analytics/costs/")
+    assert page.inner_text("[data-testid=accuracy-figure]") == figure
+    camera("costs-with-accuracy")
 
     # The limit is raised: the third pipeline activates.
     page.goto(f"/pipelines/{third.pk}/")

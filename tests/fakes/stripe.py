@@ -1,7 +1,8 @@
 """A loopback fake of the parts of Stripe's API billing uses, for the real stripe SDK.
 
 Point the SDK at `fake.url` (STRIPE_API_BASE). It serves customers, Checkout sessions, Customer
-Portal sessions and billing meter events (deduplicated by `identifier`, as Stripe does), and it
+Portal sessions, billing meter events (deduplicated by `identifier`, as Stripe does) and invoice
+previews (the plan's price plus the metered price times the meter's events in the period), and it
 signs webhook events with the endpoint secret exactly as Stripe does (`Stripe-Signature:
 t=…,v1=HMAC-SHA256(secret, "t.payload")`), so the app's verification is exercised for real.
 """
@@ -24,9 +25,21 @@ def _form(request: RecordedRequest) -> dict[str, str]:
     return dict(parse_qsl(request.body.decode(), keep_blank_values=True))
 
 
+# The prices the tests configure (STRIPE_PRICE_*), in cents; the metered one is per unit of the
+# meter (a cent of usage fees), and counts the events of its meter.
+PRICES: dict[str, dict[str, Any]] = {
+    "price_basic": {"unit_amount": 2900},
+    "price_pro": {"unit_amount": 9900},
+    "price_enterprise": {"unit_amount": 29900},
+    "price_usage": {"unit_amount": 1, "meter_event": "tradecrew_usage_cents"},
+}
+
+
 class FakeStripe(FakeHTTPServer):
     def __init__(self, *, api_key: str = "sk_test_fake", webhook_secret: str = "whsec_fake"):  # noqa: S107 - a fake's test secret
         super().__init__()
+        self.prices = dict(PRICES)
+        self.subscriptions: dict[str, dict[str, Any]] = {}
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self._ids = itertools.count(1)
@@ -39,6 +52,7 @@ class FakeStripe(FakeHTTPServer):
         self.add_route("POST", r"/v1/checkout/sessions$", self._checkout_create)
         self.add_route("POST", r"/v1/billing_portal/sessions$", self._portal_create)
         self.add_route("POST", r"/v1/billing/meter_events$", self._meter_event)
+        self.add_route("POST", r"/v1/invoices/create_preview$", self._invoice_preview)
         # The hosted pages a browser is sent to.
         self.add_route("GET", r"/(?P<kind>pay|portal)/(?P<session_id>\w+)$", self._hosted_page)
 
@@ -72,6 +86,11 @@ class FakeStripe(FakeHTTPServer):
             "mode": form.get("mode"),
             "customer": form.get("customer"),
             "price": form.get("line_items[0][price]"),
+            "prices": [
+                value
+                for key, value in sorted(form.items())
+                if key.startswith("line_items[") and key.endswith("][price]")
+            ],
             "metadata": {
                 key[len("metadata[") : -1]: value
                 for key, value in form.items()
@@ -121,6 +140,57 @@ class FakeStripe(FakeHTTPServer):
         self.meter_events.setdefault(identifier, event)  # a duplicate identifier counts once
         return Response(200, self.meter_events[identifier])
 
+    def _invoice_preview(self, request: RecordedRequest) -> Response:
+        """The upcoming invoice of a subscription: each price's line for the current period; a
+        metered price bills the sum of its meter's events for the customer in that period."""
+        if denied := self._denied(request):
+            return denied
+        form = _form(request)
+        subscription = self.subscriptions.get(form.get("subscription", ""))
+        if subscription is None or subscription["customer"] != form.get("customer"):
+            return Response(400, {"error": {"message": "No such subscription"}})
+        start, end = subscription["current_period_start"], subscription["current_period_end"]
+        lines = []
+        for item in subscription["items"]["data"]:
+            price_id = item["price"]["id"]
+            price = self.prices[price_id]
+            quantity = 1
+            if "meter_event" in price:
+                quantity = sum(
+                    int(event["payload"]["value"])
+                    for event in self.meter_events.values()
+                    if event["event_name"] == price["meter_event"]
+                    and event["payload"]["stripe_customer_id"] == subscription["customer"]
+                    and start <= event["timestamp"] < end
+                )
+            lines.append(
+                {
+                    "object": "line_item",
+                    # The API's current shape (the price moved under pricing in 2025).
+                    "pricing": {
+                        "type": "price_details",
+                        "price_details": {"price": price_id, "product": f"prod_{price_id}"},
+                    },
+                    "quantity": quantity,
+                    "amount": quantity * price["unit_amount"],
+                    "period": {"start": start, "end": end},
+                }
+            )
+        total = sum(line["amount"] for line in lines)
+        invoice = {
+            "object": "invoice",
+            "customer": subscription["customer"],
+            "subscription": subscription["id"],
+            "currency": "usd",
+            "period_start": start,
+            "period_end": end,
+            "lines": {"object": "list", "data": lines, "has_more": False},
+            "subtotal": total,
+            "total": total,
+            "amount_due": total,
+        }
+        return Response(200, invoice)
+
     def _hosted_page(self, request: RecordedRequest, kind: str, session_id: str) -> Response:
         title = "Checkout" if kind == "pay" else "Customer portal"
         html = f"<!doctype html><title>Fake Stripe {title}</title><h1>Fake Stripe {title}</h1>"
@@ -155,10 +225,15 @@ class FakeStripe(FakeHTTPServer):
         return payload, f"t={timestamp},v1={digest}"
 
     def complete_checkout(
-        self, session_id: str, *, period_end: int, created: int | None = None
+        self,
+        session_id: str,
+        *,
+        period_end: int,
+        created: int | None = None,
+        period_start: int | None = None,
     ) -> list[tuple[bytes, str]]:
         """What Stripe sends once the customer pays: the session completed and the
-        subscription created (both signed)."""
+        subscription created (both signed); the subscription is kept for invoice previews."""
         session = self.checkout_sessions[session_id]
         subscription_id = self._id("sub")
         completed = {**session, "subscription": subscription_id, "status": "complete"}
@@ -167,9 +242,11 @@ class FakeStripe(FakeHTTPServer):
             "object": "subscription",
             "customer": session["customer"],
             "status": "active",
+            "current_period_start": period_start if period_start is not None else int(time.time()),
             "current_period_end": period_end,
-            "items": {"data": [{"price": {"id": session["price"]}}]},
+            "items": {"data": [{"price": {"id": price}} for price in session["prices"]]},
         }
+        self.subscriptions[subscription_id] = subscription
         return [
             self.signed("checkout.session.completed", completed, created=created),
             self.signed("customer.subscription.created", subscription, created=created),

@@ -3,16 +3,19 @@ budget warnings, the owner's history, the API, and the accuracy of past estimate
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
 from billing.estimator import daily_executions, estimate_pipeline_cost
 from billing.models import BudgetReservation
 from pipelines import engine, services
 from pipelines.blueprints import pipeline_create_from_blueprint
-from pipelines.models import PipelineExecution
+from pipelines.models import PipelineExecution, RunMode
 from trading.clock import ManualClock
 
 # The spec's §9.2 crews: bias and strategy on gpt-4, the report on gpt-3.5-turbo.
@@ -140,38 +143,158 @@ def test_it_estimates_a_saved_pipeline_for_its_owner_only(api, outsider_api, own
     assert outsider_api.get(f"/api/v1/pipelines/{pipeline.pk}/cost-estimate").status_code == 404
 
 
+def last_session_at_ten() -> datetime:
+    """10:00 New York on the last trading day before today: the time trigger passes, and the
+    runs fall inside the last 30 days whenever the test runs (steps are stamped by the clock)."""
+    from trading import calendar
+
+    today = timezone.now().date()
+    session = calendar.sessions_between(today - timedelta(days=10), today - timedelta(days=1))[-1]
+    return datetime.combine(session, datetime.min.time(), UTC) + timedelta(hours=15)
+
+
+def run_once(pipeline, index: int) -> PipelineExecution:
+    clock = ManualClock(last_session_at_ten())
+    execution = services.execution_start(pipeline=pipeline, enqueue=False)
+    assert engine.execution_run(execution_id=execution.pk, task_id=f"t{index}", clock=clock)
+    PipelineExecution.objects.filter(pk=execution.pk).update(status="completed")
+    return PipelineExecution.objects.get(pk=execution.pk)
+
+
+def sape(estimated: Decimal, actual: Decimal) -> Decimal:
+    total = estimated + actual
+    return abs(estimated - actual) / total * 200 if total else Decimal(0)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_learns_from_history_and_reports_its_accuracy(api, owner):
-    from billing.estimates import agent_history
+    from billing.estimates import agent_history, owner_agent_history
 
     pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")
-    clock = ManualClock(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))
-    executions = []
-    for index in range(3):
-        execution = services.execution_start(pipeline=pipeline, enqueue=False)
-        assert engine.execution_run(execution_id=execution.pk, task_id=f"t{index}", clock=clock)
-        PipelineExecution.objects.filter(pk=execution.pk).update(status="completed")
-        executions.append(execution.pk)
+    symbols = len(pipeline.symbols)
+    built_in = estimate_pipeline_cost(graph=pipeline.graph, symbol_count=symbols)
+    executions, expected_estimates = [], []
+    for index in range(6):
+        # What the budget gate should store: the owner's medians once there are any (kept a
+        # few minutes once there are: runs 5 and 6 reuse those of run 4).
+        history = owner_agent_history(owner=owner)
+        assert bool(history) == (index >= 3)
+        expected = estimate_pipeline_cost(
+            graph=pipeline.graph, symbol_count=symbols, history=history
+        )
+        expected_estimates.append(expected.cost_per_execution)
+        executions.append(run_once(pipeline, index))
 
-    # Estimate and actual are stored per execution.
-    reservations = BudgetReservation.objects.filter(execution_id__in=executions)
-    assert reservations.count() == 3
-    assert all(r.estimated_cost > 0 and r.estimated_by_agent for r in reservations)
+    # Estimate and actual are stored per execution; the stored estimate is the owner's own
+    # history once there is some (three runs), not the built-in seconds per rules step.
+    reservations = {r.execution_id: r for r in BudgetReservation.objects.filter(owner=owner)}
+    stored = [reservations[e.pk].estimated_cost for e in executions]
+    assert stored == expected_estimates
+    assert stored[:3] == [built_in.cost_per_execution] * 3
+    assert all(reservations[e.pk].estimated_by_agent for e in executions)
+    # Rules steps take milliseconds: the built-in figures are thousands of times what a run
+    # costs; the estimates from history are of the same order as what the runs then cost.
+    learned = sum(stored[3:], Decimal(0))
+    spent = sum((e.total_cost for e in executions[3:]), Decimal(0))
+    assert spent > 0
+    assert built_in.cost_per_execution * 3 > 100 * spent
+    assert spent / 20 < learned < spent * 20
 
-    # Three runs are enough history: the estimate now uses the owner's own medians.
-    history = agent_history(owner=owner)
-    assert "bias_agent:rules" in history
+    assert agent_history(owner=owner)["bias_agent:rules"]["steps"] == 6
     estimate = api.get(f"/api/v1/pipelines/{pipeline.pk}/cost-estimate").json()
     assert estimate["from_history"] and estimate["confidence"] == "high"
 
+    # The headline figure is the symmetric MAPE over every run: bounded, and sane although
+    # each run cost a fraction of a millionth of a dollar (plain MAPE divided by that gave
+    # "off by 304,253%"). Plain MAPE only counts runs that cost at least its floor: none here.
     accuracy = api.get("/api/v1/cost/historical-accuracy").json()
-    assert accuracy["sample_size"] == 3
-    expected = []
-    for reservation in reservations:
-        actual = PipelineExecution.objects.get(pk=reservation.execution_id).total_cost
-        expected.append(abs(reservation.estimated_cost - actual) / actual * 100)
-    mean = (sum(expected) / 3).quantize(Decimal("0.1"))
-    assert Decimal(accuracy["mape_pct"]) == mean
+    assert accuracy["sample_size"] == 6
+    errors = [
+        sape(estimate, run.total_cost) for estimate, run in zip(stored, executions, strict=True)
+    ]
+    assert Decimal(accuracy["smape_pct"]) == (sum(errors) / 6).quantize(Decimal("0.1"))
+    assert Decimal(accuracy["smape_pct"]) < 200
+    assert accuracy["mape_pct"] is None and accuracy["mape_runs"] == 0
+    assert Decimal(accuracy["mape_min_actual"]) > max(e.total_cost for e in executions)
+    assert Decimal(accuracy["total_actual"]) == sum((e.total_cost for e in executions), Decimal(0))
     bias = next(a for a in accuracy["agents"] if a["agent_type"] == "bias_agent")
-    assert bias["runs"] == 3 and Decimal(bias["actual"]) > 0
+    assert bias["runs"] == 6 and Decimal(bias["actual"]) > 0
+    # Free agents, estimated and charged nothing, are left out of the per-agent table.
+    assert "market_data_agent" not in {a["agent_type"] for a in accuracy["agents"]}
     assert api.get("/api/v1/cost/historical-accuracy?days=0").status_code == 422
+
+
+@pytest.mark.django_db
+def test_it_counts_plain_mape_only_for_runs_that_cost_at_least_its_floor(
+    api, outsider_api, owner, owner_client
+):
+    from billing.estimates import MAPE_MIN_ACTUAL
+
+    pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")
+    runs = [(Decimal("0.015"), Decimal("0.010")), (Decimal("0.00001"), Decimal("0.00000002"))]
+    for estimated, actual in runs:
+        execution = PipelineExecution.objects.create(
+            pipeline=pipeline,
+            owner=owner,
+            status="completed",
+            total_cost=actual,
+            finished_at=timezone.now(),
+        )
+        BudgetReservation.objects.create(
+            owner=owner,
+            pipeline_id=pipeline.pk,
+            execution_id=execution.pk,
+            day=timezone.now().date(),
+            amount=estimated,
+            status="settled",
+            estimated_cost=estimated,
+            estimated_by_agent={"bias_agent": str(estimated)},
+        )
+    accuracy = api.get("/api/v1/cost/historical-accuracy").json()
+    assert runs[1][1] < MAPE_MIN_ACTUAL <= runs[0][1]
+    # Only the first run counts in MAPE: |0.015 − 0.010| / 0.010 = 50%.
+    assert Decimal(accuracy["mape_pct"]) == Decimal("50.0") and accuracy["mape_runs"] == 1
+    # Both count in sMAPE: 0.005 / 0.0125 = 40%, and ~199.2% for the run that cost ~nothing.
+    assert Decimal(accuracy["smape_pct"]) == Decimal("119.6")
+    # The other user sees none of it.
+    assert outsider_api.get("/api/v1/cost/historical-accuracy").json()["sample_size"] == 0
+    # Billing and Costs show the same figures.
+    for page in (reverse("billing:overview"), reverse("analytics:costs")):
+        html = owner_client.get(page).content.decode()
+        assert re.search(r'data-testid="accuracy-figure">119\.6%<', html), page
+        assert "the plain mean error was 50.0%" in html
+
+
+@pytest.mark.django_db
+def test_it_shows_the_estimate_before_a_run_and_asks_to_confirm_one_over_budget(
+    owner, owner_client
+):
+    from billing.models import DailyCost
+    from billing.services import owner_local_day
+
+    pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")
+    detail = reverse("pipelines:detail", args=[pipeline.pk])
+    page = owner_client.get(detail).content.decode()
+    assert re.search(
+        r'data-testid="detail-estimate"><dt>Estimated cost</dt><dd>[^<]+ per run', page
+    )
+    assert "Over budget" not in page
+
+    # What is left of today's budget ($0.00001) is less than one run (~$0.0003).
+    owner.budget_limit_daily = Decimal("0.01")
+    owner.save()
+    DailyCost.objects.create(
+        owner=owner,
+        pipeline_id=None,
+        day=owner_local_day(owner=owner),
+        total_cost=Decimal("0.00999"),
+    )
+    page = owner_client.get(detail).content.decode()
+    assert f"Over budget: run “{pipeline.name}” anyway?" in page
+    assert "it would be refused" in page and 'data-confirm-button="Run anyway"' in page
+
+    # An on-signal pipeline asks before it is activated.
+    pipeline.run_mode = RunMode.RUN_ON_SIGNAL
+    pipeline.save()
+    page = owner_client.get(detail).content.decode()
+    assert f"Activate “{pipeline.name}” over budget?" in page

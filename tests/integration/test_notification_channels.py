@@ -198,7 +198,7 @@ def test_a_stop_goes_only_to_channels_that_chose_stops(
         assert trades_closed_notify(trade_ids=[trade.pk]) == 1
     [(channel_id, title, body)] = queued()
     assert channel_id == stops.pk
-    assert title == "AAPL: stop loss hit, P&L -$50.00"
+    assert title == "AAPL: stop loss hit, P&L −$50.00"
     assert "at 95.00" in body
 
 
@@ -249,7 +249,7 @@ def test_the_daily_summary_is_sent_once_per_session(
         assert daily_summaries_send(now=after_close) == 0  # not twice for one session
     [(channel_id, title, body)] = queued()
     assert channel_id == channel.pk
-    assert title == "Tradecrew daily summary 2026-11-27: P&L $100.50"
+    assert title == "Tradecrew daily summary 2026-11-27: P&L +$100.50"
     assert "Trades closed: 2 (1 winning)" in body
     assert "Agent and model costs: $0.42" in body
     channel.refresh_from_db()

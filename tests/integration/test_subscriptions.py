@@ -4,17 +4,20 @@ through the real stripe SDK against the loopback fake (tests/fakes/stripe.py).""
 
 from __future__ import annotations
 
+import math
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import DailyCost, StripeEvent, Subscription, SubscriptionStatus
+from billing.models import CostEntry, DailyCost, StripeEvent, Subscription, SubscriptionStatus
 from billing.selectors import effective_plan
-from billing.subscriptions import usage_report_day
+from billing.services import charge_record, owner_local_day, step_charge
+from billing.subscriptions import invoice_preview, usage_cents_this_month, usage_report_day
 from pipelines.blueprints import pipeline_create_from_blueprint
 from pipelines.models import PipelineStatus, RunMode
 from tests.fakes.stripe import FakeStripe
@@ -22,6 +25,7 @@ from tests.fakes.stripe import FakeStripe
 pytestmark = pytest.mark.django_db
 
 WEBHOOK = "/billing/stripe/webhook/"
+HOURS_15 = timedelta(hours=15)
 
 
 @pytest.fixture
@@ -192,6 +196,58 @@ def test_it_keeps_the_plan_through_the_grace_period_after_a_failed_payment(
     assert effective_plan(user=owner, now=after_grace).tier == "PRO"
 
 
+def signal_types_heard(pipeline) -> set[str]:
+    """What the signal dispatcher's index lets `pipeline` hear (its full rebuild's rows)."""
+    from signals.selectors import signal_pipeline_rows
+
+    rows = [row for row in signal_pipeline_rows() if row.pipeline_id == str(pipeline.pk)]
+    return {signal_type for row in rows for signal_type, _ in row.subscriptions}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_signal_buckets_through_the_grace_period_and_no_longer(
+    owner, owner_client, client, stripe_fake, settings
+):
+    settings.BILLING_GRACE_DAYS = 7
+    (pipeline,) = pipelines(owner, 1, active=1)
+    pipeline.symbols = ["AAPL"]
+    pipeline.signal_subscriptions = [
+        {"signal_type": "webhook", "min_confidence": 0},  # Free
+        {"signal_type": "golden_cross", "min_confidence": 0},  # Basic
+    ]
+    pipeline.save()
+    assert signal_types_heard(pipeline) == {"webhook"}  # Free plan
+
+    owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
+    session_id = next(iter(stripe_fake.checkout_sessions))
+    for event in stripe_fake.complete_checkout(session_id, period_end=int(time.time()) + 86400):
+        post_event(client, *event)
+    assert signal_types_heard(pipeline) == {"webhook", "golden_cross"}
+
+    customer = Subscription.objects.get(owner=owner).stripe_customer_id
+    failed = stripe_fake.signed(
+        "invoice.payment_failed", {"id": "in_1", "object": "invoice", "customer": customer}
+    )
+    assert post_event(client, *failed).status_code == 200
+    # Within the grace period the dispatcher, like every page, keeps the Basic plan's buckets.
+    owner.refresh_from_db()
+    assert effective_plan(user=owner).tier == "BASIC"
+    assert signal_types_heard(pipeline) == {"webhook", "golden_cross"}
+
+    # Once it has run out, the dispatcher drops them, as effective_plan does.
+    Subscription.objects.filter(owner=owner).update(
+        grace_until=timezone.now() - timedelta(minutes=1)
+    )
+    assert effective_plan(user=owner).tier == "FREE"
+    assert signal_types_heard(pipeline) == {"webhook"}
+
+    # With limits off, everyone has DEFAULT_SUBSCRIPTION_TIER, lapsed or not.
+    settings.ENFORCE_SUBSCRIPTION_LIMITS = False
+    settings.DEFAULT_SUBSCRIPTION_TIER = "BASIC"
+    assert effective_plan(user=owner).tier == "BASIC"
+    assert signal_types_heard(pipeline) == {"webhook", "golden_cross"}
+
+
 def test_it_reports_usage_to_the_meter_once_per_period(owner, owner_client, stripe_fake):
     owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
     day = date(2026, 11, 24)
@@ -206,6 +262,71 @@ def test_it_reports_usage_to_the_meter_once_per_period(owner, owner_client, stri
     assert stripe_fake.meter_event_posts == 1
 
 
+def utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)
+
+
+def test_it_previews_an_invoice_that_equals_the_ledger_for_the_period(
+    owner, owner_client, client, stripe_fake, settings
+):
+    settings.STRIPE_PRICE_USAGE = "price_usage"
+    today = owner_local_day(owner=owner)
+    month_start = today.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
+    session_id = next(iter(stripe_fake.checkout_sessions))
+    # The subscription carries the plan and the usage fees' metered price.
+    assert stripe_fake.checkout_sessions[session_id]["prices"] == ["price_basic", "price_usage"]
+    for event in stripe_fake.complete_checkout(
+        session_id,
+        period_start=int(utc_midnight(month_start).timestamp()),
+        period_end=int(utc_midnight(next_month).timestamp()),
+    ):
+        assert post_event(client, *event).status_code == 200
+
+    # The ledger: runtime charges on each day of the period so far, and on the day before it
+    # (the last period's: not on this invoice). Written by the ledger's own writer.
+    period_days = [month_start + timedelta(days=n) for n in range((today - month_start).days + 1)]
+    for number, day in enumerate([month_start - timedelta(days=1), *period_days]):
+        for seconds in (12_345.6, 777.7 * (number + 1)):
+            charge = step_charge(
+                owner_id=owner.pk,
+                pipeline_id=None,
+                execution_id=None,
+                agent_id="node-3",
+                agent_type="bias_agent",
+                pricing_rate=Decimal("0.10"),
+                runtime_seconds=seconds,
+            )
+            charge_record(charge, owner=owner, pipeline_id=None, at=utc_midnight(day) + HOURS_15)
+
+    # The beat reports each day once; a second pass sends nothing new.
+    for day in [month_start - timedelta(days=1), *period_days]:
+        assert usage_report_day(day=day) == 1
+        assert usage_report_day(day=day) == 0
+    assert stripe_fake.meter_event_posts == len(period_days) + 1
+
+    preview = invoice_preview(owner=owner)
+
+    ledger = CostEntry.objects.filter(
+        owner=owner,
+        created_at__gte=utc_midnight(month_start),
+        created_at__lt=utc_midnight(next_month),
+    ).aggregate(total=Sum("total_cost"))["total"]
+    by_day = DailyCost.objects.filter(owner=owner, day__gte=month_start).values("day")
+    day_totals = [row["total"] for row in by_day.annotate(total=Sum("total_cost"))]
+    assert sum(day_totals) == ledger  # the roll-up and the ledger agree
+    # The usage line is the period's ledger, each day in whole cents rounded up (as reported).
+    cents = sum(math.ceil(total * 100) for total in day_totals)
+    assert preview["usage"] == Decimal(cents) / 100
+    assert ledger <= preview["usage"] < ledger + Decimal("0.01") * len(period_days)
+    assert preview["plan"] == Decimal("29") and preview["total"] == 29 + preview["usage"]
+    # The Billing page shows Stripe's preview, and the app's own count agrees with it.
+    assert usage_cents_this_month(owner=owner, today=today) == cents
+    page = owner_client.get(reverse("billing:overview")).content.decode()
+    assert f'data-testid="next-invoice">${preview["total"]:.2f}<' in page
+
+
 def test_it_shows_the_next_invoice_as_the_plan_plus_what_the_meter_is_sent(
     owner, owner_client, stripe_fake
 ):
@@ -215,6 +336,15 @@ def test_it_shows_the_next_invoice_as_the_plan_plus_what_the_meter_is_sent(
     owner.subscription_tier = "BASIC"
     owner.save()
     today = owner_local_day(owner=owner)
+    DailyCost.objects.create(owner=owner, pipeline_id=None, day=today, total_cost=Decimal("0.5"))
+    # Without a Stripe customer nothing is billed, usage or not.
+    page = owner_client.get(reverse("billing:overview")).content.decode()
+    assert 'data-testid="next-invoice">$0.00<' in page
+    assert "nothing is billed" in page
+    DailyCost.objects.all().delete()
+    # A customer whose subscription Stripe cannot preview (yet): the plan plus what the meter
+    # is sent so far.
+    Subscription.objects.create(owner=owner, stripe_customer_id="cus_kept", tier="BASIC")
     yesterday = today - timedelta(days=1) if today.day > 1 else today
     DailyCost.objects.create(owner=owner, pipeline_id=None, day=today, total_cost=Decimal("0.101"))
     if yesterday != today:

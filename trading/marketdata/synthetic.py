@@ -542,7 +542,9 @@ class SyntheticProvider(MarketDataProvider):
         cents = round(min(max(base + wiggle * math.sin(math.pi * fraction), low), high))
         volume_before = int(minutes.cumulative_volume[minute - 1]) if minute else 0
         volume = volume_before + int(minutes.volume[minute] * fraction)
-        profile = self._skeleton(symbol, index).profile
+        # The profile alone: building the skeleton for it made a quote of more symbols than
+        # the skeleton cache holds rebuild 12 years of history per symbol.
+        profile = symbol_profile(self.seed, symbol)
         return _quote(profile, cents, volume, at.astimezone(UTC))
 
     def _closing_quote(self, symbol: str, index: int) -> Quote:

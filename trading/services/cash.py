@@ -41,6 +41,6 @@ def simulated_account_reset(*, owner: User, initial_balance: Decimal) -> Simulat
     return account
 
 
-def _cash_move(*, owner: User, mode: str, amount: Decimal) -> None:
+def _cash_move(*, owner: User | int, mode: str, amount: Decimal) -> None:
     if mode == Mode.SIMULATION and amount:
         SimulatedAccount.objects.filter(owner=owner).update(cash=F("cash") + cents(amount))

@@ -9,8 +9,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from config.events import event_emit
-from trading import hooks
+from trading import hooks, live_positions
 from trading.executors.base import (
     BracketOrderRequest,
     ExecutionError,
@@ -35,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 # --- Exits ------------------------------------------------------------------------------------
 def _position_event(position: Position) -> None:
-    event_emit(
-        event="position_updated",
+    # Sent at once, or coalesced per user while the position monitor sweeps (live_positions).
+    live_positions.position_event_send(
         owner_id=position.owner_id,
         position={
             "id": position.pk,
@@ -140,7 +139,7 @@ def position_reduce(
         position.unrealized_pnl = unrealized_pnl(position, price)
     position.save()
     _cash_move(
-        owner=position.owner,
+        owner=position.owner_id,  # the id: loading the user cost the monitor a query per exit
         mode=position.trading_mode,
         amount=direction * price * quantity - commission,
     )

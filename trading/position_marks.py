@@ -1,0 +1,64 @@
+"""Marking many open positions to their latest quote in one statement (the monitor's sweep).
+
+The rules are `services.position_mark`'s: the price is kept to 4 places, unrealized P&L to the
+cent, `price_updated_at` moves on every mark (the next sweep judges bars from there), and a
+position whose price or P&L changed is announced live. A position closed meanwhile is not
+touched (the update is limited to open rows, as the single mark is). One statement for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
+
+from trading import services
+from trading.models import Position, PositionStatus
+
+
+def positions_mark(*, marks: Iterable[tuple[Position, Decimal]], now: datetime) -> int:
+    """Mark each (position, price) and write them in one UPDATE; returns how many changed."""
+    marked: list[Position] = []
+    changed = 0
+    for position, price in marks:
+        price = services.price4(price)
+        pnl = services.unrealized_pnl(position, price)
+        visible = price != position.current_price or pnl != position.unrealized_pnl
+        position.current_price, position.unrealized_pnl, position.price_updated_at = (
+            price,
+            pnl,
+            now,
+        )
+        marked.append(position)
+        if visible:
+            changed += 1
+            services._position_event(position)
+    if marked:
+        _write_marks(marked, now)
+    return changed
+
+
+# Django's bulk_update writes a CASE with one WHEN per row and field: for 10,000 rows it spent
+# seconds building and parsing SQL. Arrays joined by unnest() are one short statement.
+_MARKS_SQL = """
+UPDATE {table} AS position
+   SET current_price = mark.price, unrealized_pnl = mark.pnl, price_updated_at = %s
+  FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS mark(id, price, pnl)
+ WHERE position.id = mark.id AND position.status = %s
+"""
+
+
+def _write_marks(marked: list[Position], now: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MARKS_SQL.format(table=connection.ops.quote_name(Position._meta.db_table)),
+            [
+                now,
+                [p.pk for p in marked],
+                [p.current_price for p in marked],
+                [p.unrealized_pnl for p in marked],
+                PositionStatus.OPEN,
+            ],
+        )
