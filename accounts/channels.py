@@ -17,7 +17,7 @@ import apprise
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import ChannelKind, NotificationChannel, TraderEvent, User
@@ -141,6 +141,27 @@ def channels_notify(*, owner_id, event: str, title: str, body: str) -> int:
     for channel_id in channel_ids:
         _enqueue(channel_id, title, body)
     return len(channel_ids)
+
+
+def _daily_summary_due(session):
+    return NotificationChannel.objects.filter(
+        Q(summary_sent_on__isnull=True) | Q(summary_sent_on__lt=session),
+        enabled=True,
+        events__contains=[TraderEvent.DAILY_SUMMARY],
+    )
+
+
+def daily_summary_owner_ids(*, session) -> list:
+    """Owners with an enabled channel that chose the daily summary and lacks `session`'s."""
+    return sorted(set(_daily_summary_due(session).values_list("owner_id", flat=True)))
+
+
+def daily_summary_claim(*, owner_id, session) -> bool:
+    """Mark `owner_id`'s daily-summary channels as sent for `session`; False when another beat
+    (or sweep) claimed them first, so a summary is never sent twice."""
+    return bool(
+        _daily_summary_due(session).filter(owner_id=owner_id).update(summary_sent_on=session)
+    )
 
 
 def channel_send_test(*, channel: NotificationChannel) -> None:

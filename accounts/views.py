@@ -22,6 +22,7 @@ from accounts.forms import (
 )
 from billing.selectors import effective_plan
 from config.throttling import window_admit
+from config.ui import confirmation_page, is_confirmed
 
 
 def _safe_next(request, default: str) -> str:
@@ -186,48 +187,6 @@ def api_token_revoke_view(request, token_id: int):
     services.api_token_revoke(token=token)
     messages.success(request, f"Token “{token.name}” revoked; requests using it now get 401.")
     return redirect("accounts:settings")
-
-
-CONFIRMED_VALUES = {"yes", "on", "true", "1"}
-
-
-def is_confirmed(request) -> bool:
-    return request.method == "POST" and request.POST.get("confirmed", "") in CONFIRMED_VALUES
-
-
-def confirmation_page(
-    request,
-    *,
-    title: str,
-    message: str,
-    button: str,
-    cancel_url: str,
-    consequences: list[str] | tuple[str, ...] = (),
-    check: str = "",
-    status: int = 200,
-):
-    """The page a dangerous action shows when it arrives unconfirmed: without JavaScript (or
-    from a bookmarked link) the trader reads what will happen and confirms it here. Pages with
-    JavaScript ask the same in a dialog and post `confirmed=yes` directly."""
-    carried = []
-    if request.method == "POST":
-        carried = [
-            (key, value)
-            for key, values in request.POST.lists()
-            if key not in ("csrfmiddlewaretoken", "confirmed")
-            for value in values
-        ]
-    context = {
-        "title": title,
-        "message": message,
-        "button": button,
-        "cancel_url": cancel_url,
-        "consequences": consequences,
-        "check": check,
-        "carried": carried,
-        "action": request.path,
-    }
-    return render(request, "confirm.html", context, status=status)
 
 
 def _owned_connection(request, connection_id: int):

@@ -8,6 +8,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "bench_engine.py",
+    "bench_checkpoint.py",
     "bench_llm.py",
     "bench_signals.py",
     "bench_analytics.py",

@@ -11,9 +11,12 @@ class PipelinesConfig(AppConfig):
         from accounts.demo import demo_seeded
         from pipelines import receivers
         from pipelines.hooks import execution_finished
-        from trading.hooks import trade_opened, trades_closed
+        from trading.hooks import pipeline_names_requested, trade_opened, trades_closed
 
         demo_seeded.connect(receivers.demo_pipelines_on_seed, dispatch_uid="pipelines.demo")
+        pipeline_names_requested.connect(
+            receivers.pipeline_names_for_trading, dispatch_uid="pipelines.names"
+        )
         trades_closed.connect(receivers.trade_reports_on_close, dispatch_uid="pipelines.reports")
         trades_closed.connect(
             receivers.run_mode_after_trades_closed, dispatch_uid="pipelines.runmodes.closed"

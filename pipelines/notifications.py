@@ -12,11 +12,11 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
-from accounts.channels import channels_notify
-from accounts.models import NotificationChannel, TraderEvent
+from accounts.channels import channels_notify, daily_summary_claim, daily_summary_owner_ids
+from accounts.models import TraderEvent
 from billing.models import DailyCost
 from pipelines.models import ExecutionStatus, PipelineExecution
 from trading.calendar import last_closed_session
@@ -100,19 +100,9 @@ def daily_summaries_send(*, now: datetime | None = None) -> int:
     session = last_closed_session(now)
     if session is None:
         return 0
-    due = NotificationChannel.objects.filter(
-        Q(summary_sent_on__isnull=True) | Q(summary_sent_on__lt=session),
-        enabled=True,
-        events__contains=[TraderEvent.DAILY_SUMMARY],
-    ).values_list("owner_id", flat=True)
     sent = 0
-    for owner_id in sorted(set(due)):
-        claimed = NotificationChannel.objects.filter(
-            Q(summary_sent_on__isnull=True) | Q(summary_sent_on__lt=session),
-            owner_id=owner_id,
-            enabled=True,
-            events__contains=[TraderEvent.DAILY_SUMMARY],
-        ).update(summary_sent_on=session)
+    for owner_id in daily_summary_owner_ids(session=session):
+        claimed = daily_summary_claim(owner_id=owner_id, session=session)
         if claimed:
             title, body = daily_summary(owner_id=owner_id, session=session)
             sent += channels_notify(

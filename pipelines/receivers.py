@@ -42,3 +42,9 @@ def run_mode_after_trades_closed(sender, trade_ids, **kwargs):
     from trading.models import Trade
 
     after_trades_closed(trades=list(Trade.objects.filter(pk__in=trade_ids)))
+
+
+def pipeline_names_for_trading(sender, owner, pipeline_ids=None, **kwargs):
+    from pipelines.selectors import pipeline_names
+
+    return pipeline_names(user=owner, pipeline_ids=pipeline_ids)

@@ -276,7 +276,7 @@ def pipeline_budget_exhausted(
     """A run found no budget left (§11.5): an active pipeline pauses, closes its positions if
     its settings say so, and the trader is told once — later refusals the same day (other
     runs, other cycles) change nothing. True when this call paused it."""
-    from trading.api import executor_for_position
+    from trading.executors.factory import executor_for_position
     from trading.models import CloseReason
     from trading.services import pipeline_positions_close
 
@@ -476,8 +476,8 @@ def scheduled_run(*, pipeline_id: UUID, now: datetime | None = None) -> Pipeline
 def end_of_day(*, pipeline: Pipeline, now: datetime, day: date | None = None) -> EODAction | None:
     """Past the window's end: flatten the pipeline's positions and/or stop it, as configured.
     Once per window (`day` is the local date the window closed on)."""
-    from trading.api import executor_for_position
-    from trading.services import pipeline_flatten
+    from trading.executors.factory import executor_for_position
+    from trading.services import eod_action_record, pipeline_flatten
 
     schedule = schedule_of(pipeline)
     day = day or trading_day(schedule, now)
@@ -501,17 +501,19 @@ def end_of_day(*, pipeline: Pipeline, now: datetime, day: date | None = None) ->
             executor_for=executor_for_position,
             pipeline_stopped=schedule.stop_pipeline_at_end,
             now=now,
+            day=day,
+            zone=schedule.zone,
         )
     else:
-        action = EODAction.objects.create(
+        action = eod_action_record(
             owner=pipeline.owner,
             pipeline_id=pipeline.pk,
-            action_date=day,
-            action_time=now.astimezone(schedule.zone).time().replace(microsecond=0),
+            now=now,
+            day=day,
+            zone=schedule.zone,
             pipeline_stopped=schedule.stop_pipeline_at_end,
             reason="End of trading window",
         )
-    EODAction.objects.filter(pk=action.pk).update(action_date=day)
     parts = []
     if schedule.flatten_positions_at_end:
         parts.append(

@@ -30,6 +30,14 @@ def pipelines_for_user(*, user: User) -> QuerySet[Pipeline]:
     return Pipeline.objects.filter(owner=user).annotate(last_execution_at=Subquery(latest_run))
 
 
+def pipeline_names(*, user: User, pipeline_ids=None) -> dict:
+    """{id: name} of the user's pipelines, in name order (only `pipeline_ids` when given)."""
+    rows = Pipeline.objects.filter(owner=user).order_by("name")
+    if pipeline_ids is not None:
+        rows = rows.filter(pk__in=pipeline_ids)
+    return dict(rows.values_list("pk", "name"))
+
+
 def pipeline_get(*, user: User, pipeline_id) -> Pipeline:
     return pipelines_for_user(user=user).get(pk=pipeline_id)
 

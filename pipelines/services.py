@@ -274,21 +274,22 @@ def execution_start(
 # signal dispatcher writes them with the signal's log in one): INSERT … ON CONFLICT DO NOTHING,
 # so `started` holds the ids the one-active-execution index let in — no savepoint, and a refused
 # row does not abort the statement or a surrounding transaction.
-EXECUTIONS_INSERT_CTE = """started AS (
+EXECUTIONS_INSERT_CTE = f"""started AS (
     INSERT INTO pipelines_pipelineexecution (
         id, pipeline_id, owner_id, status, trigger_source, trigger_detail, trading_mode, graph,
         state, market_data, current_node, lease_owner, attempts, total_cost, error, created_at,
         updated_at
     )
-    SELECT e.id, e.pipeline_id, e.owner_id, 'pending', e.trigger_source, e.trigger_detail,
-           e.trading_mode, e.graph, '{}'::jsonb, '{}'::jsonb, '', '', 0, 0, '',
+    SELECT e.id, e.pipeline_id, e.owner_id, '{ExecutionStatus.PENDING}', e.trigger_source,
+           e.trigger_detail, e.trading_mode, e.graph, '{{}}'::jsonb, '{{}}'::jsonb, '', '', 0, 0,
+           '',
            %(created_at)s, %(created_at)s
       FROM jsonb_to_recordset(%(executions)s::jsonb) AS e(
            id uuid, pipeline_id uuid, owner_id bigint, trigger_source text, trigger_detail jsonb,
            trading_mode text, graph jsonb)
     ON CONFLICT DO NOTHING
     RETURNING id
-)"""
+)"""  # noqa: S608 - enum values; inputs are parameters
 
 
 def execution_row(*, pipeline: Pipeline, source: str, detail: dict[str, Any]) -> dict[str, Any]:

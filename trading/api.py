@@ -11,21 +11,12 @@ from ninja.pagination import paginate
 
 from config.pagination import LimitOffsetPagination
 from trading import selectors, services
-from trading.executors.factory import executor_for
+from trading.executors.factory import executor_for_position
 from trading.models import Mode, OrderStatus, PositionStatus, TradeStatus
 
 positions_router = Router(tags=["positions"])
 trades_router = Router(tags=["trades"])
 orders_router = Router(tags=["orders"])
-
-
-def executor_for_position(position):
-    """The executor that closes `position`: its simulation costs, or its broker account."""
-    return executor_for(
-        owner=position.owner,
-        mode=position.trading_mode,
-        mode_config={**(position.fill_costs or {}), "simulate_rejections": False},
-    )
 
 
 class PositionOut(Schema):

@@ -13,11 +13,10 @@ import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.apps import apps
 from django.urls import reverse
 from django.utils import timezone
 
-from trading import money
+from trading import hooks, money
 from trading.keyset import EPOCH, MICROSECOND, KeysetPage
 
 # Within this share of the entry-to-stop distance from the stop, a position is "at risk" (§12.2).
@@ -113,14 +112,13 @@ def short_time(moment) -> str:
     return f"{MONTHS[local.month - 1]} {local.day}, {local:%H:%M}"
 
 
-def pipeline_names(pipeline_ids) -> dict:
-    """Names of the pipelines with these ids, in one query (pipelines sit above trading: looked
-    up through the app registry, for display only)."""
+def pipeline_names(pipeline_ids, *, owner) -> dict:
+    """Names of `owner`'s pipelines with these ids, in one query (pipelines sit above trading:
+    asked through `trading.hooks`, for display only)."""
     ids = {pk for pk in pipeline_ids if pk}
     if not ids:
         return {}
-    pipeline_model = apps.get_model("pipelines", "Pipeline")
-    return dict(pipeline_model.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return hooks.pipeline_names(owner=owner, pipeline_ids=ids)
 
 
 def _close_words(position) -> dict[str, str]:
@@ -142,7 +140,8 @@ def position_rows(positions: list, *, names: dict | None = None) -> list:
     """Each position with what its row shows (`position.row_*`, `position.pipeline_name`);
     the pipeline names in one query unless given."""
     if names is None:
-        names = pipeline_names(p.pipeline_id for p in positions)
+        owner = positions[0].owner_id if positions else None
+        names = pipeline_names((p.pipeline_id for p in positions), owner=owner)
     detail_url = UrlPattern("trading:position")
     close_url = UrlPattern("trading:position-close")
     pipeline_url = UrlPattern("pipelines:detail", uuid_arg=True)

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from config.errors import Conflict
-from trading.models import Order, Position, PositionStatus, Trade
+from trading.models import Order, OrderStatus, Position, PositionStatus, Trade
 
 
 def positions_for_user(
@@ -134,3 +134,20 @@ def open_positions_summary(*, user: User) -> dict:
         "unrealized": totals["unrealized"] or Decimal("0"),
         "live": totals["live"],
     }
+
+
+def held_symbols_sql(pipeline_id_column: str) -> str:
+    """SQL for a subquery, for other apps' hand-written statements: the sorted symbols a
+    pipeline holds, as an array — its open positions and its simulated entries queued for the
+    next open (accepted orders carrying an entry plan). `pipeline_id_column` is the outer
+    statement's column with the pipeline's id (a constant in the caller's code)."""
+    return f"""ARRAY(SELECT held.symbol FROM (
+                SELECT position.symbol FROM {Position._meta.db_table} AS position
+                 WHERE position.pipeline_id = {pipeline_id_column}
+                   AND position.status = '{PositionStatus.OPEN}'
+                UNION
+                SELECT queued.symbol FROM {Order._meta.db_table} AS queued
+                 WHERE queued.pipeline_id = {pipeline_id_column}
+                   AND queued.status = '{OrderStatus.ACCEPTED}'
+                   AND queued.raw ? 'entry_plan'
+             ) AS held ORDER BY held.symbol)"""  # noqa: S608 - model names and enum values

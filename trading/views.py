@@ -7,7 +7,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
@@ -16,10 +15,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.views import confirmation_page, is_confirmed
+from config.ui import confirmation_page, is_confirmed
 from trading import selectors, services
-from trading.api import executor_for_position
+from trading.executors.factory import executor_for_position
 from trading.forms import TradeFilterForm
+from trading.hooks import pipeline_names
 from trading.keyset import keyset_page
 from trading.localtime import chart_epoch
 from trading.marketdata.base import MarketDataError
@@ -32,16 +32,9 @@ POSITIONS_PER_PAGE = 50
 CHART_BARS = 120
 
 
-def _pipeline_model():
-    # Pipelines sit above trading: the name of the pipeline that opened a position is looked up
-    # through the app registry for display only, never imported.
-    return apps.get_model("pipelines", "Pipeline")
-
-
 def user_pipelines(user) -> list[tuple[Any, str]]:
-    return list(
-        _pipeline_model().objects.filter(owner=user).order_by("name").values_list("pk", "name")
-    )
+    """(id, name) of the user's pipelines in name order, asked of pipelines through a hook."""
+    return list(pipeline_names(owner=user).items())
 
 
 def live_position_rows(*, user, payload: dict[str, Any]) -> list[str]:

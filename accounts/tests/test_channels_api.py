@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import NotificationChannel
-from accounts.tests.test_notification_channels import SLACK, TOKEN, queued  # noqa: F401
+from accounts.tests.channel_support import SLACK, TOKEN, queued  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

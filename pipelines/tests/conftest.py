@@ -21,6 +21,9 @@ from trading.clock import ManualClock
 # Tuesday 2026-11-24, 10:00 New York: the market has been open for half an hour.
 SESSION_TIME = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
+# A run's last event: it completed (whatever its status) or it waits for its trigger.
+RUN_ENDING_EVENTS = ("execution_completed", "execution_waiting")
+
 
 @pytest.fixture
 def clock():
@@ -61,12 +64,14 @@ class EventListener:
             message = await self.layer.receive(self.channel)
             self.events.append(message["payload"])
 
-    def drain(self, quiet: float = 0.5) -> list[dict]:
-        """Every event received so far, once none has arrived for `quiet` seconds."""
-        seen = -1
-        while seen != len(self.events):
-            seen = len(self.events)
-            time.sleep(quiet)
+    def drain(self, until: tuple[str, ...] = RUN_ENDING_EVENTS, timeout: float = 60) -> list[dict]:
+        """Every event received so far, once one named in `until` (by default the event that
+        ends a run) has arrived; fails after `timeout` seconds without it."""
+        deadline = time.monotonic() + timeout
+        while not any(event.get("event") in until for event in list(self.events)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {until} event within {timeout}s: {self.events}")
+            time.sleep(0.02)
         return list(self.events)
 
     def close(self):

@@ -108,7 +108,13 @@ def test_the_chain_reaches_an_intended_bracket_order(owner, clock):
     assert order.trading_mode == "SIMULATION"
 
 
-def test_events_go_to_the_user_and_execution_groups_in_order(day_trading, clock, listen):
+def test_events_go_to_the_user_and_execution_groups_in_order(owner, clock, listen):
+    from pipelines.blueprints import pipeline_create_from_blueprint
+
+    # Six symbols: at the session clock the synthetic market opens a position in at least one.
+    day_trading, _ = pipeline_create_from_blueprint(
+        owner=owner, key="day_trading_5m", symbols=["AAPL", "MSFT", "NVDA", "AMD", "TSLA", "JPM"]
+    )
     execution = _start(day_trading)
     by_user = listen(user_group(day_trading.owner_id))
     by_execution = listen(execution_group(execution.pk))
@@ -125,8 +131,8 @@ def test_events_go_to_the_user_and_execution_groups_in_order(day_trading, clock,
     # (positions).
     user_events = by_user.drain()
     assert [e["event"] for e in user_events if e.get("execution_id") == str(execution.pk)] == names
-    if "trade_executed" in names:
-        assert "position_updated" in [e["event"] for e in user_events]
+    assert "trade_executed" in names
+    assert "position_updated" in [e["event"] for e in user_events]
 
 
 def test_trigger_not_met_waits_and_the_sweep_resumes_it(day_trading):

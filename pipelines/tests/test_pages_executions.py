@@ -130,7 +130,7 @@ def test_the_report_shows_the_reasoning_chain(owner_client, finished_run):
 
 
 def test_a_trade_closed_report_shows_the_outcome(owner_client, owner, finished_run):
-    from trading.api import executor_for_position
+    from trading.executors.factory import executor_for_position
     from trading.models import Position
     from trading.services import position_emergency_close
 

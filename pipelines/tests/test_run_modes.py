@@ -228,7 +228,7 @@ def test_a_continuous_pipeline_keeps_to_its_window_its_limit_and_flattens_at_the
 @pytest.mark.django_db(transaction=True)
 def test_an_on_signal_pipeline_waits_for_its_position_and_only_a_signal_starts_it(owner):
     from pipelines.models import TriggerSource
-    from trading.api import executor_for_position
+    from trading.executors.factory import executor_for_position
     from trading.services import position_emergency_close
 
     celery_app.control.purge()

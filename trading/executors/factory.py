@@ -61,3 +61,12 @@ def executor_for(
 
         return alpaca_executor_for(connection)
     raise ExecutionError(f"Unknown trading mode {mode!r}")
+
+
+def executor_for_position(position):
+    """The executor that closes `position`: its simulation costs, or its broker account."""
+    return executor_for(
+        owner=position.owner,
+        mode=position.trading_mode,
+        mode_config={**(position.fill_costs or {}), "simulate_rejections": False},
+    )

@@ -286,26 +286,3 @@ def test_it_splits_a_large_sweep_by_user_into_chunks(tmp_path):
     assert report.positions == 4
     marked = set(Position.objects.filter(price_updated_at=moment).values_list("owner", flat=True))
     assert marked == {owners[2].pk, owners[3].pk}
-
-
-def test_it_pushes_a_row_for_each_of_the_users_positions_a_coalesced_event_lists(
-    tmp_path, django_assert_max_num_queries
-):
-    from pipelines.views import live_user_fragments
-
-    owner, outsider = UserFactory.create_batch(2)
-    _, positions = steady_positions(tmp_path, [owner, outsider])
-    mine = [p for p in positions if p.owner_id == owner.pk]
-    payload = {"event": "position_updated", "positions": [{"id": p.pk} for p in positions]}
-    with django_assert_max_num_queries(2):  # the rows, and their pipelines' names
-        fragments = live_user_fragments(user=owner, payload=payload, topics={"positions"})
-    assert len(fragments) == len(mine) == 3
-    for position, html in zip(sorted(mine, key=lambda p: p.symbol), fragments, strict=True):
-        assert f'id="position-{position.pk}"' in html
-        assert 'hx-swap-oob="true"' in html
-    # The outsider's rows are never rendered for the owner; the single shape still works.
-    single = {"event": "position_updated", "position": {"id": positions[-1].pk}}
-    assert positions[-1].owner_id == outsider.pk
-    assert live_user_fragments(user=owner, payload=single, topics={"positions"}) == []
-    single["position"]["id"] = mine[0].pk
-    assert len(live_user_fragments(user=owner, payload=single, topics={"positions"})) == 1

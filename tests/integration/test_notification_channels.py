@@ -4,7 +4,6 @@ scoping; and which trader events reach which channels, the end-of-day summary in
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,8 +14,8 @@ from django.utils import timezone
 
 from accounts.channels import channel_create
 from accounts.models import NotificationChannel
+from accounts.tests.channel_support import SLACK, TOKEN
 from billing.models import DailyCost
-from config.celery import app as celery_app
 from pipelines.models import ExecutionStatus, PipelineExecution
 from pipelines.notifications import (
     daily_summaries_send,
@@ -28,32 +27,6 @@ from pipelines.tests.factories import minimal_graph
 from trading.models import Trade
 
 pytestmark = pytest.mark.django_db
-
-TOKEN = "123456789:AAHfakeTelegramBotToken_0123456789"
-SLACK = "https://hooks.slack.com/services/T0FAKE01/B0FAKE02/fakeSlackToken123456"
-
-
-@pytest.fixture
-def queued():
-    """The delivery tasks sent to the broker's default queue, decoded: (channel id, title, body)."""
-    celery_app.control.purge()
-
-    def read():
-        with celery_app.connection_for_write() as conn:
-            client = conn.default_channel.client
-            messages = [json.loads(raw) for raw in client.lrange("default", 0, -1)]
-        deliveries = []
-        for message in messages:
-            if message["headers"]["task"] != "accounts.channel_deliver":
-                continue
-            import base64
-
-            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-            deliveries.append(tuple(args))
-        return deliveries
-
-    yield read
-    celery_app.control.purge()
 
 
 def _telegram(owner, **extra):

@@ -1,0 +1,135 @@
+"""The layering rules of ARCHITECTURE.md §2, checked on the source: an app's own tests import
+only that app and the apps below it; a test that needs a higher app lives in tests/integration/."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Lowest first: an app may import the apps before it in this list, never those after it.
+LAYERS = ["accounts", "trading", "agents", "billing", "pipelines", "signals", "analytics"]
+
+
+def imported_apps(path: Path) -> set[str]:
+    """The Tradecrew apps a module imports, at any depth (lazy imports count too)."""
+    apps = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        apps.update(name.split(".")[0] for name in names if name.split(".")[0] in LAYERS)
+    return apps
+
+
+def upward_imports_in_tests() -> dict[str, list[str]]:
+    found = {}
+    for rank, app in enumerate(LAYERS):
+        higher = set(LAYERS[rank + 1 :])
+        for path in sorted((ROOT / app / "tests").rglob("*.py")):
+            if upward := imported_apps(path) & higher:
+                found[str(path.relative_to(ROOT))] = sorted(upward)
+    return found
+
+
+def test_it_finds_an_upward_import(tmp_path):
+    module = tmp_path / "test_x.py"
+    module.write_text("def test_x():\n    from pipelines.models import Pipeline\n")
+    assert imported_apps(module) == {"pipelines"}
+
+
+def test_it_keeps_each_apps_tests_within_its_layer():
+    assert upward_imports_in_tests() == {}, "move these to tests/integration/"
+
+
+# The ORM calls that write rows.
+WRITES = {"create", "update", "bulk_create", "bulk_update", "delete", "get_or_create"}
+WRITES |= {"update_or_create"}
+
+
+def production_modules():
+    for app in LAYERS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if not {"tests", "migrations"} & set(path.relative_to(ROOT).parts):
+                yield app, path
+
+
+def foreign_writes(app: str, path: Path) -> list[str]:
+    """`Model.objects….create/update/…` calls on another app's models in `path` of `app`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    foreign = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith(".models"):
+            owner = node.module.split(".")[0]
+            if owner in LAYERS and owner != app:
+                foreign.update({alias.asname or alias.name: owner for alias in node.names})
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in WRITES:
+            continue
+        root, chain = node.func.value, []
+        while isinstance(root, ast.Attribute | ast.Call):
+            if isinstance(root, ast.Call):
+                root = root.func
+            else:
+                chain.append(root.attr)
+                root = root.value
+        if isinstance(root, ast.Name) and root.id in foreign and "objects" in chain:
+            found.append(f"{path.name}:{node.lineno} writes {root.id}")
+    return found
+
+
+def test_it_finds_a_write_into_another_apps_model(tmp_path):
+    module = tmp_path / "runmodes.py"
+    module.write_text(
+        "from trading.models import EODAction\n"
+        "def f(pk):\n    EODAction.objects.filter(pk=pk).update(action_date=None)\n"
+    )
+    assert foreign_writes("pipelines", module) == ["runmodes.py:3 writes EODAction"]
+    assert foreign_writes("trading", module) == []
+
+
+def test_it_writes_other_apps_models_only_through_their_services():
+    found = [hit for app, path in production_modules() for hit in foreign_writes(app, path)]
+    assert found == [], "call the owning app's service instead"
+
+
+def test_it_uses_no_app_registry_reach_arounds():
+    found = [
+        str(path.relative_to(ROOT))
+        for _app, path in production_modules()
+        if "get_model(" in path.read_text()
+    ]
+    assert found == [], "import the owning app's selector, or ask it through a hook"
+
+
+# config/ holds a core the apps import (db, events, errors, env, ui, …), which imports no app,
+# and the wiring that imports the apps to put them together.
+CONFIG_WIRING = {"api", "asgi", "celery", "context_processors", "routing", "urls", "views"}
+
+
+def test_it_keeps_the_config_core_free_of_apps():
+    found = {
+        path.name: sorted(imported_apps(path))
+        for path in sorted((ROOT / "config").glob("*.py"))
+        if path.stem not in CONFIG_WIRING and imported_apps(path)
+    }
+    assert found == {}, "config's core may not import an app; move it to the wiring"
+
+
+def test_it_lets_no_app_import_the_config_wiring():
+    wiring = {f"config.{name}" for name in CONFIG_WIRING}
+    found = []
+    for _app, path in production_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in wiring:
+                found.append(f"{path.relative_to(ROOT)}: {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.module == "config":
+                names = {f"config.{alias.name}" for alias in node.names}
+                found.extend(f"{path.relative_to(ROOT)}: {n}" for n in names & wiring)
+    assert found == []
