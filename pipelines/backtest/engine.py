@@ -207,7 +207,7 @@ def _timeframe_of(frame: pd.DataFrame) -> str:
 
 
 def _next_index(indices: np.ndarray, start: int) -> int | None:
-    k = int(np.searchsorted(indices, start, side="left"))
+    k = int(indices.searchsorted(start))  # the method: np.searchsorted's wrapper costs more
     return int(indices[k]) if k < len(indices) else None
 
 
@@ -225,15 +225,42 @@ def run_backtest(
     (pipelines.backtest.custom.StrategySignals) are a custom strategy's answers per bar: they
     pick the side and set the levels. `llm` is the budgeted client an LLM engine asks."""
     n = len(history)
-    o, h, low, c = history.open, history.high, history.low, history.close
     if plan.custom_strategy and signals is None:
         raise PlanError("The custom strategy's signals are missing.", field=plan.custom_strategy)
     # A Bias node picks each trade's side on the bars the trigger fired (pipelines.backtest.bias).
     bias = _bias_replay(history, plan, llm) if plan.bias is not None else None
-    reversing = plan.side == "both" and signals is None and bias is None
-    next_open = costs.fill_at == NEXT_OPEN
-    slippage = costs.slippage_pct
+    replay = _Replay(history, plan, costs, _moments(history, plan, signals, bias, llm), bias)
+    replay.strategy = signals
+    cancelled = replay.run(on_progress)
+    equity = _equity_curve(history, replay.trades, replay.cash_delta, costs.initial_cash)
+    if on_progress is not None and not cancelled:
+        on_progress(n, n)
+    return BacktestResult(
+        trades=replay.trades,
+        equity=equity,
+        final_equity=float(equity[-1]) if n else float(costs.initial_cash),
+        bars=n,
+        cancelled=cancelled,
+    )
 
+
+@dataclass
+class _Moments:
+    """Where something can happen, per side: entry bars, exit signals and static exits (an exit
+    signal or the day's end), the day's ends, and the ATR when stops use it."""
+
+    entries_of: dict
+    entry_keys: tuple
+    exit_of: dict
+    static_exits_of: dict
+    day_end: np.ndarray
+    atr: np.ndarray | None
+
+
+def _moments(history: History, plan: BacktestPlan, signals, bias, llm) -> _Moments:
+    """Every condition over the whole history at once, turned into the bars the replay visits."""
+    n = len(history)
+    reversing = plan.side == "both" and signals is None and bias is None
     entry_signal = (
         _condition_masks(history, plan.entry_conditions, plan.entry_logic)
         if plan.entry_conditions
@@ -262,39 +289,213 @@ def run_backtest(
         sides, entry_keys = ("long", "short"), ("bias",)
         entries_of = {"bias": np.flatnonzero(entry_signal if gate is None else entry_signal & gate)}
     exit_of = {"long": exit_signal, "short": entry_signal if reversing else exit_signal}
-    static_exits_of = {side: np.flatnonzero(exit_of[side] | day_end) for side in sides}
-    sign = 1
     atr = None
     if plan.stop_method == "atr":
         atr = compute_indicators(history.frame(), ["ATR"], timeframe=history.timeframe)[
             "atr_14"
         ].to_numpy()
+    return _Moments(
+        entries_of=entries_of,
+        entry_keys=entry_keys,
+        exit_of=exit_of,
+        static_exits_of={side: np.flatnonzero(exit_of[side] | day_end) for side in sides},
+        day_end=day_end,
+        atr=atr,
+    )
 
-    def commission(quantity: int, price: float) -> float:
+
+class _Replay:
+    """The replay's state: cash, the trades, the open position and its bracket. It jumps from
+    one bar where something can happen to the next."""
+
+    def __init__(self, history: History, plan: BacktestPlan, costs: Costs, moments, bias):
+        self.history, self.plan, self.costs, self.moments, self.bias = (
+            history,
+            plan,
+            costs,
+            moments,
+            bias,
+        )
+        self.strategy = None  # a custom strategy's signals
+        self.n = len(history)
+        self.next_open = costs.fill_at == NEXT_OPEN
+        self.cash = float(costs.initial_cash)
+        self.trades: list[ClosedTrade] = []
+        self.cash_delta = np.zeros(self.n + 1)
+        self.trade: ClosedTrade | None = None
+        self.bracket: simulation_rules.Bracket | None = None
+        self.sign = 1
+        self.exit_side = "sell"
+        self.exit_signal = None
+        self.static_exits = None
+
+    def run(self, on_progress) -> bool:
+        """Replay to the end (or the cancel); True when cancelled."""
+        n = self.n
+        i = 0
+        step = max(1, n // 100)
+        next_report = 0
+        last_report = 0.0
+        while i is not None and i < n:
+            if on_progress is not None and i >= next_report:
+                next_report = i + step
+                now = time.monotonic()
+                if now - last_report > 0.2:
+                    last_report = now
+                    if on_progress(i, n) is False:
+                        return True
+            i = self._enter(i) if self.trade is None else self._hold(i)
+        return False
+
+    def commission(self, quantity: int, price: float) -> float:
         return simulation_rules.commission_for(
             quantity,
             price,
-            per_share=costs.commission_per_share,
-            pct_of_notional=costs.commission_pct,
+            per_share=self.costs.commission_per_share,
+            pct_of_notional=self.costs.commission_pct,
         )
 
-    cash = float(costs.initial_cash)
-    trades: list[ClosedTrade] = []
-    cash_delta = np.zeros(n + 1)
-    trade: ClosedTrade | None = None
-    bracket: simulation_rules.Bracket | None = None
-    i = 0
-    step = max(1, n // 100)
-    next_report = 0
-    last_report = 0.0
-    cancelled = False
+    def slipped(self, reference, side: str) -> float:
+        return simulation_rules.slipped_price(
+            float(reference), side=side, slippage_pct=self.costs.slippage_pct
+        )
 
-    def close(quantity: int, bar: int, price: float, reason: str) -> None:
-        nonlocal cash, trade, bracket
-        fee = commission(quantity, price)
-        pnl = sign * quantity * (price - trade.entry_price) - fee
-        cash += pnl
-        cash_delta[bar] += pnl
+    def _enter(self, i: int) -> int | None:
+        """Flat: the next entry signal opens a position. The next bar to look at, or None when
+        no entry is left."""
+        moments = self.moments
+        candidates = [
+            (bar, side)
+            for side in moments.entry_keys
+            if (bar := _next_index(moments.entries_of[side], i)) is not None
+        ]
+        if not candidates:
+            return None
+        signal_bar, side = min(candidates)
+        fill_bar = signal_bar + 1 if self.next_open else signal_bar
+        if side == "bias":
+            if fill_bar >= self.n:
+                return None  # no bar left to fill on: the bias is not asked
+            side = self.bias.side_at(signal_bar)
+            if side is None:
+                return signal_bar + 1
+        self.sign = 1 if side == "long" else -1
+        entry_side, self.exit_side = ("buy", "sell") if self.sign > 0 else ("sell", "buy")
+        self.exit_signal = moments.exit_of[side]
+        self.static_exits = moments.static_exits_of[side]
+        if fill_bar >= self.n:
+            return None
+        reference = (
+            self.history.open[fill_bar] if self.next_open else self.history.close[signal_bar]
+        )
+        price = self.slipped(reference, entry_side)
+        levels = self._levels(signal_bar)
+        if levels is False:
+            return signal_bar + 1
+        stop, target_1, target_2 = levels or (None, None, None)
+        quantity = _size(self.plan, self.costs, self.cash, price, stop)
+        if quantity < 1:
+            return signal_bar + 1
+        self._open(side, quantity, fill_bar, price, (stop, target_1, target_2))
+        # Entered at an open: that bar's range still lies ahead. At a close: the next bar's.
+        return fill_bar if self.next_open else fill_bar + 1
+
+    def _levels(self, signal_bar: int):
+        levels = self.bias.levels_at(signal_bar) if self.bias is not None else None
+        if levels is None:
+            levels = (
+                _levels(self.plan, self.history, self.moments.atr, signal_bar, self.sign)
+                if self.strategy is None
+                else _strategy_levels(self.plan, self.strategy, self.history, signal_bar)
+            )
+        return levels
+
+    def _open(self, side: str, quantity: int, fill_bar: int, price: float, levels) -> None:
+        stop, target_1, target_2 = levels
+        fee = self.commission(quantity, price)
+        self.cash -= fee
+        self.cash_delta[fill_bar] -= fee
+        self.trade = ClosedTrade(
+            side=side,
+            quantity=quantity,
+            entry_bar=fill_bar,
+            entry_seconds=int(self.history.open_seconds[fill_bar]),
+            entry_price=price,
+            stop_loss=stop,
+            target_1=target_1,
+            target_2=target_2,
+            commission=fee,
+            net_pnl=-fee,
+        )
+        self.trades.append(self.trade)
+        self.bracket = simulation_rules.Bracket(
+            side=side,
+            quantity=quantity,
+            entry_price=price,
+            stop_loss=stop,
+            target_1=target_1,
+            target_2=target_2,
+            original_quantity=quantity,
+            partial_exit_pct=self.plan.partial_exit_pct,
+            move_stop_to_breakeven=self.plan.move_stop_to_breakeven,
+            slippage_pct=self.costs.slippage_pct,
+        )
+
+    def _hold(self, i: int) -> int | None:
+        """In a position: the next bar where an exit signal, the day's end or a level touch.
+        The next bar to look at, or None when the position stays open to the end."""
+        history, bracket, n = self.history, self.bracket, self.n
+        limit = _next_index(self.static_exits, i)
+        horizon = n if limit is None else limit + 1
+        touch = (
+            _first_touch(bracket, history.high, history.low, i, horizon)
+            if _has_levels(bracket)
+            else None
+        )
+        j = touch if touch is not None else limit
+        if j is None:
+            return None
+        if touch is not None:
+            outcome = simulation_rules.bracket_bar(
+                bracket,
+                open_=float(history.open[j]),
+                high=float(history.high[j]),
+                low=float(history.low[j]),
+            )
+            if outcome.target_1_hit:
+                bracket.target_1_hit = True
+            for fill in outcome.exits:
+                self._close(fill.quantity, j, float(fill.price), fill.reason)
+            if self.trade is None:
+                return j  # flat again: a signal on this bar's close may enter
+            if outcome.new_stop is not None:
+                bracket.stop_loss = outcome.new_stop
+        if self.exit_signal[j]:
+            if not self.next_open:
+                self._close(
+                    bracket.quantity,
+                    j,
+                    self.slipped(history.close[j], self.exit_side),
+                    CONDITION_EXIT,
+                )
+            elif j + 1 >= n:
+                return None  # the exit would fill after the data ends: still open
+            else:
+                price = self.slipped(history.open[j + 1], self.exit_side)
+                self._close(bracket.quantity, j + 1, price, CONDITION_EXIT)
+            return j
+        if self.moments.day_end[j]:
+            self._close(
+                bracket.quantity, j, self.slipped(history.close[j], self.exit_side), END_OF_DAY
+            )
+        return j + 1
+
+    def _close(self, quantity: int, bar: int, price: float, reason: str) -> None:
+        trade, bracket = self.trade, self.bracket
+        fee = self.commission(quantity, price)
+        pnl = self.sign * quantity * (price - trade.entry_price) - fee
+        self.cash += pnl
+        self.cash_delta[bar] += pnl
         trade.commission += fee
         trade.net_pnl += pnl
         trade.exits.append((bar, quantity, price))
@@ -303,148 +504,10 @@ def run_backtest(
             trade.partial_exit_quantity, trade.partial_exit_price = quantity, price
         if bracket.quantity <= 0:
             trade.exit_bar = bar
-            trade.exit_seconds = int(history.open_seconds[bar])
+            trade.exit_seconds = int(self.history.open_seconds[bar])
             trade.exit_price = sum(q * p for _, q, p in trade.exits) / trade.quantity
             trade.close_reason = reason
-            trade, bracket = None, None
-
-    while i < n:
-        if on_progress is not None and i >= next_report:
-            next_report = i + step
-            now = time.monotonic()
-            if now - last_report > 0.2:
-                last_report = now
-                if on_progress(i, n) is False:
-                    cancelled = True
-                    break
-        if trade is None:
-            candidates = [
-                (bar, side)
-                for side in entry_keys
-                if (bar := _next_index(entries_of[side], i)) is not None
-            ]
-            if not candidates:
-                break
-            signal_bar, side = min(candidates)
-            if side == "bias":
-                if (signal_bar + 1 if next_open else signal_bar) >= n:
-                    break  # no bar left to fill on: the bias is not asked
-                side = bias.side_at(signal_bar)
-                if side is None:
-                    i = signal_bar + 1
-                    continue
-            sign = 1 if side == "long" else -1
-            entry_side, exit_side = ("buy", "sell") if sign > 0 else ("sell", "buy")
-            exit_signal = exit_of[side]
-            static_exits = static_exits_of[side]
-            fill_bar = signal_bar + 1 if next_open else signal_bar
-            if fill_bar >= n:
-                break
-            reference = o[fill_bar] if next_open else c[signal_bar]
-            price = simulation_rules.slipped_price(
-                float(reference), side=entry_side, slippage_pct=slippage
-            )
-            levels = bias.levels_at(signal_bar) if bias is not None else None
-            if levels is None:
-                levels = (
-                    _levels(plan, history, atr, signal_bar, sign)
-                    if signals is None
-                    else _strategy_levels(plan, signals, history, signal_bar)
-                )
-            if levels is False:
-                i = signal_bar + 1
-                continue
-            stop, target_1, target_2 = levels or (None, None, None)
-            quantity = _size(plan, costs, cash, price, stop)
-            if quantity < 1:
-                i = signal_bar + 1
-                continue
-            fee = commission(quantity, price)
-            cash -= fee
-            cash_delta[fill_bar] -= fee
-            trade = ClosedTrade(
-                side=side,
-                quantity=quantity,
-                entry_bar=fill_bar,
-                entry_seconds=int(history.open_seconds[fill_bar]),
-                entry_price=price,
-                stop_loss=stop,
-                target_1=target_1,
-                target_2=target_2,
-                commission=fee,
-                net_pnl=-fee,
-            )
-            trades.append(trade)
-            bracket = simulation_rules.Bracket(
-                side=side,
-                quantity=quantity,
-                entry_price=price,
-                stop_loss=stop,
-                target_1=target_1,
-                target_2=target_2,
-                original_quantity=quantity,
-                partial_exit_pct=plan.partial_exit_pct,
-                move_stop_to_breakeven=plan.move_stop_to_breakeven,
-                slippage_pct=slippage,
-            )
-            # Entered at an open: that bar's range still lies ahead. At a close: the next bar's.
-            i = fill_bar if next_open else fill_bar + 1
-            continue
-
-        # In a position: the next bar where an exit signal, the day's end or a level touch.
-        limit = _next_index(static_exits, i)
-        horizon = n if limit is None else limit + 1
-        touch = _first_touch(bracket, h, low, i, horizon) if _has_levels(bracket) else None
-        j = touch if touch is not None else limit
-        if j is None:
-            break
-        if touch is not None:
-            outcome = simulation_rules.bracket_bar(
-                bracket, open_=float(o[j]), high=float(h[j]), low=float(low[j])
-            )
-            if outcome.target_1_hit:
-                bracket.target_1_hit = True
-            for fill in outcome.exits:
-                close(fill.quantity, j, float(fill.price), fill.reason)
-            if trade is None:
-                i = j  # flat again: a signal on this bar's close may enter
-                continue
-            if outcome.new_stop is not None:
-                bracket.stop_loss = outcome.new_stop
-        if exit_signal[j]:
-            if next_open:
-                if j + 1 >= n:
-                    break  # the exit would fill after the data ends: still open
-                price = simulation_rules.slipped_price(
-                    float(o[j + 1]), side=exit_side, slippage_pct=slippage
-                )
-                close(bracket.quantity, j + 1, price, CONDITION_EXIT)
-            else:
-                price = simulation_rules.slipped_price(
-                    float(c[j]), side=exit_side, slippage_pct=slippage
-                )
-                close(bracket.quantity, j, price, CONDITION_EXIT)
-            i = j
-            continue
-        if day_end[j]:
-            price = simulation_rules.slipped_price(
-                float(c[j]), side=exit_side, slippage_pct=slippage
-            )
-            close(bracket.quantity, j, price, END_OF_DAY)
-            i = j + 1
-            continue
-        i = j + 1
-
-    equity = _equity_curve(history, trades, cash_delta, costs.initial_cash)
-    if on_progress is not None and not cancelled:
-        on_progress(n, n)
-    return BacktestResult(
-        trades=trades,
-        equity=equity,
-        final_equity=float(equity[-1]) if n else float(costs.initial_cash),
-        bars=n,
-        cancelled=cancelled,
-    )
+            self.trade, self.bracket = None, None
 
 
 def _bias_replay(history: History, plan: BacktestPlan, llm):

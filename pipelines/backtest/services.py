@@ -8,11 +8,11 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime
+from decimal import Decimal
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from agents.errors import BudgetExceeded
@@ -22,21 +22,12 @@ from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_b
 from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history
 from pipelines.backtest.llm_budget import llm_client, llm_estimate, llm_needed, llm_node
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
-from pipelines.backtest.results import backtest_metrics, daily_equity, equity_points
+from pipelines.backtest.saving import Replayed, results_save
 from pipelines.backtest.sessions import bar_sessions
-from pipelines.models import (
-    Backtest,
-    BacktestStatus,
-    BacktestSweep,
-    BacktestTrade,
-    Pipeline,
-)
-from trading.calendar import NEW_YORK
+from pipelines.models import Backtest, BacktestStatus, BacktestSweep, Pipeline
 from trading.models import Dataset
 
 logger = logging.getLogger(__name__)
-CENT = Decimal("0.01")
-PRICE = Decimal("0.0001")
 MAX_SWEEP_COMBINATIONS = 1_000
 PROGRESS_WRITE_SECONDS = 0.5
 
@@ -166,6 +157,38 @@ def _session_bar_count(dataset: Dataset, lo: int, hi: int) -> int:
     return counts[lo, hi]
 
 
+def _checked_backtest(
+    *,
+    owner,
+    pipeline: Pipeline,
+    dataset: Dataset,
+    settings: BacktestSettings,
+    parameters: dict,
+    sweep: BacktestSweep | None,
+) -> Backtest:
+    """A backtest checked as a run would check it, not saved yet."""
+    plan, bars = _check(pipeline, dataset, settings, parameters)
+    return Backtest(
+        llm_budget=settings.llm_budget,
+        llm_estimate=_llm_estimate(plan, dataset, settings),
+        owner=owner,
+        pipeline=pipeline,
+        dataset=dataset,
+        sweep=sweep,
+        graph=pipeline.graph,
+        parameters=parameters,
+        starts_at=settings.start,
+        ends_at=settings.end,
+        initial_cash=settings.initial_cash,
+        commission_pct=settings.commission_pct,
+        commission_per_share=settings.commission_per_share,
+        slippage_pct=settings.slippage_pct,
+        fill_at=settings.fill_at,
+        side=settings.side,
+        bars_total=bars,
+    )
+
+
 @transaction.atomic
 def backtest_create(
     *,
@@ -178,27 +201,15 @@ def backtest_create(
     enqueue: bool = True,
 ) -> Backtest:
     """Check and record a backtest, then queue it (after commit)."""
-    plan, bars = _check(pipeline, dataset, settings, parameters or {})
-    estimate = _llm_estimate(plan, dataset, settings)
-    backtest = Backtest.objects.create(
-        llm_budget=settings.llm_budget,
-        llm_estimate=estimate,
+    backtest = _checked_backtest(
         owner=owner,
         pipeline=pipeline,
         dataset=dataset,
-        sweep=sweep,
-        graph=pipeline.graph,
+        settings=settings,
         parameters=parameters or {},
-        starts_at=settings.start,
-        ends_at=settings.end,
-        initial_cash=settings.initial_cash,
-        commission_pct=settings.commission_pct,
-        commission_per_share=settings.commission_per_share,
-        slippage_pct=settings.slippage_pct,
-        fill_at=settings.fill_at,
-        side=settings.side,
-        bars_total=bars,
+        sweep=sweep,
     )
+    backtest.save(force_insert=True)
     if enqueue:
         from pipelines.tasks import backtest_run_task
 
@@ -265,6 +276,24 @@ def _strategy_signals(backtest: Backtest, plan, history: History):
 
 def backtest_run(*, backtest_id) -> str | None:
     """Run a pending backtest: claim it, replay in memory, write the results once."""
+    replayed = _replay(backtest_id)
+    if not isinstance(replayed, Replayed):
+        return replayed
+    _save([replayed])
+    return replayed.backtest.status
+
+
+def _save(replays: list[Replayed]) -> None:
+    """Write the replays' results together, then tell each backtest's page."""
+    if not replays:
+        return
+    results_save(replays)
+    for replay in replays:
+        _emit(replay.backtest)
+
+
+def _claimed(backtest_id) -> Backtest | None:
+    """The backtest, now running, or None when it was not waiting (cancelled, or taken)."""
     if (
         Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.PENDING).update(
             status=BacktestStatus.RUNNING, started_at=timezone.now()
@@ -272,13 +301,16 @@ def backtest_run(*, backtest_id) -> str | None:
         != 1
     ):
         return None
-    backtest = (
+    return (
         Backtest.objects.select_related("dataset", "pipeline")
         .defer(*(f"dataset__{name}" for name in ARRAY_FIELDS))  # read once: dataset_history
         .get(pk=backtest_id)
     )
-    _emit(backtest)
-    started = time.monotonic()
+
+
+def _progress(backtest: Backtest):
+    """The engine's progress callback: bars done written and sent at most every
+    PROGRESS_WRITE_SECONDS; answers False once a cancel was asked."""
     last_write = [0.0]
 
     def on_progress(done: int, total: int) -> bool:
@@ -291,6 +323,17 @@ def backtest_run(*, backtest_id) -> str | None:
         _emit(backtest)
         return not Backtest.objects.filter(pk=backtest.pk, cancel_requested=True).exists()
 
+    return on_progress
+
+
+def _replay(backtest_id) -> Replayed | str | None:
+    """Claim and replay one backtest in memory. A failure is written at once (its status is
+    returned); None when the backtest was not waiting."""
+    backtest = _claimed(backtest_id)
+    if backtest is None:
+        return None
+    _emit(backtest)
+    started = time.monotonic()
     llm, meter = None, None
     try:
         history = _history(backtest)
@@ -307,128 +350,36 @@ def backtest_run(*, backtest_id) -> str | None:
                 slippage_pct=float(backtest.slippage_pct),
                 fill_at=backtest.fill_at,
             ),
-            on_progress=on_progress,
+            on_progress=_progress(backtest),
             signals=_strategy_signals(backtest, plan, history),
             llm=llm,
         )
     except Exception as error:  # a bug or bad data must end the row, not leave it running
-        if isinstance(error, BudgetExceeded):
-            cap = backtest.llm_budget or Decimal(0)
-            message = (
-                f"Stopped at the LLM budget (${cap}): {error}. Raise the budget, or switch the "
-                "node to the rules engine, which costs nothing."
-            )
-        else:
-            logger.exception("backtest %s failed", backtest.pk)
-            message = str(error)
-        Backtest.objects.filter(pk=backtest.pk).update(
-            status=BacktestStatus.FAILED,
-            error=message[:2000],
-            finished_at=timezone.now(),
-            llm_cost=meter.run_token_cost if meter is not None else Decimal(0),
-        )
-        backtest.refresh_from_db()
-        _emit(backtest)
+        _failed(backtest, error, meter)
         return BacktestStatus.FAILED
     if meter is not None:
         Backtest.objects.filter(pk=backtest.pk).update(llm_cost=meter.run_token_cost)
-    _save_results(backtest, history, result, time.monotonic() - started)
+    return Replayed(backtest, history, result, time.monotonic() - started)
+
+
+def _failed(backtest: Backtest, error: Exception, meter) -> None:
+    if isinstance(error, BudgetExceeded):
+        cap = backtest.llm_budget or Decimal(0)
+        message = (
+            f"Stopped at the LLM budget (${cap}): {error}. Raise the budget, or switch the "
+            "node to the rules engine, which costs nothing."
+        )
+    else:
+        logger.exception("backtest %s failed", backtest.pk)
+        message = str(error)
+    Backtest.objects.filter(pk=backtest.pk).update(
+        status=BacktestStatus.FAILED,
+        error=message[:2000],
+        finished_at=timezone.now(),
+        llm_cost=meter.run_token_cost if meter is not None else Decimal(0),
+    )
     backtest.refresh_from_db()
     _emit(backtest)
-    return backtest.status
-
-
-def _price(value) -> Decimal | None:
-    return None if value is None else Decimal(repr(float(value))).quantize(PRICE, ROUND_HALF_UP)
-
-
-def _money(value) -> Decimal:
-    return Decimal(repr(float(value))).quantize(CENT, ROUND_HALF_UP)
-
-
-def _moment(seconds) -> datetime | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(int(seconds), tz=UTC)
-
-
-def _insert_trades(trades: list[BacktestTrade]) -> None:
-    """COPY the rows in: a backtest writes thousands of trades in one go, and bulk_create spends
-    ~1.6 s on 2,700 of them (51,000 SQL parameters, each prepared by its field) where COPY of
-    the plain values takes ~0.2 s
-    (bench/bench_backtest.py's sweep, 2026-12-02). Columns come from the model."""
-    if not trades:
-        return
-    fields = [f for f in BacktestTrade._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(BacktestTrade._meta.db_table)
-    # psycopg adapts the plain values (int, str, bool, Decimal, datetime) itself.
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for trade in trades:
-            copy.write_row([getattr(trade, f.attname) for f in fields])
-
-
-def _net_pnl(trade, last_close: float) -> float:
-    """Net P&L of a trade; a position still open is marked to the last close (its exit
-    commission is not paid yet)."""
-    if not trade.is_open:
-        return trade.net_pnl
-    sign = 1 if trade.side == "long" else -1
-    remaining = trade.quantity - sum(quantity for _, quantity, _ in trade.exits)
-    return trade.net_pnl + sign * remaining * (last_close - trade.entry_price)
-
-
-def _day_zone(backtest: Backtest) -> str:
-    """Where a bar's day is read: daily bars in the zone their file gave (a date there), intraday
-    bars on the exchange's calendar (New York)."""
-    return backtest.dataset.source_time_zone if backtest.dataset.timeframe == "1d" else NEW_YORK.key
-
-
-@transaction.atomic
-def _save_results(backtest: Backtest, history: History, result, seconds: float) -> None:
-    trades = [
-        BacktestTrade(
-            backtest=backtest,
-            symbol=history.symbol,
-            side=trade.side,
-            quantity=trade.quantity,
-            entry_bar=trade.entry_bar,
-            entry_at=_moment(trade.entry_seconds),
-            entry_price=_price(trade.entry_price),
-            stop_loss=_price(trade.stop_loss),
-            target_1=_price(trade.target_1),
-            target_2=_price(trade.target_2),
-            exit_bar=trade.exit_bar,
-            exit_at=_moment(trade.exit_seconds),
-            exit_price=_price(trade.exit_price),
-            partial_exit_quantity=trade.partial_exit_quantity,
-            partial_exit_price=_price(trade.partial_exit_price),
-            commission=_price(trade.commission),
-            # An open position's P&L: marked to the last close, its exit commission unpaid.
-            net_pnl=_money(_net_pnl(trade, float(history.close[-1]))),
-            close_reason=trade.close_reason or ("open" if trade.is_open else ""),
-            is_open=trade.is_open,
-        )
-        for trade in result.trades
-    ]
-    _insert_trades(trades)
-    final = _money(result.final_equity)
-    Backtest.objects.filter(pk=backtest.pk).update(
-        status=BacktestStatus.CANCELLED if result.cancelled else BacktestStatus.COMPLETED,
-        bars_done=backtest.bars_total if not result.cancelled else backtest.bars_done,
-        final_equity=final,
-        net_pnl=final - backtest.initial_cash,
-        trades_count=len(result.closed_trades),
-        equity=equity_points(history.open_seconds, result.equity),
-        daily_equity=daily_equity(history.open_seconds, result.equity, _day_zone(backtest)),
-        metrics=backtest_metrics(
-            result, initial_cash=float(backtest.initial_cash), seconds=seconds, bars=len(history)
-        ),
-        finished_at=timezone.now(),
-    )
 
 
 # --- sweeps ------------------------------------------------------------------------------------
@@ -474,20 +425,21 @@ def sweep_create(
         combinations=len(combinations),
         status=BacktestStatus.RUNNING,
     )
-    ids = [
-        str(
-            backtest_create(
+    # Every combination checked first, then all recorded in one INSERT (the request waits on it).
+    backtests = Backtest.objects.bulk_create(
+        [
+            _checked_backtest(
                 owner=owner,
                 pipeline=pipeline,
                 dataset=dataset,
                 settings=settings,
                 parameters=parameters,
                 sweep=sweep,
-                enqueue=False,
-            ).pk
-        )
-        for parameters in combinations
-    ]
+            )
+            for parameters in combinations
+        ]
+    )
+    ids = [str(backtest.pk) for backtest in backtests]
     from pipelines.tasks import backtest_chunk_task
 
     chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
@@ -502,12 +454,16 @@ def sweep_create(
 
 
 def backtest_chunk_run(*, backtest_ids: list) -> list[str | None]:
-    """Run one chunk of a sweep's backtests one after another, then refresh the sweep."""
-    statuses = [backtest_run(backtest_id=backtest_id) for backtest_id in backtest_ids]
+    """Run one chunk of a sweep's backtests one after another in memory, write all their
+    results in one transaction, then refresh the sweep."""
+    replays = [_replay(backtest_id) for backtest_id in backtest_ids]
+    _save([replay for replay in replays if isinstance(replay, Replayed)])
     first = Backtest.objects.filter(pk__in=backtest_ids).select_related("sweep").first()
     if first is not None and first.sweep is not None:
         sweep_refresh(sweep=first.sweep)
-    return statuses
+    return [
+        replay.backtest.status if isinstance(replay, Replayed) else replay for replay in replays
+    ]
 
 
 def sweep_refresh(*, sweep: BacktestSweep) -> BacktestSweep:
