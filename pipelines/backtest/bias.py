@@ -37,7 +37,7 @@ class _Frame:
     def __init__(
         self, history, frame, timeframe: str, indicators: tuple[str, ...], candles: int = 0
     ):
-        from pipelines.backtest.engine import _bars_on
+        from pipelines.backtest.conditions import _bars_on
 
         bars = _bars_on(frame, history.timeframe, timeframe)
         self.timeframe, self.candles = timeframe, candles
@@ -215,7 +215,7 @@ def trigger_bars(history, plan) -> np.ndarray:
     from dataclasses import replace
 
     from pipelines.backtest import sessions
-    from pipelines.backtest.engine import _condition_masks
+    from pipelines.backtest.conditions import _condition_masks
 
     n = len(history)
     entries = (

@@ -16,19 +16,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from agents.builtin.common import round_price
-from agents.builtin.strategy import r_multiple_target
 from pipelines.backtest import sessions
+from pipelines.backtest.conditions import _condition_masks
+from pipelines.backtest.levels import _levels, _size, _strategy_levels
 from pipelines.backtest.plan import BacktestPlan, PlanError
 from trading import simulation_rules
 from trading.indicators import compute_indicators
-from trading.marketdata.base import TIMEFRAMES
-from trading.marketdata.frames import INTRADAY_MINUTES, bar_closes, resample
 
 NEXT_OPEN = "next_open"
 AT_CLOSE = "close"
@@ -129,78 +126,6 @@ class BacktestResult:
     @property
     def open_trades(self) -> list[ClosedTrade]:
         return [t for t in self.trades if t.is_open]
-
-
-# --- conditions over the whole history --------------------------------------------------------
-
-
-def _condition_masks(history: History, conditions, logic: str) -> np.ndarray:
-    """One boolean per bar: the conditions (on their timeframes) hold at that bar's close."""
-    n = len(history)
-    if not conditions:
-        return np.zeros(n, dtype=bool)
-    frame = history.frame()
-    base = history.timeframe
-    by_timeframe: dict[str, list] = {}
-    for condition in conditions:
-        by_timeframe.setdefault(condition.timeframe, []).append(condition)
-    masks = []
-    for timeframe, group in by_timeframe.items():
-        bars = _bars_on(frame, base, timeframe)
-        keys = set().union(*(c.keys for c in group))
-        names = sorted({_compute_name(k) for k in keys} - {None})
-        columns = {k: bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close")}
-        columns["volume"] = bars["volume"].to_numpy(np.float64)
-        if names:
-            indicators = compute_indicators(bars, names, timeframe=timeframe)
-            columns.update({k: indicators[k].to_numpy() for k in indicators.columns})
-        for condition in group:
-            mask = condition.mask(columns)
-            masks.append(mask if timeframe == base else _align(mask, bars, frame, condition))
-    combined = np.logical_and.reduce(masks) if logic == "AND" else np.logical_or.reduce(masks)
-    return np.asarray(combined, dtype=bool)
-
-
-def _compute_name(key: str):
-    from agents.builtin.conditions import compute_name
-
-    return compute_name(key)
-
-
-def _bars_on(frame: pd.DataFrame, base: str, timeframe: str) -> pd.DataFrame:
-    if timeframe == base:
-        return frame
-    if TIMEFRAMES.index(timeframe) < TIMEFRAMES.index(base) or base == "1d":
-        raise PlanError(
-            f"A condition on {timeframe} bars needs a dataset of {timeframe} bars or finer; "
-            f"this one has {base} bars.",
-            field="dataset",
-        )
-    return resample(frame, timeframe, source_minutes=INTRADAY_MINUTES[base])
-
-
-def _align(mask: np.ndarray, bars: pd.DataFrame, frame: pd.DataFrame, condition) -> np.ndarray:
-    """A higher timeframe's mask on the base bars: known from the base bar whose close completes
-    the higher bar. A crossing is an event (that bar only); a comparison holds until the next
-    higher bar closes."""
-    higher_open = bars.index.asi8 // 1_000_000_000
-    base_open = frame.index.asi8 // 1_000_000_000
-    base_tf = "1m" if len(frame) < 2 else _timeframe_of(frame)
-    higher_close = bar_closes(higher_open, condition.timeframe)
-    base_close = bar_closes(base_open, base_tf)
-    index = np.searchsorted(higher_close, base_close, side="right") - 1
-    known = index >= 0
-    aligned = np.zeros(len(frame), dtype=bool)
-    aligned[known] = mask[index[known]]
-    if condition.operator.startswith("crosses"):
-        first = np.r_[True, index[1:] != index[:-1]]
-        aligned &= first
-    return aligned
-
-
-def _timeframe_of(frame: pd.DataFrame) -> str:
-    step = int(np.median(np.diff(frame.index.asi8[: min(len(frame), 500)])) // 60_000_000_000)
-    return {1: "1m", 5: "5m", 15: "15m", 60: "1h", 240: "4h"}.get(step, "1d")
 
 
 # --- the replay ---------------------------------------------------------------------------------
@@ -543,82 +468,6 @@ def _first_touch(bracket, high, low, start: int, end: int) -> int | None:
             return start + k
         start, width = stop_at, width * 4
     return None
-
-
-def _levels(plan: BacktestPlan, history: History, atr, bar: int, sign: int):
-    """(stop, target 1, target 2) as the strategy sets them at the signal bar's close; None when
-    the plan has no bracket; False when the strategy or the risk manager would refuse."""
-    if plan.stop_method is None:
-        return None
-    entry = round_price(float(history.close[bar]))
-    if plan.stop_method == "atr":
-        value = atr[bar]
-        if not np.isfinite(value) or value <= 0:
-            return False
-        stop = round_price(entry - sign * plan.atr_multiplier * value)
-    else:
-        # The strategy's swing stop: the lowest low (highest high for a short) of the last
-        # `swing_lookback` closed bars, the signal bar included.
-        start = max(0, bar - plan.swing_lookback + 1)
-        window = history.low[start : bar + 1] if sign > 0 else history.high[start : bar + 1]
-        stop = round_price(float(window.min() if sign > 0 else window.max()))
-        if (entry - stop) * sign <= 0:
-            return False
-    risk = abs(entry - stop)
-    if risk <= 0:
-        return False
-    target_1 = r_multiple_target(entry, risk, plan.target_1_r, sign)
-    target_2 = r_multiple_target(entry, risk, plan.target_2_r, sign)
-    if plan.min_risk_reward is not None and not simulation_rules.risk_reward_met(
-        Decimal(str(abs(target_1 - entry))).quantize(Decimal("0.01")),
-        Decimal(str(risk)).quantize(Decimal("0.01")),
-        plan.min_risk_reward,
-    ):
-        return False
-    return stop, target_1, target_2
-
-
-def _strategy_levels(plan: BacktestPlan, signals, history: History, bar: int):
-    """(stop, target 1, target 2) from a custom strategy's answer at `bar`; False when the risk
-    manager's minimum reward-to-risk refuses them."""
-    stop, target_1, target_2 = (
-        float(signals.stop[bar]),
-        float(signals.target_1[bar]),
-        float(signals.target_2[bar]),
-    )
-    entry = round_price(float(history.close[bar]))
-    if plan.min_risk_reward is not None and not simulation_rules.risk_reward_met(
-        Decimal(str(abs(target_1 - entry))).quantize(Decimal("0.01")),
-        Decimal(str(abs(entry - stop))).quantize(Decimal("0.01")),
-        plan.min_risk_reward,
-    ):
-        return False
-    return stop, target_1, target_2
-
-
-def _size(plan: BacktestPlan, costs: Costs, equity: float, price: float, stop) -> int:
-    """Shares as the risk manager sizes them (one position at a time, so equity is cash)."""
-    sizing = plan.sizing
-    cost = price + price * costs.commission_pct / 100 + costs.commission_per_share
-    affordable = int(equity // cost) if cost > 0 else 0
-    if sizing.method == "equity_fraction":
-        shares = simulation_rules.equity_fraction_shares(
-            equity,
-            sizing.equity_fraction_pct,
-            price,
-            per_share=costs.commission_per_share,
-            pct_of_notional=costs.commission_pct,
-        )
-    elif sizing.method == "fixed_quantity":
-        shares = sizing.fixed_quantity
-    else:
-        risk_per_share = abs(price - stop)
-        if risk_per_share <= 0:
-            return 0
-        shares = int(equity * sizing.risk_per_trade_pct / 100 // risk_per_share)
-    if sizing.method != "equity_fraction":
-        shares = min(shares, int(equity * sizing.max_position_pct / 100 // price))
-    return max(0, min(shares, affordable))
 
 
 def _equity_curve(history: History, trades, cash_delta: np.ndarray, initial: float) -> np.ndarray:

@@ -114,7 +114,31 @@ def plan_from_pipeline(
 ) -> BacktestPlan:
     """Read the pipeline's nodes into a plan; `timeframe` is the dataset's (the default of
     conditions that name none)."""
+    _check_nodes(graph)
     nodes = {node["agent_type"]: node for node in graph.get("nodes", [])}
+    kwargs: dict[str, Any] = {"side": side, **_timing(nodes, schedule)}
+    custom = nodes.get("custom_strategy")
+    kwargs.update(_entries(nodes, kwargs, timeframe, side))
+    if custom is not None:
+        kwargs["custom_strategy"] = custom["id"]
+    kwargs.update(_bias(nodes, custom))
+    strategy = nodes.get("strategy_agent")
+    if strategy is not None:
+        kwargs.update(_strategy(strategy, nodes))
+    kwargs.update(_risk(nodes, levels_set=strategy is not None or custom is not None))
+    manager = nodes.get("trade_manager_agent")
+    if manager is not None:
+        config = _config(manager)
+        kwargs["exit_conditions"] = _conditions(manager, config["exit_conditions"], timeframe)
+        kwargs["exit_logic"] = config["exit_logic"]
+        kwargs["partial_exit_pct"] = int(config["partial_exit_split"][0])
+        kwargs["move_stop_to_breakeven"] = bool(config["move_stop_to_breakeven"])
+    kwargs["flatten_end_of_day"] = bool((schedule or {}).get("flatten_positions_at_end"))
+    return BacktestPlan(**kwargs)
+
+
+def _check_nodes(graph: dict) -> None:
+    """Every node is a known agent, and an LLM engine only where backtests replay it."""
     for node in graph.get("nodes", []):
         if agent_class(node["agent_type"]) is None:
             raise PlanError(f"Node {node['id']}: unknown agent type.", field=node["id"])
@@ -129,19 +153,25 @@ def plan_from_pipeline(
                 "backtest it.",
                 field=f"{node['id']}.engine",
             )
-    kwargs: dict[str, Any] = {"side": side, **_timing(nodes, schedule)}
+
+
+def _entries(nodes: dict, timing: dict, timeframe: str, side: str) -> dict[str, Any]:
+    """The entry conditions, from the Technical or Price Trigger (none: a Time or News
+    Trigger's gate says when)."""
     trigger = nodes.get("technical_trigger")
     price = nodes.get("price_trigger")
-    custom = nodes.get("custom_strategy")
-    timed = kwargs["time_trigger"] is not None or kwargs["news_trigger"] is not None
+    timed = timing["time_trigger"] is not None or timing["news_trigger"] is not None
     if trigger is None and price is None and timed:
-        if custom is None:
+        if nodes.get("custom_strategy") is None:
             _time_trigger_alone(nodes, side)
-    elif trigger is not None:
+        return {}
+    if trigger is not None:
         config = _config(trigger)
-        kwargs["entry_conditions"] = _conditions(trigger, config["conditions"], timeframe)
-        kwargs["entry_logic"] = config["logic"]
-    elif price is not None:
+        return {
+            "entry_conditions": _conditions(trigger, config["conditions"], timeframe),
+            "entry_logic": config["logic"],
+        }
+    if price is not None:
         config = price.get("config") or {}
         operator = PRICE_OPERATORS.get(config.get("condition", "above"))
         if operator is None or config.get("level") is None:
@@ -150,62 +180,61 @@ def plan_from_pipeline(
                 "crossing a level (not percentage moves).",
                 field=f"{price['id']}.condition",
             )
-        kwargs["entry_conditions"] = (
-            Condition("close", operator, timeframe, value=float(config["level"])),
-        )
-    else:
-        raise PlanError(
-            "A backtest replays entries from a Technical, Price, Time or News Trigger node; "
-            "this pipeline has none.",
-            field="graph.nodes",
-        )
-    if custom is not None:
-        kwargs["custom_strategy"] = custom["id"]
-    kwargs.update(_bias(nodes, custom))
-    strategy = nodes.get("strategy_agent")
-    if strategy is not None:
-        config = _config(strategy)
-        if config["target_method"] != "r_multiple":
-            raise PlanError(
-                f"Node {strategy['id']}: backtests replay R-multiple targets.",
-                field=f"{strategy['id']}.target_method",
+        return {
+            "entry_conditions": (
+                Condition("close", operator, timeframe, value=float(config["level"])),
             )
-        if config.get("engine") == "llm":
-            kwargs.update(_llm_strategy(strategy, config, nodes))
-        kwargs.update(
-            stop_method=config["stop_method"],
-            swing_lookback=int(config["swing_lookback"]),
-            atr_multiplier=float(config["atr_multiplier"]),
-            target_1_r=float(config["target_1_r"]),
-            target_2_r=float(config["target_2_r"]),
+        }
+    raise PlanError(
+        "A backtest replays entries from a Technical, Price, Time or News Trigger node; "
+        "this pipeline has none.",
+        field="graph.nodes",
+    )
+
+
+def _strategy(strategy: dict, nodes: dict) -> dict[str, Any]:
+    """The Strategy node's stop and R-multiple targets (and its LLM engine's replay)."""
+    config = _config(strategy)
+    if config["target_method"] != "r_multiple":
+        raise PlanError(
+            f"Node {strategy['id']}: backtests replay R-multiple targets.",
+            field=f"{strategy['id']}.target_method",
         )
+    kwargs: dict[str, Any] = {}
+    if config.get("engine") == "llm":
+        kwargs.update(_llm_strategy(strategy, config, nodes))
+    kwargs.update(
+        stop_method=config["stop_method"],
+        swing_lookback=int(config["swing_lookback"]),
+        atr_multiplier=float(config["atr_multiplier"]),
+        target_1_r=float(config["target_1_r"]),
+        target_2_r=float(config["target_2_r"]),
+    )
+    return kwargs
+
+
+def _risk(nodes: dict, *, levels_set: bool) -> dict[str, Any]:
+    """The Risk Manager's sizing and minimum reward-to-risk (when something sets levels)."""
     risk = nodes.get("risk_manager_agent")
-    if risk is not None:
-        config = _config(risk)
-        levels_set = strategy is not None or custom is not None
-        kwargs["min_risk_reward"] = float(config["min_risk_reward"]) if levels_set else None
-        kwargs["sizing"] = Sizing(
+    if risk is None:
+        return {}
+    config = _config(risk)
+    if config["sizing_method"] == "risk_based" and not levels_set:
+        raise PlanError(
+            f"Node {risk['id']}: risk-based sizing needs a stop loss, which a Strategy node "
+            "sets; add one or size with equity_fraction or fixed_quantity.",
+            field=f"{risk['id']}.sizing_method",
+        )
+    return {
+        "min_risk_reward": float(config["min_risk_reward"]) if levels_set else None,
+        "sizing": Sizing(
             method=config["sizing_method"],
             equity_fraction_pct=float(config["equity_fraction_pct"]),
             fixed_quantity=int(config["fixed_quantity"]),
             risk_per_trade_pct=float(config["risk_per_trade_pct"]),
             max_position_pct=float(config["max_position_pct"]),
-        )
-        if config["sizing_method"] == "risk_based" and not levels_set:
-            raise PlanError(
-                f"Node {risk['id']}: risk-based sizing needs a stop loss, which a Strategy node "
-                "sets; add one or size with equity_fraction or fixed_quantity.",
-                field=f"{risk['id']}.sizing_method",
-            )
-    manager = nodes.get("trade_manager_agent")
-    if manager is not None:
-        config = _config(manager)
-        kwargs["exit_conditions"] = _conditions(manager, config["exit_conditions"], timeframe)
-        kwargs["exit_logic"] = config["exit_logic"]
-        kwargs["partial_exit_pct"] = int(config["partial_exit_split"][0])
-        kwargs["move_stop_to_breakeven"] = bool(config["move_stop_to_breakeven"])
-    kwargs["flatten_end_of_day"] = bool((schedule or {}).get("flatten_positions_at_end"))
-    return BacktestPlan(**kwargs)
+        ),
+    }
 
 
 def _timing(nodes: dict[str, dict], schedule: dict | None) -> dict[str, Any]:
