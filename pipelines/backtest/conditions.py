@@ -30,19 +30,39 @@ def _condition_masks(history: History, conditions, logic: str) -> np.ndarray:
         by_timeframe.setdefault(condition.timeframe, []).append(condition)
     masks = []
     for timeframe, group in by_timeframe.items():
-        bars = _bars_on(frame, base, timeframe)
+        bars = _memo(history, ("bars", timeframe), lambda tf=timeframe: _bars_on(frame, base, tf))
         keys = set().union(*(c.keys for c in group))
         names = sorted({_compute_name(k) for k in keys} - {None})
         columns = {k: bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close")}
         columns["volume"] = bars["volume"].to_numpy(np.float64)
-        if names:
-            indicators = compute_indicators(bars, names, timeframe=timeframe)
-            columns.update({k: indicators[k].to_numpy() for k in indicators.columns})
+        for name in names:
+            columns.update(
+                _memo(history, ("indicator", timeframe, name), _columns(bars, name, timeframe))
+            )
         for condition in group:
             mask = condition.mask(columns)
             masks.append(mask if timeframe == base else _align(mask, bars, frame, condition))
     combined = np.logical_and.reduce(masks) if logic == "AND" else np.logical_or.reduce(masks)
     return np.asarray(combined, dtype=bool)
+
+
+def _memo(history: History, key: tuple, compute):
+    """`compute()` once per history: the backtests of a sweep chunk replay the same History
+    object (pipelines.backtest.histories), and the combinations that differ only in other
+    parameters share its bars and indicators."""
+    if key not in history.memo:
+        history.memo[key] = compute()
+    return history.memo[key]
+
+
+def _columns(bars: pd.DataFrame, name: str, timeframe: str):
+    """An indicator's output columns over the bars (TA-Lib on arrays), computed when called."""
+
+    def compute() -> dict[str, np.ndarray]:
+        indicators = compute_indicators(bars, [name], timeframe=timeframe)
+        return {k: indicators[k].to_numpy() for k in indicators.columns}
+
+    return compute
 
 
 def _compute_name(key: str):

@@ -55,15 +55,19 @@ class History:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+    # What backtests of this history computed and can share (conditions._memo); never compared.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.open_seconds)
 
     def frame(self) -> pd.DataFrame:
+        if "frame" in self.memo:
+            return self.memo["frame"]
         index = pd.DatetimeIndex(
             (self.open_seconds.astype(np.int64) * 1_000_000_000).view("M8[ns]"), tz="UTC"
         )
-        return pd.DataFrame(
+        self.memo["frame"] = pd.DataFrame(
             {
                 "open": self.open,
                 "high": self.high,
@@ -73,6 +77,7 @@ class History:
             },
             index=index,
         )
+        return self.memo["frame"]
 
     def between(self, start: int | None, end: int | None) -> History:
         """The bars opening in [start, end) (epoch seconds; None: unbounded)."""

@@ -18,9 +18,31 @@ from trading.models import Dataset
 
 ARRAY_FIELDS = ("open_seconds", "open", "high", "low", "close", "volume")
 KEEP = 2  # datasets kept per process
+KEEP_RANGES = 4  # ranges of them kept, with the indicators their backtests computed
 
 _histories: OrderedDict[str, History] = OrderedDict()
+_ranges: OrderedDict[tuple, History] = OrderedDict()
 _lock = threading.Lock()
+
+
+def history_range(dataset_id, start: int | None, end: int | None) -> History:
+    """The dataset's session bars opening in [start, end) (epoch seconds; None: unbounded), one
+    History object per range in this process: the backtests of a sweep chunk replay the same
+    one and share what it memoises (its frame, resampled bars and indicators)."""
+    full = dataset_history(dataset_id)
+    key = (str(dataset_id), start, end)
+    with _lock:
+        cached = _ranges.get(key)
+        if cached is not None and cached.memo.get("of") is full:
+            _ranges.move_to_end(key)
+            return cached
+    history = full.between(start, end)
+    history.memo["of"] = full  # a range of the dataset's bars as cached now
+    with _lock:
+        _ranges[key] = history
+        while len(_ranges) > KEEP_RANGES:
+            _ranges.popitem(last=False)
+    return history
 
 
 def dataset_history(dataset_id) -> History:

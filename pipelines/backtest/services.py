@@ -19,7 +19,7 @@ from agents.errors import BudgetExceeded
 from config.events import event_emit
 from pipelines.backtest.custom import custom_node, strategy_for, strategy_signals
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
-from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history
+from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history, history_range
 from pipelines.backtest.llm_budget import llm_client, llm_estimate, llm_needed, llm_node
 from pipelines.backtest.plan import PlanError, plan_from_pipeline
 from pipelines.backtest.saving import Replayed, results_save
@@ -251,7 +251,7 @@ def _history(backtest: Backtest) -> History:
 def history_between(dataset: Dataset, start: datetime | None, end: datetime | None) -> History:
     """A dataset's session bars opening in [start, end) (None: unbounded), as the engine reads
     them (cached per process: see histories.dataset_history)."""
-    return dataset_history(dataset.pk).between(_seconds(start), _seconds(end))
+    return history_range(dataset.pk, _seconds(start), _seconds(end))
 
 
 def _plan(backtest: Backtest):
