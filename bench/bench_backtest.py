@@ -233,6 +233,13 @@ def session_minutes(count: int) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.asarray(minutes[:count], dtype="datetime64[s]"))
 
 
+def _load() -> str:
+    """The machine's load average (1 and 5 minutes): the sweep competes with whatever else runs
+    on the machine, so its figures are read next to it."""
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}"
+
+
 def sweep_bench() -> bool:
     from common import bench_user
 
@@ -253,16 +260,18 @@ def sweep_bench() -> bool:
     pipeline = Pipeline.objects.create(owner=user, name="bench sweep", graph=sma_cross_graph("1m"))
     try:
         one = _sweep_seconds(1, pipeline, dataset, user)
+        load_one = _load()
         two = _sweep_seconds(2, pipeline, dataset, user)
+        load_two = _load()
     finally:
         pipeline.delete()
         dataset.delete()
     share = two / one
     print(f"100-combination sweep on {SWEEP_BARS:,} bars, Celery chunks of 5")
-    print(f"  1 worker process  {one:7.2f} s")
+    print(f"  1 worker process  {one:7.2f} s  (load {load_one})")
     print(
-        f"  2 worker processes{two:7.2f} s  ({share:.0%} of one's time; target ≤ 60%: "
-        f"{'met' if share <= TARGET_SWEEP_SHARE else 'NOT met'})"
+        f"  2 worker processes{two:7.2f} s  (load {load_two}; {share:.0%} of one's time; "
+        f"target ≤ 60%: {'met' if share <= TARGET_SWEEP_SHARE else 'NOT met'})"
     )
     return share <= TARGET_SWEEP_SHARE
 
