@@ -17,6 +17,8 @@ from trading.marketdata.frames import INTRADAY_MINUTES, bar_closes, resample
 if TYPE_CHECKING:
     from pipelines.backtest.engine import History
 
+MEMO_ENTRIES = 32  # bars and indicator columns kept per history (each as long as the history)
+
 
 def _condition_masks(history: History, conditions, logic: str) -> np.ndarray:
     """One boolean per bar: the conditions (on their timeframes) hold at that bar's close."""
@@ -50,9 +52,12 @@ def _memo(history: History, key: tuple, compute):
     """`compute()` once per history: the backtests of a sweep chunk replay the same History
     object (pipelines.backtest.histories), and the combinations that differ only in other
     parameters share its bars and indicators."""
-    if key not in history.memo:
-        history.memo[key] = compute()
-    return history.memo[key]
+    if key in history.memo:
+        return history.memo[key]
+    value = compute()
+    if len(history.memo) < MEMO_ENTRIES:  # a sweep over many lengths: the rest are not kept
+        history.memo[key] = value
+    return value
 
 
 def _columns(bars: pd.DataFrame, name: str, timeframe: str):
