@@ -309,13 +309,14 @@ def _claimed(backtest_id) -> Backtest | None:
 
 
 def _progress(backtest: Backtest):
-    """The engine's progress callback: bars done written and sent at most every
-    PROGRESS_WRITE_SECONDS; answers False once a cancel was asked."""
-    last_write = [0.0]
+    """The engine's progress callback: bars done written and sent every PROGRESS_WRITE_SECONDS
+    of replay (none before: the start was just sent; none at the end: the results write sets
+    bars done); answers False once a cancel was asked."""
+    last_write = [time.monotonic()]
 
     def on_progress(done: int, total: int) -> bool:
         now = time.monotonic()
-        if now - last_write[0] < PROGRESS_WRITE_SECONDS and done < total:
+        if now - last_write[0] < PROGRESS_WRITE_SECONDS or done >= total:
             return True
         last_write[0] = now
         Backtest.objects.filter(pk=backtest.pk).update(bars_done=done)
