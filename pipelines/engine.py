@@ -8,10 +8,8 @@ expired, may take it over; nobody else can.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,10 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from accounts.models import BrokerConnection, User
 from agents.builtin.common import llm_fell_back
 from agents.builtin.pipeline_manager import PIPELINE_MANAGER_TYPE
 from agents.context import AgentContext, PipelineInfo
@@ -33,9 +29,8 @@ from agents.registry import agent_class, create_agent
 from agents.state import AgentCost, PipelineState
 from billing.budget import PipelineBudgetGate
 from billing.models import ReservationStatus
-from billing.reservations import SETTLE_CTE, BudgetExhausted, reservation_end
+from billing.reservations import BudgetExhausted, reservation_end
 from billing.services import (
-    LEDGER_CTES,
     StepCharge,
     agent_rental_cost,
     charge_record,
@@ -43,17 +38,23 @@ from billing.services import (
     step_charge,
 )
 from config import metrics, tracing
-from config.db import fetch_one_prepared, model_columns, model_from_row
+from config.db import fetch_one_prepared
 from config.events import event_build, event_emit, events_send
 from pipelines import hooks
+from pipelines.execution_state import (
+    COMPLETION_SQL,
+    LEASE,
+    STEP_BOUNDARY_SQL,
+    LeaseHeartbeat,
+    LeaseLost,
+    StepRef,
+    execution_claim,
+)
 from pipelines.graph import required_timeframes, topological_order
 from pipelines.models import (
     CYCLING_MODES,
     ExecutionStatus,
-    Pipeline,
     PipelineExecution,
-    PipelineStatus,
-    Report,
     StepRun,
     StepStatus,
     TriggerSource,
@@ -66,11 +67,6 @@ from trading.marketdata.registry import market_data_provider, news_provider
 
 logger = logging.getLogger(__name__)
 
-# A running task renews its lease every HEARTBEAT (a step may take minutes: an LLM call), so the
-# lease can be short: a worker that died is noticed LEASE after its last beat, and the reaper
-# (every 30 s, config/beat.py) hands its run to a new task within about a minute and a quarter.
-LEASE = timedelta(seconds=45)
-HEARTBEAT = LEASE / 3
 PIPELINE_MANAGER_NODE = "pipeline-manager"
 
 
@@ -155,201 +151,11 @@ def initial_state(execution: PipelineExecution) -> PipelineState:
     )
 
 
-# The claim and the step boundaries are checkpoints, so they commit without waiting for their
-# WAL flush (synchronous_commit off for the statement's own transaction only; the setting does
-# not outlive it). A database crash can lose the last few hundred milliseconds of checkpoints,
-# never a part of one, and WAL order keeps what survives a prefix of the run. The run is then
-# back to pending, or RUNNING under an expiring lease: the reaper sends it to a new task, which
-# replays the steps after the last surviving checkpoint — what a worker crash between a step's
-# work and its checkpoint already causes. An order is committed synchronously under its
-# client_order_id before the broker hears of it, so a replayed trade step finds it. The end of
-# a run stays synchronous: its final record, its report and what follows them (after-run
-# hooks, notifications) are not replayed.
-_CHECKPOINT_CTE = """checkpoint AS (
-    SELECT set_config('synchronous_commit', 'off', true)
-)"""
-
-# The claim: a pending execution, or a running one whose lease is this task's (a redelivery)
-# or has expired (its worker is gone).
-_CLAIM_SQL = (
-    "WITH "  # noqa: S608 - constant text with the shared CTEs; values are parameters
-    + _CHECKPOINT_CTE
-    + """, claimed AS (
-    UPDATE pipelines_pipelineexecution
-       SET status = '{running}', lease_owner = %(task_id)s, lease_expires_at = %(lease_expires_at)s,
-           attempts = attempts + 1, started_at = COALESCE(started_at, %(now)s),
-           next_check_at = NULL, updated_at = %(now)s
-      FROM checkpoint
-     WHERE id = %(execution_id)s
-       AND (status = '{pending}'
-            OR (status = '{running}'
-                AND (lease_owner = %(task_id)s OR lease_expires_at < %(now)s)))
- RETURNING *
-)
-SELECT {columns}
-  FROM claimed
-  JOIN pipelines_pipeline ON pipelines_pipeline.id = claimed.pipeline_id
-  JOIN accounts_user ON accounts_user.id = claimed.owner_id
-  LEFT JOIN accounts_brokerconnection
-    ON accounts_brokerconnection.id = pipelines_pipeline.broker_connection_id
-"""
-)
-
-
-@functools.cache
-def _claim_sql() -> str:
-    columns = ", ".join(
-        [
-            model_columns(PipelineExecution, "claimed"),
-            model_columns(Pipeline),
-            model_columns(User),
-            model_columns(BrokerConnection),
-        ]
-    )
-    return _CLAIM_SQL.format(
-        columns=columns, running=ExecutionStatus.RUNNING, pending=ExecutionStatus.PENDING
-    )
-
-
-def _claim(execution_id, task_id: str, now: datetime) -> PipelineExecution | None:
-    """Take the execution for `task_id` and load it with its pipeline, owner and broker
-    connection, in one statement; None when it is not this task's to run.
-
-    One round trip and no query compilation: this starts every run."""
-    row = fetch_one_prepared(
-        _claim_sql(),
-        {
-            "execution_id": execution_id,
-            "task_id": task_id,
-            "now": now,
-            "lease_expires_at": now + LEASE,
-        },
-    )
-    if row is None:
-        return None
-    values = iter(row)
-    execution = model_from_row(PipelineExecution, values)
-    pipeline = model_from_row(Pipeline, values)
-    owner = model_from_row(User, values)
-    broker_connection = model_from_row(BrokerConnection, values)
-    pipeline.owner = execution.owner = owner
-    pipeline.broker_connection = broker_connection if broker_connection.pk is not None else None
-    execution.pipeline = pipeline
-    return execution
-
-
-class _LeaseLost(Exception):
-    """The execution was cancelled or taken over; stop without touching it."""
-
-
-@dataclass(frozen=True)
-class _StepRef:
-    pk: int
-    attempts: int
-
-
-# The previous step completed, in both statements that end a step; only if `lease` (this task
-# still holds the execution) yields a row.
-_FINISHED_STEP_CTE = f""", finished AS (
-    UPDATE pipelines_steprun
-       SET status = '{StepStatus.COMPLETED}', finished_at = %(now)s, duration_ms = %(duration_ms)s,
-           tokens_in = %(tokens_in)s, tokens_out = %(tokens_out)s,
-           agent_cost = %(agent_cost)s, token_cost = %(token_cost)s,
-           output_summary = %(summary)s, engine = COALESCE(%(finished_engine)s, engine)
-     WHERE id = %(finished_id)s AND EXISTS (SELECT 1 FROM lease)
-)
-"""  # noqa: S608 - enum values; inputs are parameters
-
-# One statement per step boundary (ARCHITECTURE §4: a StepRun row when a step starts and when
-# it ends, the state after every step): it renews the lease while saving the state, marks the
-# previous step completed and starts (or, on a redelivery, restarts) the next one — all only if
-# this task still holds the execution. Written as SQL because the engine's speed is dominated
-# by round trips: this is one instead of six. A checkpoint (above). bench/bench_checkpoint.py,
-# 2000 boundaries each, back to back (2026-12-02, load average 9.0 on 2 cores): this statement
-# p50 0.41 ms / p99 8.8 ms; the same writes through the ORM (4 statements in a transaction)
-# p50 8.61 ms / p99 25.2 ms.
-_STEP_BOUNDARY_SQL = (
-    "WITH "  # noqa: S608 - constant text with the shared CTEs; values are parameters
-    + _CHECKPOINT_CTE
-    + f""", lease AS (
-    UPDATE pipelines_pipelineexecution
-       SET state = %(state)s::jsonb,
-           market_data = COALESCE(%(market_data)s::jsonb, market_data),
-           total_cost = %(total_cost)s,
-           current_node = %(node_id)s,
-           lease_expires_at = %(lease_expires_at)s,
-           updated_at = %(now)s
-      FROM checkpoint
-     WHERE id = %(execution_id)s AND status = '{ExecutionStatus.RUNNING}'
-       AND lease_owner = %(task_id)s
- RETURNING id
-)"""  # noqa: S608 - enum values; inputs are parameters
-    + _FINISHED_STEP_CTE
-    + LEDGER_CTES
-    + f"""
-INSERT INTO pipelines_steprun (
-    execution_id, node_id, agent_type, position, status, engine, started_at, attempts,
-    tokens_in, tokens_out, agent_cost, token_cost, output_summary, error
-)
-SELECT id, %(node_id)s, %(agent_type)s, %(position)s, '{StepStatus.RUNNING}', %(engine)s,
-       %(now)s, 1, 0, 0, 0, 0, '', ''
-  FROM lease
-ON CONFLICT (execution_id, node_id) DO UPDATE
-   SET status = '{StepStatus.RUNNING}', started_at = EXCLUDED.started_at,
-       attempts = pipelines_steprun.attempts + 1, error = ''
-RETURNING id, attempts
-"""  # noqa: S608 - enum values; inputs are parameters
-)
-
-
-# The report a completed run writes (the model's default type).
-REPORT_OF_A_RUN = Report._meta.get_field("report_type").default
-
-# The end of a successful run in one statement: the final state, the last step completed and
-# the report — again only if this task still holds the execution.
-_COMPLETION_SQL = (
-    f"""
-WITH lease AS (
-    UPDATE pipelines_pipelineexecution
-       SET state = %(state)s::jsonb,
-           market_data = COALESCE(%(market_data)s::jsonb, market_data),
-           total_cost = %(total_cost)s,
-           status = '{ExecutionStatus.COMPLETED}', finished_at = %(now)s, current_node = '',
-           lease_owner = '', lease_expires_at = NULL, updated_at = %(now)s
-     WHERE id = %(execution_id)s AND status = '{ExecutionStatus.RUNNING}'
-       AND lease_owner = %(task_id)s
- RETURNING id
-)"""  # noqa: S608 - constant text with the shared CTEs; values are parameters
-    + _FINISHED_STEP_CTE
-    + SETTLE_CTE
-    + f""", report AS (
-    INSERT INTO pipelines_report (
-        id, execution_id, pipeline_id, owner_id, report_type, title, summary, full_report,
-        created_at
-    )
-    SELECT %(report_id)s, id, %(pipeline_id)s, %(owner_id)s, '{REPORT_OF_A_RUN}', %(report_title)s,
-           %(report_summary)s, %(report)s::jsonb, %(now)s
-      FROM lease
-     WHERE %(report)s IS NOT NULL
-)
-"""  # noqa: S608 - enum values; inputs are parameters
-    + LEDGER_CTES
-    + f"""
-SELECT id, EXISTS (
-           SELECT 1 FROM pipelines_pipeline
-            WHERE id = %(pipeline_id)s AND status = '{PipelineStatus.ACTIVE}'
-              AND run_mode = ANY(%(cycling_modes)s)
-       ) AS cycling
-  FROM lease
-"""  # noqa: S608 - enum values; inputs are parameters
-)
-
-
 @dataclass
 class _FinishedStep:
     """A step whose work is done; it is written together with the next step's start."""
 
-    step_ref: _StepRef
+    step_ref: StepRef
 
     step: PlannedStep
     pricing_rate: Decimal
@@ -415,12 +221,12 @@ class ExecutionRunner:
             **fields,
         )
         if not updated:
-            raise _LeaseLost
+            raise LeaseLost
         self._saved_market_data = fingerprint
 
     def _begin_step(
         self, position: int, step: PlannedStep, engine: str, state: PipelineState
-    ) -> _StepRef:
+    ) -> StepRef:
         """Record, at once, that the previous step finished and that `step` starts."""
         now = self.clock.now()
         finished, self._finished = self._finished, None
@@ -436,10 +242,10 @@ class ExecutionRunner:
             "engine": engine,
         }
         # One statement, atomic on its own, the finished step's charge included.
-        row = fetch_one_prepared(_STEP_BOUNDARY_SQL, params)
+        row = fetch_one_prepared(STEP_BOUNDARY_SQL, params)
         if row is None:
-            raise _LeaseLost
-        step_ref = _StepRef(pk=row[0], attempts=row[1])
+            raise LeaseLost
+        step_ref = StepRef(pk=row[0], attempts=row[1])
         events = [self._completed_event(finished, token_cost)] if finished else []
         events.append(
             self._event(
@@ -571,7 +377,7 @@ class ExecutionRunner:
                 if state is None:
                     return self._reload_status()
             return self._complete(state)
-        except _LeaseLost:
+        except LeaseLost:
             return self._reload_status()
 
     def _reserve_again(
@@ -827,9 +633,9 @@ class ExecutionRunner:
         # One statement, atomic on its own (the last step's charge included); the events and
         # the after-run hook go once it has committed. It also reads whether the pipeline
         # cycles, which the after-run hook would otherwise ask the database.
-        row = fetch_one_prepared(_COMPLETION_SQL, params)
+        row = fetch_one_prepared(COMPLETION_SQL, params)
         if row is None:
-            raise _LeaseLost
+            raise LeaseLost
         events = [self._completed_event(finished, token_cost)] if finished else []
         events.append(
             self._event(
@@ -874,7 +680,7 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
     """Run (or resume) an execution; returns its status, or None when it was not ours to run."""
     clock = clock or SystemClock()
     started = time.perf_counter()
-    execution = _claim(execution_id, task_id, clock.now())
+    execution = execution_claim(execution_id, task_id, clock.now())
     if execution is None:
         return None
     if execution.attempts == 1:
@@ -898,47 +704,6 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
         status=status, mode=execution.trading_mode, seconds=time.perf_counter() - started
     )
     return status
-
-
-class LeaseHeartbeat:
-    """Renews this task's lease every HEARTBEAT on a thread of its own while the run goes on;
-    it stops when the run ends or the lease is no longer ours (then the checkpoints, which
-    check the lease too, stop the run). It only extends a lease: a step never runs twice
-    because of it, since a takeover needs the lease expired, i.e. this process gone."""
-
-    def __init__(self, *, execution_id, task_id: str, every: timedelta = HEARTBEAT):
-        self.execution_id = execution_id
-        self.task_id = task_id
-        self.every = every.total_seconds()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"lease-{execution_id}", daemon=True
-        )
-
-    def __enter__(self) -> LeaseHeartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _beat(self) -> None:
-        try:
-            while not self._stop.wait(self.every):
-                try:
-                    renewed = PipelineExecution.objects.filter(
-                        pk=self.execution_id,
-                        status=ExecutionStatus.RUNNING,
-                        lease_owner=self.task_id,
-                    ).update(lease_expires_at=timezone.now() + LEASE)
-                except Exception:
-                    logger.warning("lease heartbeat of %s failed", self.execution_id, exc_info=True)
-                    continue  # the database may be back at the next beat
-                if not renewed:
-                    return
-        finally:
-            connection.close()  # this thread's connection
 
 
 def _fail_before_start(execution: PipelineExecution, task_id: str, message: str, now) -> None:
