@@ -129,7 +129,7 @@ def _orm_boundary(execution, owner, state: dict, previous, node_id: str, now):
 def main(count: int) -> None:
     import json
 
-    from pipelines.engine import initial_state
+    from pipelines.execution_setup import initial_state
 
     user = bench_user("bench-checkpoint@tradecrew.local")
     pipeline, execution = _execution(user)

@@ -12,7 +12,6 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,13 +20,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from agents.builtin.common import llm_fell_back
-from agents.builtin.pipeline_manager import PIPELINE_MANAGER_TYPE
-from agents.context import AgentContext, PipelineInfo
 from agents.errors import AgentError, TriggerNotMet
-from agents.metering import CostMeter
 from agents.registry import agent_class, create_agent
 from agents.state import AgentCost, PipelineState
-from billing.budget import PipelineBudgetGate
 from billing.models import ReservationStatus
 from billing.reservations import BudgetExhausted, reservation_end
 from billing.services import (
@@ -38,19 +33,27 @@ from billing.services import (
     step_charge,
 )
 from config import metrics, tracing
-from config.db import fetch_one_prepared
 from config.events import event_build, event_emit, events_send
 from pipelines import hooks
+from pipelines.execution_setup import (
+    PIPELINE_MANAGER_NODE,
+    PlannedStep,
+    build_context,
+    execution_plan,
+    initial_state,
+)
 from pipelines.execution_state import (
-    COMPLETION_SQL,
     LEASE,
-    STEP_BOUNDARY_SQL,
+    ExecutionStateWriter,
+    FinishedStep,
     LeaseHeartbeat,
     LeaseLost,
     StepRef,
     execution_claim,
+    execution_fail_before_start,
+    finished_params,
+    finished_token_cost,
 )
-from pipelines.graph import required_timeframes, topological_order
 from pipelines.models import (
     CYCLING_MODES,
     ExecutionStatus,
@@ -61,110 +64,9 @@ from pipelines.models import (
 )
 from trading.clock import Clock, SystemClock
 from trading.executors.base import ExecutionError
-from trading.executors.factory import executor_for
 from trading.marketdata.base import MarketDataError
-from trading.marketdata.registry import market_data_provider, news_provider
 
 logger = logging.getLogger(__name__)
-
-PIPELINE_MANAGER_NODE = "pipeline-manager"
-
-
-@dataclass(frozen=True)
-class PlannedStep:
-    node_id: str
-    agent_type: str
-    config: dict[str, Any]
-
-
-def execution_plan(graph: dict[str, Any]) -> list[PlannedStep]:
-    """The pipeline manager first, then the graph's nodes in topological order."""
-    nodes = {node["id"]: node for node in graph.get("nodes", [])}
-    edges = [(edge["from"], edge["to"]) for edge in graph.get("edges", [])]
-    order = topological_order(list(nodes), edges)
-    if order is None:
-        raise AgentError("The pipeline graph has a cycle; edit the pipeline and save it again.")
-    steps = [PlannedStep(PIPELINE_MANAGER_NODE, PIPELINE_MANAGER_TYPE, {})]
-    steps += [
-        PlannedStep(node_id, nodes[node_id]["agent_type"], nodes[node_id].get("config") or {})
-        for node_id in order
-    ]
-    return steps
-
-
-def build_context(execution: PipelineExecution, *, clock: Clock) -> AgentContext:
-    pipeline = execution.pipeline
-    market_data = market_data_provider()
-    nodes = execution.graph.get("nodes", [])
-    settings_ = pipeline.settings or {}
-    max_cost = settings_.get("max_cost_per_run")
-    return AgentContext(
-        clock=clock,
-        market_data=market_data,
-        news=news_provider(),
-        executor=executor_for(
-            owner=execution.owner,
-            mode=execution.trading_mode,
-            mode_config=pipeline.mode_config or {},
-            clock=clock,
-            market_data=market_data,
-            broker_connection=pipeline.broker_connection,
-        ),
-        pipeline=PipelineInfo(
-            pipeline_id=str(pipeline.pk),
-            name=pipeline.name,
-            owner_id=str(execution.owner_id),
-            trading_mode=execution.trading_mode,
-            mode_config=pipeline.mode_config or {},
-            settings=settings_,
-            symbols=tuple(pipeline.symbols or ()),
-            required_timeframes=frozenset(required_timeframes(nodes)),
-            execution_id=str(execution.pk),
-        ),
-        meter=CostMeter(
-            max_tokens_per_run=settings_.get("max_tokens_per_run"),
-            max_cost_per_run=Decimal(str(max_cost)) if max_cost is not None else None,
-        ),
-        budget=PipelineBudgetGate(
-            owner=execution.owner,
-            pipeline_id=pipeline.pk,
-            pipeline_daily_limit=pipeline.daily_budget,
-            graph=execution.graph,
-            execution_id=execution.pk,
-            clock=clock,
-        ),
-        symbol_source=hooks.symbol_source_for(owner=execution.owner),
-    )
-
-
-def initial_state(execution: PipelineExecution) -> PipelineState:
-    pipeline = execution.pipeline
-    symbols = execution.trigger_detail.get("symbols") or pipeline.symbols or []
-    return PipelineState(
-        pipeline_id=str(pipeline.pk),
-        execution_id=str(execution.pk),
-        user_id=str(execution.owner_id),
-        trading_mode=execution.trading_mode,
-        primary_timeframe=pipeline.primary_timeframe,
-        symbols=[str(symbol).upper() for symbol in symbols],
-        metadata={"trigger_source": execution.trigger_source, **execution.trigger_detail},
-    )
-
-
-@dataclass
-class _FinishedStep:
-    """A step whose work is done; it is written together with the next step's start."""
-
-    step_ref: StepRef
-
-    step: PlannedStep
-    pricing_rate: Decimal
-    runtime: float
-    summary: str
-    agent_cost: Decimal
-    usage: Any
-    llm_calls: list
-    engine: str | None = None  # "rules" when an llm-engine step fell back to rules
 
 
 class ExecutionRunner:
@@ -183,17 +85,10 @@ class ExecutionRunner:
             if execution.attempts > 1 or execution.state
             else {}
         )
-        # Which MarketData objects were last written (agents replace, never mutate, them).
-        self._saved_market_data: tuple | None = None
-        self._finished: _FinishedStep | None = None
-        self._pending_fingerprint: tuple | None = None
+        self.writer = ExecutionStateWriter(execution, task_id=task_id)
+        self._finished: FinishedStep | None = None
 
     # --- persistence helpers ---------------------------------------------------------------
-
-    def _owned(self):
-        return PipelineExecution.objects.filter(
-            pk=self.execution.pk, status=ExecutionStatus.RUNNING, lease_owner=self.task_id
-        )
 
     def _emit(self, event: str, **fields) -> None:
         event_emit(
@@ -205,47 +100,25 @@ class ExecutionRunner:
             event=event, owner_id=self.execution.owner_id, execution_id=self.execution.pk, **fields
         )
 
-    def _save_state(self, state: PipelineState, **fields) -> None:
-        """Write the state (and whatever else changes on the execution) if we still hold it."""
-        now = self.clock.now()
-        state.updated_at = now
-        fingerprint = tuple((symbol, id(data)) for symbol, data in state.market_data.items())
-        if fingerprint != self._saved_market_data:
-            fields["market_data"] = {
-                symbol: data.model_dump(mode="json") for symbol, data in state.market_data.items()
-            }
-        updated = self._owned().update(
-            state=state.model_dump(mode="json", exclude={"market_data"}),
-            updated_at=now,
-            lease_expires_at=fields.pop("lease_expires_at", now + LEASE),
-            **fields,
-        )
-        if not updated:
-            raise LeaseLost
-        self._saved_market_data = fingerprint
-
     def _begin_step(
         self, position: int, step: PlannedStep, engine: str, state: PipelineState
     ) -> StepRef:
         """Record, at once, that the previous step finished and that `step` starts."""
         now = self.clock.now()
         finished, self._finished = self._finished, None
-        token_cost = _token_cost(finished)
-        params = {
-            **self._state_params(state, now),
-            **_finished_params(finished, token_cost, now),
-            **self._ledger_params(finished, now),
-            "node_id": step.node_id,
-            "lease_expires_at": now + LEASE,
-            "agent_type": step.agent_type,
-            "position": position,
-            "engine": engine,
-        }
+        token_cost = finished_token_cost(finished)
         # One statement, atomic on its own, the finished step's charge included.
-        row = fetch_one_prepared(STEP_BOUNDARY_SQL, params)
-        if row is None:
-            raise LeaseLost
-        step_ref = StepRef(pk=row[0], attempts=row[1])
+        step_ref = self.writer.step_boundary(
+            state,
+            now,
+            **finished_params(finished, token_cost, now),
+            **self._ledger_params(finished, now),
+            node_id=step.node_id,
+            lease_expires_at=now + LEASE,
+            agent_type=step.agent_type,
+            position=position,
+            engine=engine,
+        )
         events = [self._completed_event(finished, token_cost)] if finished else []
         events.append(
             self._event(
@@ -257,32 +130,7 @@ class ExecutionRunner:
             )
         )
         events_send(events)
-        self._saved_market_data = self._pending_fingerprint
         return step_ref
-
-    def _state_params(self, state: PipelineState, now: datetime) -> dict[str, Any]:
-        state.updated_at = now
-        fingerprint = tuple((symbol, id(data)) for symbol, data in state.market_data.items())
-        market_data = None
-        if fingerprint != self._saved_market_data:
-            # Each symbol's JSON straight from pydantic's serializer (no Python dict on the way).
-            market_data = (
-                "{"
-                + ",".join(
-                    f"{json.dumps(symbol)}:{data.model_dump_json()}"
-                    for symbol, data in state.market_data.items()
-                )
-                + "}"
-            )
-        self._pending_fingerprint = fingerprint
-        return {
-            "state": state.model_dump_json(exclude={"market_data"}),
-            "market_data": market_data,
-            "total_cost": state.total_cost,
-            "now": now,
-            "execution_id": self.execution.pk,
-            "task_id": self.task_id,
-        }
 
     def _charge(self, step: PlannedStep, *, pricing_rate, runtime: float, llm_calls) -> StepCharge:
         return step_charge(
@@ -296,7 +144,7 @@ class ExecutionRunner:
             llm_calls=llm_calls,
         )
 
-    def _finished_charge(self, finished: _FinishedStep) -> StepCharge:
+    def _finished_charge(self, finished: FinishedStep) -> StepCharge:
         return self._charge(
             finished.step,
             pricing_rate=finished.pricing_rate,
@@ -304,7 +152,7 @@ class ExecutionRunner:
             llm_calls=finished.llm_calls,
         )
 
-    def _ledger_params(self, finished: _FinishedStep | None, now: datetime) -> dict[str, Any]:
+    def _ledger_params(self, finished: FinishedStep | None, now: datetime) -> dict[str, Any]:
         """The finished step's charge, written by the boundary statement that records it."""
         charge = None
         if finished is not None and (finished.agent_cost > 0 or finished.llm_calls):
@@ -342,7 +190,7 @@ class ExecutionRunner:
         )
         events_send([self._completed_event(finished, token_cost)])
 
-    def _completed_event(self, finished: _FinishedStep, token_cost: Decimal):
+    def _completed_event(self, finished: FinishedStep, token_cost: Decimal):
         return self._event(
             "agent_completed",
             agent_id=finished.step.node_id,
@@ -362,7 +210,7 @@ class ExecutionRunner:
             if execution.state
             else initial_state(execution)
         )
-        self._saved_market_data = tuple((s, id(d)) for s, d in state.market_data.items())
+        self.writer.loaded(state)
         plan = self._plan = execution_plan(execution.graph)
         done = {
             node_id for node_id, step in self.steps.items() if step.status == StepStatus.COMPLETED
@@ -396,7 +244,9 @@ class ExecutionRunner:
                 symbol_count=max(1, len(state.symbols)), node_ids=left
             )
             finished = self._finished  # charged with the next step's start: not on the ledger
-            unrecorded = finished.agent_cost + _token_cost(finished) if finished else Decimal(0)
+            unrecorded = (
+                finished.agent_cost + finished_token_cost(finished) if finished else Decimal(0)
+            )
             budget.reserve(estimate=estimate, spent_by_run=state.total_cost, unrecorded=unrecorded)
         except AgentError as error:
             self._fail(None, plan[position], str(error), state)
@@ -490,7 +340,7 @@ class ExecutionRunner:
             )
         )
         state.total_cost += agent_cost + token_cost
-        self._finished = _FinishedStep(
+        self._finished = FinishedStep(
             step_ref=step_run,
             step=step,
             pricing_rate=cls.metadata.pricing_rate,
@@ -519,7 +369,7 @@ class ExecutionRunner:
             pricing_rate=cls.metadata.pricing_rate, runtime_seconds=runtime
         )
         state.total_cost += agent_cost + usage.token_cost
-        self._finished = _FinishedStep(
+        self._finished = FinishedStep(
             step_ref=step_run,
             step=step,
             pricing_rate=cls.metadata.pricing_rate,
@@ -552,13 +402,8 @@ class ExecutionRunner:
         summary = f"Waiting: {waiting.reason}"[:1000]
         with transaction.atomic():
             state.total_cost += self._charge_unfinished(step_run, step, now)
-            self._save_state(
-                state,
-                status=ExecutionStatus.WAITING_TRIGGER,
-                next_check_at=next_check,
-                total_cost=state.total_cost,
-                lease_owner="",
-                lease_expires_at=None,
+            self.writer.release(
+                state, now, status=ExecutionStatus.WAITING_TRIGGER, next_check_at=next_check
             )
             StepRun.objects.filter(pk=step_run.pk).update(
                 status=StepStatus.WAITING, finished_at=now, output_summary=summary
@@ -577,14 +422,8 @@ class ExecutionRunner:
         state.add_error(step.node_id, message)
         with transaction.atomic():
             state.total_cost += self._charge_unfinished(step_run, step, now)
-            self._save_state(
-                state,
-                status=ExecutionStatus.FAILED,
-                error=message,
-                finished_at=now,
-                total_cost=state.total_cost,
-                lease_owner="",
-                lease_expires_at=None,
+            self.writer.release(
+                state, now, status=ExecutionStatus.FAILED, error=message, finished_at=now
             )
             self._write_finished(state)
             reservation_end(execution_id=self.execution.pk)
@@ -613,29 +452,27 @@ class ExecutionRunner:
     def _complete(self, state: PipelineState) -> str:
         now = self.clock.now()
         finished, self._finished = self._finished, None
-        token_cost = _token_cost(finished)
+        token_cost = finished_token_cost(finished)
         summary = state.reports.get("_summary", {}) if state.reports else {}
         report_id = uuid.uuid4() if state.reports else None
-        params = {
-            **self._state_params(state, now),
-            **_finished_params(finished, token_cost, now),
-            "report_id": report_id,
-            "pipeline_id": self.execution.pipeline_id,
-            "owner_id": self.execution.owner_id,
-            "report_title": str(
-                summary.get("title") or f"{self.execution.pipeline.name} — run report"
-            )[:255],
-            "report_summary": str(summary.get("summary") or ""),
-            "report": json.dumps(state.reports, cls=DjangoJSONEncoder) if state.reports else None,
-            **self._ledger_params(finished, now),
-            "cycling_modes": list(CYCLING_MODES),
-        }
         # One statement, atomic on its own (the last step's charge included); the events and
         # the after-run hook go once it has committed. It also reads whether the pipeline
         # cycles, which the after-run hook would otherwise ask the database.
-        row = fetch_one_prepared(COMPLETION_SQL, params)
-        if row is None:
-            raise LeaseLost
+        cycling = self.writer.complete(
+            state,
+            now,
+            **finished_params(finished, token_cost, now),
+            **self._ledger_params(finished, now),
+            report_id=report_id,
+            pipeline_id=self.execution.pipeline_id,
+            owner_id=self.execution.owner_id,
+            report_title=str(
+                summary.get("title") or f"{self.execution.pipeline.name} — run report"
+            )[:255],
+            report_summary=str(summary.get("summary") or ""),
+            report=json.dumps(state.reports, cls=DjangoJSONEncoder) if state.reports else None,
+            cycling_modes=list(CYCLING_MODES),
+        )
         events = [self._completed_event(finished, token_cost)] if finished else []
         events.append(
             self._event(
@@ -651,29 +488,10 @@ class ExecutionRunner:
                 sender=PipelineExecution,
                 execution_id=self.execution.pk,
                 pipeline_id=self.execution.pipeline_id,
-                cycling=row[1],
+                cycling=cycling,
             )
         )
         return ExecutionStatus.COMPLETED
-
-
-def _token_cost(finished: _FinishedStep | None) -> Decimal:
-    if finished is None:
-        return Decimal(0)
-    return sum((call.cost for call in finished.llm_calls), Decimal("0"))
-
-
-def _finished_params(finished: _FinishedStep | None, token_cost: Decimal, now) -> dict[str, Any]:
-    return {
-        "finished_id": finished.step_ref.pk if finished else None,
-        "duration_ms": round(finished.runtime * 1000, 3) if finished else None,
-        "tokens_in": finished.usage.tokens_in if finished else 0,
-        "tokens_out": finished.usage.tokens_out if finished else 0,
-        "agent_cost": finished.agent_cost if finished else Decimal(0),
-        "token_cost": token_cost,
-        "summary": finished.summary if finished else "",
-        "finished_engine": finished.engine if finished else None,
-    }
 
 
 def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> str | None:
@@ -695,7 +513,7 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
         runner = ExecutionRunner(execution, task_id=task_id, clock=clock)
     except ExecutionError as error:
         # E.g. PAPER without a broker connection: the run cannot start; say why.
-        _fail_before_start(execution, task_id, str(error), clock.now())
+        execution_fail_before_start(execution, task_id, str(error), clock.now())
         status = ExecutionStatus.FAILED
     else:
         with LeaseHeartbeat(execution_id=execution.pk, task_id=task_id):
@@ -704,30 +522,3 @@ def execution_run(*, execution_id, task_id: str, clock: Clock | None = None) -> 
         status=status, mode=execution.trading_mode, seconds=time.perf_counter() - started
     )
     return status
-
-
-def _fail_before_start(execution: PipelineExecution, task_id: str, message: str, now) -> None:
-    with transaction.atomic():
-        PipelineExecution.objects.filter(
-            pk=execution.pk, status=ExecutionStatus.RUNNING, lease_owner=task_id
-        ).update(
-            status=ExecutionStatus.FAILED,
-            error=message,
-            finished_at=now,
-            lease_owner="",
-            lease_expires_at=None,
-        )
-        event_emit(
-            event="execution_completed",
-            owner_id=execution.owner_id,
-            execution_id=execution.pk,
-            status=ExecutionStatus.FAILED,
-            error_message=message,
-        )
-        transaction.on_commit(
-            lambda: hooks.execution_finished.send(
-                sender=PipelineExecution,
-                execution_id=execution.pk,
-                pipeline_id=execution.pipeline_id,
-            )
-        )
