@@ -1,8 +1,9 @@
 """Hand-written statements against the same writes through the ORM, back to back: the engine's
-claim and completion (pipelines.execution_state) and the manual start's execution INSERT
-(pipelines.services). Each pair runs alternately, in rounds, on the same rows, so a busy
-machine slows both alike. The figures decide whether a statement stays hand-written: the
-comment beside each one quotes them (the step boundary has bench/bench_checkpoint.py).
+claim and completion (pipelines.execution_state), the manual start's execution INSERT
+(pipelines.services) and the budget reservation (billing.reservations). Each pair runs
+alternately, in rounds, on the same rows, so a busy machine slows both alike. The figures
+decide whether a statement stays hand-written: the comment beside each one quotes them (the
+step boundary has bench/bench_checkpoint.py).
 
 Run with `make bench` (or `uv run python bench/bench_persistence.py [each]`).
 """
@@ -233,6 +234,106 @@ def _orm_insert(pipeline):
     return execution.pk
 
 
+# --- the budget reservation -------------------------------------------------------------------
+
+
+def _raw_reserve(owner, execution):
+    from billing.reservations import budget_reserve
+
+    return budget_reserve(
+        owner=owner,
+        pipeline_id=execution.pipeline_id,
+        pipeline_daily_limit=None,
+        execution_id=execution.pk,
+        remaining_estimate=Decimal("0.01"),
+        at=NOW,
+    )
+
+
+def _held_by_others(owner, execution, today, month_start):
+    from django.db.models import Exists, F, OuterRef, Q, Sum, Value
+    from django.db.models.functions import Coalesce, Greatest
+
+    from billing.models import BudgetReservation, ReservationStatus
+    from pipelines.models import ExecutionStatus, PipelineExecution
+
+    active = PipelineExecution.objects.filter(
+        pk=OuterRef("execution_id"),
+        status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING],
+    )
+    unspent = Greatest(
+        F("amount")
+        - PipelineExecution.objects.filter(pk=OuterRef("execution_id")).values("total_cost"),
+        Value(Decimal(0)),
+    )
+    zero = Value(Decimal(0))
+    return (
+        BudgetReservation.objects.filter(
+            Exists(active),
+            owner=owner,
+            status=ReservationStatus.HELD,
+            day__gte=month_start,
+        )
+        .exclude(execution_id=execution.pk)
+        .aggregate(
+            month=Coalesce(Sum(unspent), zero),
+            today=Coalesce(Sum(unspent, filter=Q(day=today)), zero),
+            pipe=Coalesce(
+                Sum(unspent, filter=Q(day=today, pipeline_id=execution.pipeline_id)), zero
+            ),
+        )
+    )
+
+
+def _orm_reserve(owner, execution):
+    """The same check and reservation through the ORM: the advisory lock (no ORM form), the
+    roll-up's and the other runs' sums, then the upsert."""
+    from django.db import connection, transaction
+    from django.db.models import Q, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from billing.models import BudgetReservation, DailyCost, ReservationStatus
+    from billing.reservations import BUDGET_LOCK_NAMESPACE
+    from billing.services import owner_local_day
+
+    today = owner_local_day(owner=owner, at=NOW)
+    month_start = today.replace(day=1)
+    needed = Decimal("0.01")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s), set_config('synchronous_commit', 'off', "
+                "true)",
+                [BUDGET_LOCK_NAMESPACE, owner.pk],
+            )
+        zero = Value(Decimal(0))
+        spend = DailyCost.objects.filter(owner=owner, day__gte=month_start).aggregate(
+            month=Coalesce(Sum("total_cost"), zero),
+            today=Coalesce(Sum("total_cost", filter=Q(day=today)), zero),
+            pipe=Coalesce(
+                Sum("total_cost", filter=Q(day=today, pipeline_id=execution.pipeline_id)), zero
+            ),
+        )
+        held = _held_by_others(owner, execution, today, month_start)
+        limits = (owner.budget_limit_daily, owner.budget_limit_monthly)
+        fits = (limits[0] is None or spend["today"] + held["today"] + needed <= limits[0]) and (
+            limits[1] is None or spend["month"] + held["month"] + needed <= limits[1]
+        )
+        if fits:
+            BudgetReservation.objects.update_or_create(
+                execution_id=execution.pk,
+                defaults={"amount": needed, "status": ReservationStatus.HELD, "day": today},
+                create_defaults={
+                    "owner": owner,
+                    "pipeline_id": execution.pipeline_id,
+                    "amount": needed,
+                    "status": ReservationStatus.HELD,
+                    "day": today,
+                },
+            )
+    return fits
+
+
 def _alternate(count: int, ways: dict, after=None) -> dict[str, list[float]]:
     """Each way `count` times, alternating in ROUNDS rounds (round 0 warms both up)."""
     timings = {name: [] for name in ways}
@@ -308,6 +409,17 @@ def main(count: int) -> None:
                 "ORM create in a savepoint": lambda: _orm_insert(pipeline),
             },
             after=finish,
+        ),
+    )
+    execution = services.execution_start(pipeline=pipeline, enqueue=False, now=NOW)
+    _print(
+        f"budget reservation (load average {os.getloadavg()[0]:.1f}), {count} of each",
+        _alternate(
+            count,
+            {
+                "lock + one prepared statement": lambda: _raw_reserve(user, execution),
+                "lock + ORM, 3 statements + tx": lambda: _orm_reserve(user, execution),
+            },
         ),
     )
     pipeline.delete()

@@ -47,6 +47,9 @@ SELECT pg_advisory_xact_lock(%(namespace)s, %(owner_id)s),
 # The check and the reservation in one statement: spend on the ledger's roll-up, plus what
 # other runs in flight hold and have not spent (see billing.selectors), plus what this run
 # spent that is not on the ledger yet; the reservation is written only if every limit has room.
+# bench/bench_persistence.py, 1000 reservations each, back to back (2026-12-02, load average
+# 5.1 on 2 cores): the lock and this statement in one pipelined round trip p50 0.30 ms / p99
+# 3.3 ms; the lock, two aggregates and an upsert through the ORM p50 5.70 ms / p99 15.1 ms.
 _RESERVE_SQL = f"""
 WITH spend AS (
     SELECT COALESCE(SUM(total_cost), 0) AS month,

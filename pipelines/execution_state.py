@@ -62,9 +62,9 @@ _CHECKPOINT_CTE = """checkpoint AS (
 
 # The claim: a pending execution, or a running one whose lease is this task's (a redelivery)
 # or has expired (its worker is gone), loaded with its pipeline, owner and broker connection.
-# bench/bench_persistence.py, 1000 claims each, back to back (2026-12-02, load average 5.5 on
-# 2 cores): this statement p50 0.59 ms / p99 5.0 ms; the ORM (UPDATE, then a select_related
-# SELECT, in a transaction) p50 5.18 ms / p99 19.5 ms.
+# bench/bench_persistence.py, 1000 claims each, back to back (2026-12-02, load average 6.2 on
+# 2 cores): this statement p50 0.44 ms / p99 4.6 ms; the ORM (UPDATE, then a select_related
+# SELECT, in a transaction) p50 5.42 ms / p99 13.0 ms.
 _CLAIM_SQL = (
     "WITH "  # noqa: S608 - constant text with the shared CTEs; values are parameters
     + _CHECKPOINT_CTE
@@ -205,8 +205,8 @@ REPORT_OF_A_RUN = Report._meta.get_field("report_type").default
 # The end of a successful run in one statement: the final state, the last step completed,
 # the reservation settled, the report and the last charge — again only if this task still
 # holds the execution. bench/bench_persistence.py, 1000 completions each, back to back
-# (2026-12-02, load average 5.4 on 2 cores): this statement p50 4.02 ms / p99 23.9 ms; the
-# ORM (5 statements in a transaction) p50 17.68 ms / p99 74.0 ms.
+# (2026-12-02, load average 6.0 on 2 cores): this statement p50 3.19 ms / p99 9.9 ms; the
+# ORM (5 statements in a transaction) p50 8.00 ms / p99 24.9 ms.
 COMPLETION_SQL = (
     f"""
 WITH lease AS (
