@@ -277,8 +277,9 @@ def execution_start(
 # row through it too, so the column list is kept in one place; bench/bench_persistence.py, 1000
 # inserts each, back to back (2026-12-02, load average 5.3 on 2 cores): this statement p50
 # 0.52 ms / p99 5.9 ms; the ORM (create in a savepoint, the index's refusal an IntegrityError)
-# p50 1.15 ms / p99 4.8 ms — no gain on its own: it stays for the dispatcher, which writes
-# these rows with the signal's log in one statement (bench/bench_signals.py).
+# p50 1.15 ms / p99 4.8 ms (an earlier run, load 6.1: 4.57 / 32.0 ms against 7.87 / 37.0 ms).
+# The dispatcher writes these rows with the signal's log in one statement
+# (bench/bench_signals.py).
 EXECUTIONS_INSERT_CTE = f"""started AS (
     INSERT INTO pipelines_pipelineexecution (
         id, pipeline_id, owner_id, status, trigger_source, trigger_detail, trading_mode, graph,
