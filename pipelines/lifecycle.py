@@ -10,6 +10,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.selectors import user_today
 from accounts.services import notify
 from config.errors import Conflict
 from pipelines import periodic
@@ -100,7 +101,7 @@ def pipeline_budget_exhausted(
         if pipeline is None:
             return False
         paused = pipeline.status == PipelineStatus.ACTIVE
-        kind = f"budget:{pipeline.pk}:{timezone.localdate(now)}"
+        kind = f"budget:{pipeline.pk}:{user_today(pipeline.owner, at=now)}"
         if not paused and pipeline.owner.notifications.filter(kind=kind).exists():
             return False
         close = paused and (pipeline.settings or {}).get("close_positions_on_budget_exhausted")
