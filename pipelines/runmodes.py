@@ -31,8 +31,9 @@ from pipelines.models import (
     TriggerSource,
 )
 from pipelines.schedules import ScheduleConfig, schedule_of
-from trading.models import EODAction, Order, OrderStatus, Position, PositionStatus
+from trading.models import EODAction
 from trading.money import money, signed_money
+from trading.selectors import held_symbols
 
 logger = logging.getLogger(__name__)
 
@@ -128,17 +129,7 @@ def open_position_symbols(pipeline: Pipeline) -> list[str]:
     annotated = getattr(pipeline, "open_symbols", None)
     if annotated is not None:
         return list(annotated)
-    held = set(
-        Position.objects.filter(pipeline_id=pipeline.pk, status=PositionStatus.OPEN).values_list(
-            "symbol", flat=True
-        )
-    )
-    held.update(
-        Order.objects.filter(
-            pipeline_id=pipeline.pk, status=OrderStatus.ACCEPTED, raw__has_key="entry_plan"
-        ).values_list("symbol", flat=True)
-    )
-    return sorted(held)
+    return held_symbols(pipeline_id=pipeline.pk)
 
 
 def start_blocker(*, pipeline: Pipeline, now: datetime) -> str | None:
