@@ -195,7 +195,7 @@ def test_it_finds_a_users_zone_worked_out_by_hand(tmp_path):
 
 # Callers in apps other engineers were changing when the selector came (issue 15); each leaves
 # this set when it calls accounts.selectors.user_zone / user_today instead.
-ZONE_CALLERS_TO_MOVE = {"billing/services.py", "analytics/selectors.py", "analytics/views.py"}
+ZONE_CALLERS_TO_MOVE = {"billing/services.py"}
 
 
 def test_it_works_out_a_users_zone_and_today_in_one_place():
