@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from analytics import metrics
 from billing.selectors import ledger_entries, spend_between
@@ -69,10 +70,8 @@ CLOSE_REASON_LABELS = {
 
 
 def user_zone(user: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return NEW_YORK
+    """The trader's zone: `accounts.selectors.user_zone`, the one place it is worked out."""
+    return account_selectors.user_zone(user)
 
 
 @dataclass(frozen=True)

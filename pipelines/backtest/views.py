@@ -104,6 +104,7 @@ def _home(request, pipeline, form, status=200):
         "pipeline": pipeline,
         "form": form,
         "timeframes": TIMEFRAMES,
+        "timeframe_needed": services.timeframe_needed(pipeline),
         "datasets": list(selectors.datasets_for_user(user=request.user)[:50]),
         "backtests": list(
             selectors.backtests_for_user(user=request.user, pipeline=pipeline).filter(
