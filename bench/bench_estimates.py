@@ -1,7 +1,8 @@
-"""The estimator's step history (billing.estimates.agent_history): its hand-written query
-against the same medians through the ORM (a percentile_cont aggregate over StepRun), back to
-back on one owner's history. billing cannot use the ORM here itself (the steps are the
-pipelines app's, above billing); the figure says what the hand-written query costs or saves.
+"""The estimator's step history (billing.estimates.agent_history) and estimate accuracy
+(`_accuracy_rows`): their hand-written queries against the same answers through the ORM (a
+percentile_cont aggregate over StepRun; subqueries), back to back on one owner's history.
+billing cannot use the ORM here itself (the steps and runs are the pipelines app's, above
+billing); the figures say what the hand-written queries cost or save.
 
 Run with `make bench` (or `uv run python bench/bench_estimates.py [executions] [reads]`).
 """
@@ -87,6 +88,23 @@ def _seed(user, executions: int):
         for execution in rows
         for position, agent in enumerate(AGENTS)
     )
+    from decimal import Decimal
+
+    from billing.models import BudgetReservation, ReservationStatus
+
+    BudgetReservation.objects.bulk_create(
+        BudgetReservation(
+            owner=user,
+            pipeline_id=pipeline.pk,
+            execution_id=execution.pk,
+            day=execution.finished_at.date(),
+            amount=Decimal("0.01"),
+            status=ReservationStatus.SETTLED,
+            estimated_cost=Decimal("0.01"),
+            estimated_by_agent=dict.fromkeys(AGENTS, "0.001"),
+        )
+        for execution in rows
+    )
     return pipeline
 
 
@@ -160,6 +178,53 @@ def _orm_history(user, since):
     return list(rows)
 
 
+def _orm_accuracy(user, since):
+    """billing.estimates._accuracy_rows through the ORM: the runs with their estimate and
+    cost, then what each agent type cost in each."""
+    from collections import defaultdict
+
+    from django.db.models import F, OuterRef, Subquery, Sum
+
+    from billing.models import BudgetReservation
+    from pipelines.models import ExecutionStatus, PipelineExecution, StepRun
+
+    completed = PipelineExecution.objects.filter(
+        status=ExecutionStatus.COMPLETED, finished_at__gte=since
+    )
+    runs = list(
+        BudgetReservation.objects.filter(
+            owner=user,
+            estimated_cost__isnull=False,
+            execution_id__in=completed.values("pk"),
+        )
+        .annotate(
+            actual=Subquery(
+                PipelineExecution.objects.filter(pk=OuterRef("execution_id")).values("total_cost")
+            )
+        )
+        .values_list("execution_id", "estimated_cost", "estimated_by_agent", "actual")
+    )
+    by_agent = defaultdict(dict)
+    for execution_id, agent_type, cost in (
+        StepRun.objects.filter(execution_id__in=[row[0] for row in runs])
+        .values("execution_id", "agent_type")
+        .annotate(cost=Sum(F("agent_cost") + F("token_cost")))
+        .values_list("execution_id", "agent_type", "cost")
+    ):
+        by_agent[execution_id][agent_type] = cost
+    return runs, by_agent
+
+
+def _time(ways: dict, reads: int) -> dict[str, list[float]]:
+    timings = {name: [] for name in ways}
+    for _ in range(reads + 1):  # the first of each warms up
+        for name, call in ways.items():
+            started = time.perf_counter()
+            call()
+            timings[name].append((time.perf_counter() - started) * 1000)
+    return {name: values[1:] for name, values in timings.items()}
+
+
 def main(executions: int, reads: int) -> None:
     from django.utils import timezone
 
@@ -187,6 +252,24 @@ def main(executions: int, reads: int) -> None:
     )
     for name, values in timings.items():
         print(f"  {name:<32} {summary(values[1:])}")
+    from billing.estimates import _accuracy_rows
+
+    raw_runs, raw_by_agent = _accuracy_rows(owner=user, since=since)
+    orm_runs, orm_by_agent = _orm_accuracy(user, since)
+    assert len(raw_runs) == len(orm_runs) and raw_by_agent == dict(orm_by_agent)
+    accuracy = _time(
+        {
+            "hand-written queries": lambda: _accuracy_rows(owner=user, since=since),
+            "ORM, 2 queries": lambda: _orm_accuracy(user, since),
+        },
+        reads,
+    )
+    print(
+        f"estimate accuracy over {executions:,} runs, {reads} reads of each "
+        f"(load average {os.getloadavg()[0]:.1f})"
+    )
+    for name, values in accuracy.items():
+        print(f"  {name:<32} {summary(values)}")
     pipeline.delete()
 
 
