@@ -133,6 +133,15 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
     return plan, bars
 
 
+def pipeline_uses_llm(pipeline: Pipeline) -> bool:
+    """Whether a backtest of this pipeline would ask a language model (an LLM engine it replays)."""
+    try:
+        plan = plan_from_pipeline(graph=pipeline.graph, schedule=pipeline.schedule, timeframe="1d")
+    except PlanError:
+        return False
+    return llm_needed(plan)
+
+
 def timeframe_needed(pipeline: Pipeline) -> str:
     """The coarsest bars a dataset may have for this pipeline to be backtested on it: the finest
     timeframe its conditions, bias and strategy read (1d when nothing finer, or when the graph
