@@ -319,6 +319,20 @@ class ExecutionRunner:
             )
             return None
         runtime = time.perf_counter() - started
+        self._account_step(
+            step_run,
+            step,
+            cls,
+            engine,
+            state,
+            runtime,
+            summarize=lambda: (skipped or agent.summarize(state))[:1000],
+        )
+        return state
+
+    def _account_step(self, step_run, step, cls, engine: str, state, runtime: float, summarize):
+        """What a finished step cost (its agent's time and its model calls), added to the run's
+        state and kept for the next step boundary's write."""
         metrics.step_finished(agent_type=step.agent_type, seconds=runtime)
         usage = self.ctx.meter.step_usage()
         llm_calls = (
@@ -345,13 +359,12 @@ class ExecutionRunner:
             step=step,
             pricing_rate=cls.metadata.pricing_rate,
             runtime=runtime,
-            summary=(skipped or agent.summarize(state))[:1000],
+            summary=summarize(),  # after the costs: a summary may read them
             agent_cost=agent_cost,
             usage=usage,
             llm_calls=llm_calls,
             engine="rules" if engine == "llm" and llm_fell_back(state, step.node_id) else None,
         )
-        return state
 
     def _end_trigger_not_met(
         self, step_run, step, cls, state: PipelineState, waiting: TriggerNotMet, started: float

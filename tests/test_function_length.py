@@ -23,7 +23,6 @@ PRODUCTION = [
 LONG_FUNCTIONS = {
     "pipelines/backtest/engine.py::run_backtest",
     "pipelines/backtest/plan.py::plan_from_pipeline",
-    "pipelines/engine.py::ExecutionRunner._run_step",
 }
 
 
