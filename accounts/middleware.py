@@ -7,10 +7,12 @@ import zoneinfo
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils import timezone
 
+from accounts.selectors import user_zone
+
 
 class UserTimezoneMiddleware:
     """Activate the user's profile zone (Django then renders every datetime in templates and
-    forms in it); anonymous requests and unknown zone names fall back to UTC.
+    forms in it); anonymous requests get UTC.
 
     Async-capable like the rest of the stack, so it adds no thread hop under daphne; the zone
     lives in asgiref's context-local storage and follows the request into sync views."""
@@ -37,10 +39,8 @@ class UserTimezoneMiddleware:
 
 
 def user_timezone(user) -> zoneinfo.ZoneInfo | None:
-    """The signed-in user's zone; None (the default zone, UTC) otherwise."""
+    """The signed-in user's zone (accounts.selectors.user_zone); None (the default zone, UTC)
+    for an anonymous request."""
     if user is None or not user.is_authenticated:
         return None
-    try:
-        return zoneinfo.ZoneInfo(user.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
+    return user_zone(user)

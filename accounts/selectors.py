@@ -1,10 +1,33 @@
-"""Account reads: API tokens of a user, the user behind a raw token."""
+"""Account reads: API tokens of a user, the user behind a raw token; the user's zone and the
+date it is for them ("today for this user", the one place that computes it)."""
 
 from __future__ import annotations
 
+import zoneinfo
+from datetime import date, datetime
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import APIToken, Notification, User
+
+# A profile's zone when it names none we know: the zone every new profile starts with.
+DEFAULT_USER_ZONE = zoneinfo.ZoneInfo(User._meta.get_field("timezone").default)
+
+
+def user_zone(user: User) -> zoneinfo.ZoneInfo:
+    """The zone of the user's profile. Profile edits accept IANA names only, so the default
+    zone answers only for a row written around them (the admin, an old import)."""
+    try:
+        return zoneinfo.ZoneInfo(user.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        return DEFAULT_USER_ZONE
+
+
+def user_today(user: User, *, at: datetime | None = None) -> date:
+    """The date it is for the user at `at` (default: now) in their profile's zone — whatever zone
+    the process has active (a request's, a Celery worker's UTC)."""
+    return (at or timezone.now()).astimezone(user_zone(user)).date()
 
 
 def api_tokens_for_user(*, user: User) -> QuerySet[APIToken]:

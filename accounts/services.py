@@ -273,22 +273,15 @@ def broker_connection_delete(*, connection: BrokerConnection) -> None:
 
 
 def broker_secrets_rotate() -> int:
-    """Re-encrypt every stored broker secret under the first FIELD_ENCRYPTION_KEYS key."""
-    from django.db import connection as db
-
-    from accounts.crypto import rotate
-
-    table = BrokerConnection._meta.db_table
-    count = 0
-    with transaction.atomic(), db.cursor() as cursor:
-        cursor.execute(f"SELECT id, api_key, api_secret FROM {table} FOR UPDATE")  # noqa: S608
-        for row_id, api_key, api_secret in cursor.fetchall():
-            cursor.execute(
-                f"UPDATE {table} SET api_key = %s, api_secret = %s WHERE id = %s",  # noqa: S608
-                [rotate(api_key), rotate(api_secret), row_id],
-            )
-            count += 1
-    return count
+    """Re-encrypt every stored broker secret under the first FIELD_ENCRYPTION_KEYS key: the
+    ORM reads each secret (its field decrypts with whichever key wrote it) and writes it back
+    (the field encrypts under the first key), the rows locked until it commits."""
+    with transaction.atomic():
+        connections = list(
+            BrokerConnection.objects.select_for_update().only("id", "api_key", "api_secret")
+        )
+        BrokerConnection.objects.bulk_update(connections, ["api_key", "api_secret"], batch_size=500)
+    return len(connections)
 
 
 def notify(

@@ -215,20 +215,36 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report", progress=
     """The performance report: scope, metrics, equity and drawdown charts, breakdowns, trades.
     `progress(share, stage)` hears how far it got (the Celery job shows it on the page)."""
     progress = progress or (lambda share, stage: None)
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import SimpleDocTemplate
 
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, title=title, leftMargin=15 * mm, rightMargin=15 * mm
     )
-    scope = perf.scope
     width = A4[0] - 30 * mm
-    grid = TableStyle(
+    grid = _pdf_grid()
+    story = _pdf_heading(perf.scope, title, styles) + _pdf_metrics(perf, styles, width, grid)
+    progress(30, "Drawing the equity and drawdown charts")
+    story += _pdf_charts(perf, styles, width)
+    progress(55, "Adding the breakdowns")
+    story += _pdf_breakdowns(perf, styles, grid)
+    progress(70, "Listing the trades")
+    story += _pdf_trades(perf.scope, styles, grid)
+    progress(85, "Laying out the pages")
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def _pdf_grid():
+    """The table style every table of the report uses."""
+    from reportlab.lib import colors
+    from reportlab.platypus import TableStyle
+
+    return TableStyle(
         [
             ("FONTSIZE", (0, 0), (-1, -1), 8),
             ("GRID", (0, 0), (-1, -1), 0.25, colors.lightgrey),
@@ -236,7 +252,14 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report", progress=
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ]
     )
-    story = [
+
+
+def _pdf_heading(scope: Scope, title: str, styles) -> list:
+    """The title and the scope line (mode, period, last day, test-mode notice)."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Spacer
+
+    return [
         Paragraph(title, styles["Title"]),
         Paragraph(
             f"{scope.mode} · {scope.period_label} · up to {scope.last_day:%d %b %Y}"
@@ -244,31 +267,52 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report", progress=
             styles["Normal"],
         ),
         Spacer(1, 6 * mm),
-        Paragraph("Metrics", styles["Heading2"]),
     ]
-    cards = presenters.cards(perf)
+
+
+def _pdf_metrics(perf: Performance, styles, width: float, grid) -> list:
+    """The metric cards as a table, the pages' minus sign written as a plain "-"."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Table
+
     metric_rows = [["Metric", "Value", "Detail"]] + [
         [card["label"], card["value"].replace("−", "-"), card["hint"].replace("−", "-")]
-        for card in cards
+        for card in presenters.cards(perf)
     ]
-    story.append(Table(metric_rows, colWidths=[40 * mm, 35 * mm, width - 75 * mm], style=grid))
-    progress(30, "Drawing the equity and drawdown charts")
-    story += [Spacer(1, 5 * mm), Paragraph("Equity", styles["Heading2"])]
-    story.append(
+    return [
+        Paragraph("Metrics", styles["Heading2"]),
+        Table(metric_rows, colWidths=[40 * mm, 35 * mm, width - 75 * mm], style=grid),
+    ]
+
+
+def _pdf_charts(perf: Performance, styles, width: float) -> list:
+    """The equity curve and the drawdown (%) below it."""
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Spacer
+
+    return [
+        Spacer(1, 5 * mm),
+        Paragraph("Equity", styles["Heading2"]),
         _line_chart(
             [float(v) for _, v in perf.equity], width=width, height=55 * mm, colour=colors.blue
-        )
-    )
-    story.append(Paragraph("Drawdown (%)", styles["Heading2"]))
-    story.append(
+        ),
+        Paragraph("Drawdown (%)", styles["Heading2"]),
         _line_chart(
             [dd * 100 for _, dd in perf.drawdown()],
             width=width,
             height=35 * mm,
             colour=colors.red,
-        )
-    )
-    progress(55, "Adding the breakdowns")
+        ),
+    ]
+
+
+def _pdf_breakdowns(perf: Performance, styles, grid) -> list:
+    """One table per breakdown panel that has rows."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Table
+
+    story = []
     for panel in presenters.breakdown_panels(perf):
         if not panel["rows"]:
             continue
@@ -283,8 +327,14 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report", progress=
             for row in panel["rows"]
         ]
         story.append(Table(rows, colWidths=[60 * mm, 25 * mm, 25 * mm, 35 * mm], style=grid))
-    progress(70, "Listing the trades")
-    story.append(Paragraph("Trades", styles["Heading2"]))
+    return story
+
+
+def _pdf_trades(scope: Scope, styles, grid) -> list:
+    """The first PDF_TRADE_ROWS closed trades, or the empty state."""
+    from reportlab.platypus import Paragraph, Table
+
+    story = [Paragraph("Trades", styles["Heading2"])]
     trades = list(itertools.islice(trade_rows(scope), PDF_TRADE_ROWS))
     if trades:
         rows = [["Closed", "Symbol", "Side", "Qty", "Entry", "Exit", "Net P&L", "Reason"]] + [
@@ -297,9 +347,7 @@ def pdf_bytes(perf: Performance, *, title: str = "Performance report", progress=
                 "No closed trades in this period. Run a pipeline in simulation.", styles["Normal"]
             )
         )
-    progress(85, "Laying out the pages")
-    doc.build(story)
-    return buffer.getvalue()
+    return story
 
 
 def _plain_money(amount: Decimal) -> str:

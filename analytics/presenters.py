@@ -46,13 +46,82 @@ def _tone(value) -> str:
     return "gain" if value > 0 else "loss" if value < 0 else ""
 
 
+def _card(key: str, label: str, value: str, hint: str, tone: str = "") -> dict[str, str]:
+    return {"key": key, "label": label, "value": value, "tone": tone, "hint": hint}
+
+
 def cards(perf: Performance) -> list[dict[str, str]]:
     """The metric cards, in reading order: money first, then the odds, then the risk."""
     f = perf.figures()
+    return [*_money_cards(perf, f), *_odds_cards(f), *_risk_cards(f)]
+
+
+def _money_cards(perf: Performance, f: dict) -> list[dict[str, str]]:
+    """Net P&L, P&L after the agents' costs, and the return on the allocated capital."""
     after = f["pnl_after_costs"]
     cost_hint = f"after {money(f['agent_costs'])} of agent and model costs"
     if f["net_pnl"] > 0 > after:
         cost_hint = f"trades made money, but {money(f['agent_costs'])} of model costs ate it"
+    return [
+        _card(
+            "net_pnl",
+            "Net P&L",
+            signed_money(f["net_pnl"]),
+            f"gross {signed_money(f['gross_pnl'])} · commissions "
+            f"{money(f['commissions'])} · slippage {money(f['slippage'])}",
+            _tone(f["net_pnl"]),
+        ),
+        _card("pnl_after_costs", "P&L after costs", signed_money(after), cost_hint, _tone(after)),
+        _card(
+            "roi",
+            "Return on capital",
+            percent(f["roi"], 2),
+            f"on {money(perf.capital)} allocated",
+            _tone(f["roi"]),
+        ),
+    ]
+
+
+def _odds_cards(f: dict) -> list[dict[str, str]]:
+    """Trades, win rate, profit factor, expectancy and the largest win and loss."""
+    return [
+        _card(
+            "trades",
+            "Trades",
+            str(f["trades"]),
+            f"{f['long_short']['long']['count']} long · {f['long_short']['short']['count']} short",
+        ),
+        _card(
+            "win_rate",
+            "Win rate",
+            percent(f["win_rate"]),
+            f"{f['winning_trades']} won · {f['losing_trades']} lost",
+        ),
+        _card(
+            "profit_factor",
+            "Profit factor",
+            ratio(f["profit_factor"]),
+            f"avg win {signed_money(f['average_win'])} · "
+            f"avg loss {signed_money(f['average_loss'])}",
+        ),
+        _card(
+            "expectancy",
+            "Expectancy",
+            signed_money(f["expectancy"]),
+            "per trade, after commissions",
+            _tone(f["expectancy"]),
+        ),
+        _card(
+            "largest",
+            "Largest win / loss",
+            f"{signed_money(f['largest_win'])} / {signed_money(f['largest_loss'])}",
+            f"streaks: {f['max_consecutive_wins']} wins · {f['max_consecutive_losses']} losses",
+        ),
+    ]
+
+
+def _risk_cards(f: dict) -> list[dict[str, str]]:
+    """Drawdown, risk-adjusted ratios, volatility and the time spent in the market."""
     drawdown_hint = "no drawdown"
     if f["max_drawdown_peak"]:
         recovered = f["max_drawdown_recovery"]
@@ -60,94 +129,31 @@ def cards(perf: Performance) -> list[dict[str, str]]:
             f"recovered {recovered:%d %b}" if recovered else "not recovered yet"
         )
     return [
-        {
-            "key": "net_pnl",
-            "label": "Net P&L",
-            "value": signed_money(f["net_pnl"]),
-            "tone": _tone(f["net_pnl"]),
-            "hint": f"gross {signed_money(f['gross_pnl'])} · commissions "
-            f"{money(f['commissions'])} · slippage {money(f['slippage'])}",
-        },
-        {
-            "key": "pnl_after_costs",
-            "label": "P&L after costs",
-            "value": signed_money(after),
-            "tone": _tone(after),
-            "hint": cost_hint,
-        },
-        {
-            "key": "roi",
-            "label": "Return on capital",
-            "value": percent(f["roi"], 2),
-            "tone": _tone(f["roi"]),
-            "hint": f"on {money(perf.capital)} allocated",
-        },
-        {
-            "key": "trades",
-            "label": "Trades",
-            "value": str(f["trades"]),
-            "tone": "",
-            "hint": f"{f['long_short']['long']['count']} long · "
-            f"{f['long_short']['short']['count']} short",
-        },
-        {
-            "key": "win_rate",
-            "label": "Win rate",
-            "value": percent(f["win_rate"]),
-            "tone": "",
-            "hint": f"{f['winning_trades']} won · {f['losing_trades']} lost",
-        },
-        {
-            "key": "profit_factor",
-            "label": "Profit factor",
-            "value": ratio(f["profit_factor"]),
-            "tone": "",
-            "hint": f"avg win {signed_money(f['average_win'])} · "
-            f"avg loss {signed_money(f['average_loss'])}",
-        },
-        {
-            "key": "expectancy",
-            "label": "Expectancy",
-            "value": signed_money(f["expectancy"]),
-            "tone": _tone(f["expectancy"]),
-            "hint": "per trade, after commissions",
-        },
-        {
-            "key": "largest",
-            "label": "Largest win / loss",
-            "value": f"{signed_money(f['largest_win'])} / {signed_money(f['largest_loss'])}",
-            "tone": "",
-            "hint": f"streaks: {f['max_consecutive_wins']} wins · "
-            f"{f['max_consecutive_losses']} losses",
-        },
-        {
-            "key": "max_drawdown",
-            "label": "Max drawdown",
-            "value": percent(f["max_drawdown"], 2),
-            "tone": "loss" if f["max_drawdown"] else "",
-            "hint": drawdown_hint,
-        },
-        {
-            "key": "sharpe",
-            "label": "Sharpe",
-            "value": ratio(f["sharpe"]),
-            "tone": "",
-            "hint": f"Sortino {ratio(f['sortino'])} · Calmar {ratio(f['calmar'])}",
-        },
-        {
-            "key": "volatility",
-            "label": "Volatility",
-            "value": percent(f["volatility"], 2),
-            "tone": "",
-            "hint": f"annualised · CAGR {percent(f['cagr'], 2)}",
-        },
-        {
-            "key": "holding",
-            "label": "Average hold",
-            "value": holding(f["average_holding_time"]),
-            "tone": "",
-            "hint": f"in the market {percent(f['exposure'])} of the time",
-        },
+        _card(
+            "max_drawdown",
+            "Max drawdown",
+            percent(f["max_drawdown"], 2),
+            drawdown_hint,
+            "loss" if f["max_drawdown"] else "",
+        ),
+        _card(
+            "sharpe",
+            "Sharpe",
+            ratio(f["sharpe"]),
+            f"Sortino {ratio(f['sortino'])} · Calmar {ratio(f['calmar'])}",
+        ),
+        _card(
+            "volatility",
+            "Volatility",
+            percent(f["volatility"], 2),
+            f"annualised · CAGR {percent(f['cagr'], 2)}",
+        ),
+        _card(
+            "holding",
+            "Average hold",
+            holding(f["average_holding_time"]),
+            f"in the market {percent(f['exposure'])} of the time",
+        ),
     ]
 
 

@@ -4,7 +4,6 @@ pipeline comparison, reports, costs and their exports."""
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime, time
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -12,8 +11,8 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
-from django.utils import timezone
 
+from accounts.selectors import user_today, user_zone
 from analytics import exports, pdf_jobs, presenters, selectors
 from billing.selectors import estimates_accuracy, spend_summary
 from pipelines import blueprints
@@ -30,12 +29,7 @@ TODAY_EXECUTIONS = 10
 
 
 def _start_of_today(user) -> datetime:
-    try:
-        zone = zoneinfo.ZoneInfo(user.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("America/New_York")
-    today = timezone.now().astimezone(zone).date()
-    return datetime.combine(today, time.min, zone)
+    return datetime.combine(user_today(user), time.min, user_zone(user))
 
 
 def _budget_share(spent: Decimal, limit: Decimal | None) -> int | None:

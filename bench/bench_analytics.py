@@ -90,7 +90,36 @@ def main(trades: int = TRADES, requests: int = REQUESTS) -> int:
             flush=True,
         )
     print_host_speed("after the requests")
+    _cursor_against_queryset(user)
     return failed
+
+
+def _cursor_against_queryset(user, reads: int = 20) -> None:
+    """closed_trade_columns reads its rows off the cursor; the same query through the
+    queryset, back to back (the figure beside it in analytics/selectors.py)."""
+    import os
+
+    from django.db import connection
+
+    from analytics.selectors import closed_trade_rows, scope_for
+
+    scope = scope_for(user=user, period="ALL")
+    known = list(scope.pipeline_ids)
+    timings = {"off the cursor": [], "through the queryset": []}
+    for _ in range(reads):
+        queryset = closed_trade_rows(scope, known)
+        started = time.perf_counter()
+        sql, params = queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+        timings["off the cursor"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        list(closed_trade_rows(scope, known))
+        timings["through the queryset"].append((time.perf_counter() - started) * 1000)
+    print(f"closed trades read, {reads} of each (load average {os.getloadavg()[0]:.1f})")
+    for name, values in timings.items():
+        print(f"  {name:<22} {summary(values)}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ through the ORM, back to back on one execution.
 
 A step boundary saves the execution's state under its lease, marks the previous StepRun
 completed and starts the next one (the cost ledger rides along when there is a charge). The
-engine writes it as one prepared statement (`pipelines.engine._STEP_BOUNDARY_SQL`); the ORM
+engine writes it as one prepared statement (`pipelines.execution_state.STEP_BOUNDARY_SQL`); the ORM
 needs an UPDATE of the execution, an UPDATE of the finished step and an upsert of the next one
 in a transaction (with the same relaxed durability, SET LOCAL synchronous_commit). The figures
 decide whether the hand-written statement stays: the comment beside it quotes them.
@@ -53,7 +53,7 @@ def _execution(user):
 def _raw_boundary(execution, owner, state_json: str, previous, node_id: str, now):
     from billing.services import ledger_params
     from config.db import fetch_one_prepared
-    from pipelines import engine
+    from pipelines import execution_state
 
     params = {
         "state": state_json,
@@ -77,7 +77,7 @@ def _raw_boundary(execution, owner, state_json: str, previous, node_id: str, now
         "position": 1,
         "engine": "rules",
     }
-    row = fetch_one_prepared(engine._STEP_BOUNDARY_SQL, params)
+    row = fetch_one_prepared(execution_state.STEP_BOUNDARY_SQL, params)
     return row[0]
 
 
@@ -129,7 +129,7 @@ def _orm_boundary(execution, owner, state: dict, previous, node_id: str, now):
 def main(count: int) -> None:
     import json
 
-    from pipelines.engine import initial_state
+    from pipelines.execution_setup import initial_state
 
     user = bench_user("bench-checkpoint@tradecrew.local")
     pipeline, execution = _execution(user)

@@ -9,6 +9,8 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "bench_engine.py",
     "bench_checkpoint.py",
+    "bench_persistence.py",
+    "bench_estimates.py",
     "bench_llm.py",
     "bench_signals.py",
     "bench_analytics.py",

@@ -47,7 +47,10 @@ SELECT pg_advisory_xact_lock(%(namespace)s, %(owner_id)s),
 # The check and the reservation in one statement: spend on the ledger's roll-up, plus what
 # other runs in flight hold and have not spent (see billing.selectors), plus what this run
 # spent that is not on the ledger yet; the reservation is written only if every limit has room.
-_RESERVE_SQL = """
+# bench/bench_persistence.py, 1000 reservations each, back to back (2026-12-02, load average
+# 5.1 on 2 cores): the lock and this statement in one pipelined round trip p50 0.30 ms / p99
+# 3.3 ms; the lock, two aggregates and an upsert through the ORM p50 5.70 ms / p99 15.1 ms.
+_RESERVE_SQL = f"""
 WITH spend AS (
     SELECT COALESCE(SUM(total_cost), 0) AS month,
            COALESCE(SUM(total_cost) FILTER (WHERE day = %(today)s), 0) AS today,
@@ -63,7 +66,8 @@ WITH spend AS (
                     FILTER (WHERE r.day = %(today)s AND r.pipeline_id = %(pipeline_id)s), 0) AS pipe
       FROM billing_budgetreservation r
       JOIN pipelines_pipelineexecution e ON e.id = r.execution_id
-     WHERE r.owner_id = %(owner_id)s AND r.status = 'held' AND r.day >= %(month_start)s
+     WHERE r.owner_id = %(owner_id)s AND r.status = '{ReservationStatus.HELD}'
+       AND r.day >= %(month_start)s
        AND r.execution_id <> %(execution_id)s AND e.status IN ('pending', 'running')
 ), figures AS (
     SELECT spend.month + held.month + %(unrecorded)s AS month,
@@ -75,8 +79,9 @@ WITH spend AS (
         owner_id, pipeline_id, execution_id, day, amount, status, estimated_cost,
         estimated_by_agent, created_at, updated_at
     )
-    SELECT %(owner_id)s, %(pipeline_id)s, %(execution_id)s, %(today)s, %(amount)s, 'held',
-           %(estimated_cost)s, %(estimated_by_agent)s::jsonb, %(now)s, %(now)s
+    SELECT %(owner_id)s, %(pipeline_id)s, %(execution_id)s, %(today)s, %(amount)s,
+           '{ReservationStatus.HELD}', %(estimated_cost)s, %(estimated_by_agent)s::jsonb,
+           %(now)s, %(now)s
       FROM figures
      WHERE (%(daily_limit)s::numeric IS NULL OR figures.today + %(needed)s <= %(daily_limit)s)
        AND (%(monthly_limit)s::numeric IS NULL
@@ -84,7 +89,7 @@ WITH spend AS (
        AND (%(pipeline_limit)s::numeric IS NULL
             OR figures.pipe + %(needed)s <= %(pipeline_limit)s)
     ON CONFLICT (execution_id) DO UPDATE
-       SET amount = EXCLUDED.amount, status = 'held', day = EXCLUDED.day,
+       SET amount = EXCLUDED.amount, status = '{ReservationStatus.HELD}', day = EXCLUDED.day,
            updated_at = EXCLUDED.updated_at,
            estimated_cost = COALESCE(billing_budgetreservation.estimated_cost,
                                      EXCLUDED.estimated_cost),
@@ -95,7 +100,7 @@ WITH spend AS (
 )
 SELECT figures.month, figures.today, figures.pipe, EXISTS (SELECT 1 FROM reserved)
   FROM figures
-"""
+"""  # noqa: S608 - enum values; inputs are parameters
 
 
 def _lock_and_reserve(lock_params: dict, params: dict) -> tuple:
@@ -189,10 +194,15 @@ def reservation_end(*, execution_id: UUID, status: str = ReservationStatus.SETTL
     ).update(status=status, updated_at=timezone.now())
 
 
-# The end of a successful run settles its reservation in the run's final statement.
-SETTLE_CTE = """, settled AS (
+def settle_cte(*, only_if: str) -> str:
+    """The end of a successful run settles its reservation in the run's final statement: a
+    `settled AS (…)` CTE (parameters `now`, `execution_id`) that writes only when the
+    statement's CTE named `only_if` yields a row (the engine's `lease`: the run is still its
+    task's)."""
+    return f"""settled AS (
     UPDATE billing_budgetreservation
-       SET status = 'settled', updated_at = %(now)s
-     WHERE execution_id = %(execution_id)s AND status = 'held' AND EXISTS (SELECT 1 FROM lease)
+       SET status = '{ReservationStatus.SETTLED}', updated_at = %(now)s
+     WHERE execution_id = %(execution_id)s AND status = '{ReservationStatus.HELD}'
+       AND EXISTS (SELECT 1 FROM {only_if})
 )
-"""
+"""  # noqa: S608 - enum values and a CTE name; inputs are parameters

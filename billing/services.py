@@ -105,37 +105,47 @@ def step_charge(
     return StepCharge(entries=entries, agent_cost=agent_cost, token_cost=token_cost)
 
 
-# The ledger write as parts of a larger statement (the engine's step boundary): the entries and
-# the day's roll-up go in with the step they charge, in the same round trip, and only when the
-# statement's `lease` CTE yields a row (the run is still ours). The roll-up is created or
-# incremented atomically; NULLS NOT DISTINCT makes pipeline-less charges share one row.
-LEDGER_CTES = """
-, ledger AS (
+def ledger_ctes(*, only_if: str | None = None) -> str:
+    """The ledger write as CTEs of a larger statement (`ledger AS (…), daily AS (…)`, to follow a
+    `WITH` or a comma), with the parameters of `ledger_params`: the entries and the day's
+    roll-up. The engine's step boundary passes `only_if="lease"`, the name of its own CTE that
+    yields a row while the run is still its task's, so the charge goes in with the step it
+    charges, in the same round trip, or not at all. The roll-up is created or incremented
+    atomically; NULLS NOT DISTINCT makes pipeline-less charges share one row."""
+    gate = f"{only_if}, " if only_if else ""
+    daily_from = f"\n      FROM {only_if}" if only_if else ""
+    return f"""ledger AS (
     INSERT INTO billing_costentry (
         owner_id, pipeline_id, execution_id, agent_id, agent_type, cost_type, quantity,
         unit_cost, total_cost, metadata, created_at
     )
     SELECT e.owner_id, e.pipeline_id, e.execution_id, e.agent_id, e.agent_type, e.cost_type,
            e.quantity, e.unit_cost, e.total_cost, e.metadata, e.created_at
-      FROM lease, jsonb_to_recordset(%(ledger_entries)s::jsonb) AS e(
+      FROM {gate}jsonb_to_recordset(%(ledger_entries)s::jsonb) AS e(
            owner_id bigint, pipeline_id uuid, execution_id uuid, agent_id text, agent_type text,
            cost_type text, quantity numeric, unit_cost numeric, total_cost numeric,
            metadata jsonb, created_at timestamptz)
 ), daily AS (
     INSERT INTO billing_dailycost (owner_id, pipeline_id, day, total_cost)
-    SELECT %(ledger_owner_id)s, %(ledger_pipeline_id)s, %(ledger_day)s, %(ledger_amount)s
-      FROM lease
+    SELECT %(ledger_owner_id)s, %(ledger_pipeline_id)s, %(ledger_day)s,
+           %(ledger_amount)s{daily_from}
      WHERE %(ledger_amount)s > 0
     ON CONFLICT (owner_id, pipeline_id, day) DO UPDATE
     SET total_cost = billing_dailycost.total_cost + EXCLUDED.total_cost
 )
-"""
+"""  # noqa: S608 - constant text; values are parameters
+
+
+# A charge on its own: the same ledger write, in a statement of its own. It shares its text with
+# the step boundary's, which is what keeps the two ledger writes one (bench/bench_checkpoint.py
+# measures the boundary that carries it).
+CHARGE_SQL = f"WITH {ledger_ctes()}SELECT 1"
 
 
 def ledger_params(
     charge: StepCharge | None, *, owner: User, pipeline_id: UUID | None, at: datetime
 ) -> dict[str, object]:
-    """The parameters of LEDGER_CTES for `charge` (None: nothing to write)."""
+    """The parameters of `ledger_ctes` for `charge` (None: nothing to write)."""
     entries = charge.entries if charge is not None else []
     rows = [
         {
@@ -172,7 +182,7 @@ def charge_record(
             charge, owner=owner, pipeline_id=pipeline_id, at=at or timezone.now()
         )
         with connection.cursor() as cursor:
-            cursor.execute(f"WITH lease AS (SELECT 1){LEDGER_CTES}SELECT 1", params)
+            cursor.execute(CHARGE_SQL, params)
 
 
 def plan_check_activation(*, owner: User, pipeline_id: UUID | None = None) -> None:

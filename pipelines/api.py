@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from config.pagination import LimitOffsetPagination
 from config.throttling import UserThrottle, api_throttles
-from pipelines import blueprints, runmodes, selectors, services
+from pipelines import blueprints, lifecycle, selectors, services
 from pipelines.graph import validate_graph
 from pipelines.models import ExecutionStatus, TradingMode, TriggerSource
 
@@ -386,7 +386,7 @@ def pipelines_clone(request: HttpRequest, pipeline_id: UUID, payload: CloneIn | 
 )
 def pipelines_activate(request: HttpRequest, pipeline_id: UUID):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
-    runmodes.pipeline_activate(pipeline=pipeline)
+    lifecycle.pipeline_activate(pipeline=pipeline)
     return selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
 
 
@@ -397,7 +397,7 @@ def pipelines_activate(request: HttpRequest, pipeline_id: UUID):
 )
 def pipelines_pause(request: HttpRequest, pipeline_id: UUID):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
-    runmodes.pipeline_pause(pipeline=pipeline)
+    lifecycle.pipeline_pause(pipeline=pipeline)
     return selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
 
 
@@ -408,7 +408,7 @@ def pipelines_pause(request: HttpRequest, pipeline_id: UUID):
 )
 def pipelines_stop(request: HttpRequest, pipeline_id: UUID):
     pipeline = selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
-    runmodes.pipeline_stop(pipeline=pipeline, reason="Stopped by the user.")
+    lifecycle.pipeline_stop(pipeline=pipeline, reason="Stopped by the user.")
     return selectors.pipeline_get(user=request.auth, pipeline_id=pipeline_id)
 
 

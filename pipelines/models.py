@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 
 from trading.models import Mode
 
@@ -151,17 +151,19 @@ class PipelineExecution(models.Model):
     # The PipelineState, saved after every step. Its market data (the bulk of it: candles and
     # indicators per symbol and timeframe) lives in its own column and is rewritten only when
     # it changes, so the per-step save stays small.
-    state = models.JSONField(default=dict)
-    market_data = models.JSONField(default=dict)
-    current_node = models.CharField(max_length=100, blank=True)
+    # The database defaults let hand-written INSERTs (pipelines.services.EXECUTIONS_INSERT_CTE)
+    # leave these columns out; the ORM writes the Python defaults, which are the same.
+    state = models.JSONField(default=dict, db_default=Value({}, JSONField()))
+    market_data = models.JSONField(default=dict, db_default=Value({}, JSONField()))
+    current_node = models.CharField(max_length=100, blank=True, default="", db_default="")
     next_check_at = models.DateTimeField(null=True, blank=True)
     # Lease: which task runs it and until when; a redelivered task or the reaper takes over an
     # execution only when the lease is its own or has expired.
-    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True, default="", db_default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    total_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
-    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0, db_default=0)
+    total_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0, db_default=0)
+    error = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -228,13 +230,15 @@ class StepRun(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=1)
-    tokens_in = models.PositiveIntegerField(default=0)
-    tokens_out = models.PositiveIntegerField(default=0)
-    agent_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
-    token_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
-    output_summary = models.TextField(blank=True)
-    error = models.TextField(blank=True)
+    # The database defaults let the engine's step-boundary INSERT
+    # (pipelines.execution_state.STEP_BOUNDARY_SQL) write only what a starting step knows.
+    attempts = models.PositiveIntegerField(default=1, db_default=1)
+    tokens_in = models.PositiveIntegerField(default=0, db_default=0)
+    tokens_out = models.PositiveIntegerField(default=0, db_default=0)
+    agent_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0, db_default=0)
+    token_cost = models.DecimalField(max_digits=14, decimal_places=8, default=0, db_default=0)
+    output_summary = models.TextField(blank=True, default="", db_default="")
+    error = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["execution", "position"]

@@ -209,7 +209,7 @@ def step_row(step, *, llm_ready: bool, configured: str = "rules"):
 
 
 def execution_steps(execution: PipelineExecution, *, llm_ready: bool) -> list:
-    from pipelines.engine import execution_plan
+    from pipelines.execution_setup import execution_plan
 
     done = {step.node_id: step for step in execution.steps.all()}
     engines = configured_engines(execution.graph)

@@ -1,4 +1,6 @@
-"""Every setting the signals app reads, with its default; no other signals module reads settings."""
+"""Every setting the signals app reads, checked and typed; no other signals module reads settings.
+
+The defaults live in config/settings.py alone (issue 15: one place per setting)."""
 
 from __future__ import annotations
 
@@ -7,51 +9,15 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-# name → default. Read at call time, so tests can change them with override_settings.
-DEFAULTS: dict[str, Any] = {
-    # Shared project settings this app depends on.
-    "DEBUG": False,
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "REDIS_DB_BASE": 0,
-    "ENFORCE_SUBSCRIPTION_LIMITS": False,
-    "DEFAULT_SUBSCRIPTION_TIER": "ENTERPRISE",
-    # The bus.
-    "SIGNAL_STREAM": "trading-signals",
-    "SIGNAL_CONSUMER_GROUP": "dispatchers",
-    "SIGNAL_STREAM_MAXLEN": 100_000,
-    "SIGNAL_DEDUP_TTL_SECONDS": 24 * 3600,
-    "SIGNAL_RECLAIM_IDLE_SECONDS": 30,
-    "SIGNAL_RECLAIM_INTERVAL_SECONDS": 15,
-    "SIGNAL_MAX_DELIVERIES": 5,
-    # The dispatcher.
-    "SIGNAL_INDEX_REFRESH_SECONDS": 300,
-    "SIGNAL_DISPATCHER_METRICS_PORT": 8004,
-    # The generators.
-    "SIGNAL_GENERATORS": [
-        "mock",
-        "golden_cross",
-        "rsi",
-        "volume_spike",
-        "macd",
-        "bollinger",
-        "breakout",
-        "news_sentiment",
-    ],
-    "SIGNAL_GENERATOR_INTERVALS": {},
-    "SIGNAL_MOCK_ENABLED": False,
-    "SIGNAL_DEFAULT_WATCHLIST": ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"],
-    "SIGNAL_MAX_SCAN_TICKERS": 2000,
-    "SIGNAL_NEWS_SENTIMENT_SCORER": "",
-    "SIGNAL_GENERATORS_METRICS_PORT": 8003,
-    "SIGNAL_METRICS_ADDR": "127.0.0.1",
-    # The log and the webhook.
-    "SIGNAL_LOG_RETENTION_DAYS": 30,
-    "SIGNAL_WEBHOOK_THROTTLE_RATE": "60/min",
-}
-
 
 def setting(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
+    """The project setting `name`, read at call time (so tests can change it with
+    override_settings). Its default lives in config/settings.py only: a name missing there is a
+    configuration error, not a silent second default."""
+    try:
+        return getattr(settings, name)
+    except AttributeError:
+        raise ImproperlyConfigured(f"{name} is not set in config/settings.py") from None
 
 
 def _int(name: str, *, minimum: int = 0) -> int:

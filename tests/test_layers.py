@@ -133,3 +133,77 @@ def test_it_lets_no_app_import_the_config_wiring():
                 names = {f"config.{alias.name}" for alias in node.names}
                 found.extend(f"{path.relative_to(ROOT)}: {n}" for n in names & wiring)
     assert found == []
+
+
+def orm_writes(path: Path, models: set[str]) -> list[int]:
+    """The lines of `Model.objects….create/update/…` calls on the models named `models`."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in WRITES:
+            continue
+        root, chain = node.func.value, []
+        while isinstance(root, ast.Attribute | ast.Call):
+            if isinstance(root, ast.Call):
+                root = root.func
+            else:
+                chain.append(root.attr)
+                root = root.value
+        if isinstance(root, ast.Name) and root.id in models and "objects" in chain:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_it_finds_an_order_written_around_the_order_service(tmp_path):
+    module = tmp_path / "monitor.py"
+    module.write_text("def f(p):\n    Order.objects.create(symbol=p.symbol)\n")
+    assert orm_writes(module, {"Order"}) == [2]
+
+
+def test_it_writes_orders_only_through_the_order_service():
+    """Orders are written by trading.services.orders alone (the monitor's broker legs too)."""
+    owner = ROOT / "trading" / "services" / "orders.py"
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for _app, path in production_modules()
+        if path != owner
+        for line in orm_writes(path, {"Order"})
+    ]
+    assert found == [], "call trading.services.orders instead"
+
+
+def user_zone_computations(path: Path) -> list[int]:
+    """The lines that work a user's zone out by hand: `ZoneInfo(user.timezone)` and the like."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Call)
+        and node.args
+        and ast.unparse(node.func).rsplit(".", 1)[-1] == "ZoneInfo"
+        and ast.unparse(node.args[0]).endswith(("user.timezone", "owner.timezone"))
+    ]
+
+
+def test_it_finds_a_users_zone_worked_out_by_hand(tmp_path):
+    module = tmp_path / "x.py"
+    module.write_text(
+        "import zoneinfo\ndef f(owner):\n    return zoneinfo.ZoneInfo(owner.timezone)\n"
+    )
+    assert user_zone_computations(module) == [3]
+
+
+# Callers in apps other engineers were changing when the selector came (issue 15); each leaves
+# this set when it calls accounts.selectors.user_zone / user_today instead.
+ZONE_CALLERS_TO_MOVE = {"billing/services.py"}
+
+
+def test_it_works_out_a_users_zone_and_today_in_one_place():
+    found = {
+        str(path.relative_to(ROOT))
+        for _app, path in production_modules()
+        if user_zone_computations(path)
+    }
+    assert found - ZONE_CALLERS_TO_MOVE == {"accounts/selectors.py"}, (
+        "call accounts.selectors.user_zone / user_today"
+    )

@@ -15,7 +15,7 @@ from django.db import models
 SQL_MODULES = [
     "billing.reservations",
     "billing.services",
-    "pipelines.engine",
+    "pipelines.execution_state",
     "pipelines.services",
     "signals.services.dispatch",
 ]

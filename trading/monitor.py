@@ -34,7 +34,6 @@ from trading.models import (
     Mode,
     Order,
     OrderLeg,
-    OrderStatus,
     Position,
     PositionSide,
     PositionStatus,
@@ -296,25 +295,13 @@ def _reconcile_broker(positions, executor, now, report) -> None:
                     < abs(_d(fill.filled_price) - (position.target_2 or position.target_1))
                 )
             )
-            Order.objects.create(
-                owner_id=position.owner_id,
-                trading_mode=position.trading_mode,
-                client_order_id=(fill.client_order_id or f"tc-leg-{fill.broker_order_id}")[:48],
-                broker_order_id=fill.broker_order_id,
-                pipeline_id=position.pipeline_id,
-                execution_id=position.execution_id,
+            services.order_broker_exit_record(
+                position=position,
+                fill=fill,
                 leg=OrderLeg.TARGET_1
                 if is_target_1
                 else (OrderLeg.TARGET_2 if is_target else OrderLeg.STOP),
-                symbol=position.symbol,
-                side="sell" if position.side == PositionSide.LONG else "buy",
-                quantity=fill.filled_quantity,
-                status=OrderStatus.FILLED,
-                filled_quantity=fill.filled_quantity,
-                filled_avg_price=services.price4(fill.filled_price),
-                commission=fill.commission,
-                filled_at=now,
-                raw=fill.raw,
+                now=now,
             )
             reason = CloseReason.TARGET_2_HIT if is_target else CloseReason.STOP_HIT
             _exit(

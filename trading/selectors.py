@@ -136,6 +136,22 @@ def open_positions_summary(*, user: User) -> dict:
     }
 
 
+def held_symbols(*, pipeline_id) -> list[str]:
+    """The sorted symbols a pipeline holds: its open positions and its simulated entries queued
+    for the next open (accepted orders carrying an entry plan) — `held_symbols_sql`'s answer."""
+    held = set(
+        Position.objects.filter(pipeline_id=pipeline_id, status=PositionStatus.OPEN).values_list(
+            "symbol", flat=True
+        )
+    )
+    held.update(
+        Order.objects.filter(
+            pipeline_id=pipeline_id, status=OrderStatus.ACCEPTED, raw__has_key="entry_plan"
+        ).values_list("symbol", flat=True)
+    )
+    return sorted(held)
+
+
 def held_symbols_sql(pipeline_id_column: str) -> str:
     """SQL for a subquery, for other apps' hand-written statements: the sorted symbols a
     pipeline holds, as an array — its open positions and its simulated entries queued for the

@@ -68,102 +68,118 @@ class _SymbolStory:
         return "data_only"
 
     def chain(self) -> list[dict[str, Any]]:
-        state, symbol = self.state, self.symbol
-        steps: list[dict[str, Any]] = []
-        if state.trigger is not None:
-            per_symbol = state.trigger.details.get("symbols", {}).get(symbol)
-            steps.append(
-                {
-                    "step": "trigger",
-                    "summary": f"{state.trigger.agent_type}: {state.trigger.condition}",
-                    "data": {
-                        "condition": state.trigger.condition,
-                        "checked_at": state.trigger.checked_at.isoformat(),
-                        **({"evaluation": per_symbol} if per_symbol is not None else {}),
-                    },
-                }
-            )
-        market = state.market_data.get(symbol)
-        if market is not None and self.snapshot:
-            frames = {}
-            for timeframe in sorted(market.timeframes, key=timeframe_sort_key):
-                data = market.timeframes[timeframe]
-                frames[timeframe] = {
-                    "close": data.ohlcv.get("close"),
-                    **{
-                        key: data.indicators[key]
-                        for key in SNAPSHOT_INDICATORS
-                        if data.indicators.get(key) is not None
-                    },
-                }
-            steps.append(
-                {
-                    "step": "market_snapshot",
-                    "summary": f"{symbol} at {market.current_price:.2f} "
-                    f"(bid {market.bid:.2f} / ask {market.ask:.2f})",
-                    "data": {
-                        "price": market.current_price,
-                        "bid": market.bid,
-                        "ask": market.ask,
-                        "volume": market.volume,
-                        "timestamp": market.timestamp.isoformat(),
-                        "timeframes": frames,
-                    },
-                }
-            )
-        bias = state.bias_results.get(symbol)
-        if bias is not None:
-            steps.append(
-                {
-                    "step": "bias",
-                    "summary": f"{bias.bias.value} ({bias.confidence:.0f}% confidence, "
-                    f"score {bias.bias_score:.2f})",
-                    "data": bias.model_dump(mode="json", exclude={"symbol"}),
-                }
-            )
-        signal = state.strategy_signals.get(symbol)
-        if signal is not None:
-            steps.append(
-                {
-                    "step": "strategy",
-                    "summary": f"{signal.action.value} at {signal.entry_price:.2f}, stop "
-                    f"{signal.stop_loss:.2f}, targets {signal.target_1:.2f} / "
-                    f"{signal.target_2:.2f} ({signal.risk_reward_ratio:g}R)",
-                    "data": signal.model_dump(mode="json", exclude={"symbol"}),
-                }
-            )
-        risk = state.risk_approvals.get(symbol)
-        if risk is not None:
-            verdict = (
-                f"approved {risk.position_size} shares (${risk.position_value:,.2f})"
-                if risk.approved
-                else f"rejected: {risk.rejection_reason}"
-            )
-            steps.append(
-                {
-                    "step": "risk",
-                    "summary": verdict,
-                    "data": risk.model_dump(mode="json", exclude={"symbol"}),
-                }
-            )
-        order = state.intended_orders.get(symbol)
-        if order is not None:
-            trades = [
-                trade.model_dump(mode="json") for trade in state.trades if trade.symbol == symbol
-            ]
-            steps.append(
-                {
-                    "step": "order",
-                    "summary": f"{order.side.value} {order.quantity} {order.order_type} "
-                    f"({order.trading_mode}, {order.outcome_label()})",
-                    "data": {
-                        **order.model_dump(mode="json", exclude={"symbol"}),
-                        "outcome_label": order.outcome_label(),
-                        "trades": trades,
-                    },
-                }
-            )
-        return steps
+        """The symbol's decision chain: one entry per stage that left a record, in run order."""
+        steps = (
+            self._trigger_step(),
+            self._market_step(),
+            self._bias_step(),
+            self._strategy_step(),
+            self._risk_step(),
+            self._order_step(),
+        )
+        return [step for step in steps if step is not None]
+
+    def _trigger_step(self) -> dict[str, Any] | None:
+        trigger = self.state.trigger
+        if trigger is None:
+            return None
+        per_symbol = trigger.details.get("symbols", {}).get(self.symbol)
+        return {
+            "step": "trigger",
+            "summary": f"{trigger.agent_type}: {trigger.condition}",
+            "data": {
+                "condition": trigger.condition,
+                "checked_at": trigger.checked_at.isoformat(),
+                **({"evaluation": per_symbol} if per_symbol is not None else {}),
+            },
+        }
+
+    def _market_step(self) -> dict[str, Any] | None:
+        market = self.state.market_data.get(self.symbol)
+        if market is None or not self.snapshot:
+            return None
+        frames = {}
+        for timeframe in sorted(market.timeframes, key=timeframe_sort_key):
+            data = market.timeframes[timeframe]
+            frames[timeframe] = {
+                "close": data.ohlcv.get("close"),
+                **{
+                    key: data.indicators[key]
+                    for key in SNAPSHOT_INDICATORS
+                    if data.indicators.get(key) is not None
+                },
+            }
+        return {
+            "step": "market_snapshot",
+            "summary": f"{self.symbol} at {market.current_price:.2f} "
+            f"(bid {market.bid:.2f} / ask {market.ask:.2f})",
+            "data": {
+                "price": market.current_price,
+                "bid": market.bid,
+                "ask": market.ask,
+                "volume": market.volume,
+                "timestamp": market.timestamp.isoformat(),
+                "timeframes": frames,
+            },
+        }
+
+    def _bias_step(self) -> dict[str, Any] | None:
+        bias = self.state.bias_results.get(self.symbol)
+        if bias is None:
+            return None
+        return {
+            "step": "bias",
+            "summary": f"{bias.bias.value} ({bias.confidence:.0f}% confidence, "
+            f"score {bias.bias_score:.2f})",
+            "data": bias.model_dump(mode="json", exclude={"symbol"}),
+        }
+
+    def _strategy_step(self) -> dict[str, Any] | None:
+        signal = self.state.strategy_signals.get(self.symbol)
+        if signal is None:
+            return None
+        return {
+            "step": "strategy",
+            "summary": f"{signal.action.value} at {signal.entry_price:.2f}, stop "
+            f"{signal.stop_loss:.2f}, targets {signal.target_1:.2f} / "
+            f"{signal.target_2:.2f} ({signal.risk_reward_ratio:g}R)",
+            "data": signal.model_dump(mode="json", exclude={"symbol"}),
+        }
+
+    def _risk_step(self) -> dict[str, Any] | None:
+        risk = self.state.risk_approvals.get(self.symbol)
+        if risk is None:
+            return None
+        verdict = (
+            f"approved {risk.position_size} shares (${risk.position_value:,.2f})"
+            if risk.approved
+            else f"rejected: {risk.rejection_reason}"
+        )
+        return {
+            "step": "risk",
+            "summary": verdict,
+            "data": risk.model_dump(mode="json", exclude={"symbol"}),
+        }
+
+    def _order_step(self) -> dict[str, Any] | None:
+        order = self.state.intended_orders.get(self.symbol)
+        if order is None:
+            return None
+        trades = [
+            trade.model_dump(mode="json")
+            for trade in self.state.trades
+            if trade.symbol == self.symbol
+        ]
+        return {
+            "step": "order",
+            "summary": f"{order.side.value} {order.quantity} {order.order_type} "
+            f"({order.trading_mode}, {order.outcome_label()})",
+            "data": {
+                **order.model_dump(mode="json", exclude={"symbol"}),
+                "outcome_label": order.outcome_label(),
+                "trades": trades,
+            },
+        }
 
     def line(self) -> str:
         """The executive-summary line, e.g. 'AAPL: bullish bias (78%), buy 66 @ 150.50, …'."""

@@ -261,89 +261,111 @@ class StrategyAgent(BaseAgent):
 
     def _levels(self, side: TradeSide, close: float, frame: TimeframeData) -> Levels:
         sign = 1 if side == TradeSide.BUY else -1
-        timeframe = frame.timeframe
         entry = round_price(close)
         reasoning = {
-            "entry": f"Market entry at the last closed {timeframe} bar's close, {entry:.2f}."
+            "entry": f"Market entry at the last closed {frame.timeframe} bar's close, {entry:.2f}."
         }
-
         if self.config["stop_method"] == "atr":
-            if "atr_14" not in frame.indicators:
-                raise InsufficientData(
-                    f"Strategy agent's ATR stop needs ATR on {timeframe}; add ATR to the Market "
-                    "Data agent's indicators (or use the swing stop)."
-                )
-            atr = frame.indicators["atr_14"]
-            if not is_number(atr) or atr <= 0:
-                raise NoTrade(f"ATR(14) on {timeframe} is not available yet (too few bars).")
-            multiplier = self.config["atr_multiplier"]
-            stop_loss = round_price(entry - sign * multiplier * atr)
-            reasoning["stop_loss"] = (
-                f"Stop loss {multiplier:g} x ATR(14) ({atr:.2f}) "
-                f"{'below' if sign > 0 else 'above'} "
-                f"the entry: {stop_loss:.2f}."
-            )
+            stop_loss, reasoning["stop_loss"] = self._atr_stop(sign, entry, frame)
         else:
-            lookback = self.config["swing_lookback"]
-            recent = frame.candles[-lookback:]
-            if not recent:
-                raise NoTrade(f"no {timeframe} candles to find a swing in.")
-            if sign > 0:
-                swing = min(float(candle["l"]) for candle in recent)
-                name = "low"
-            else:
-                swing = max(float(candle["h"]) for candle in recent)
-                name = "high"
-            stop_loss = round_price(swing)
-            if (entry - stop_loss) * sign <= 0:
-                raise NoTrade(
-                    f"the {lookback}-bar swing {name} ({stop_loss:.2f}) is not beyond the entry "
-                    f"({entry:.2f}), so there is no place for the stop."
-                )
-            reasoning["stop_loss"] = (
-                f"Stop loss at the {lookback}-bar swing {name} on {timeframe}: {stop_loss:.2f}."
-            )
-
+            stop_loss, reasoning["stop_loss"] = self._swing_stop(sign, entry, frame)
         risk = abs(entry - stop_loss)
         if risk <= 0:
             raise NoTrade("the stop loss rounds to the entry price.")
-        target_1_r, target_2_r = self.config["target_1_r"], self.config["target_2_r"]
         if self.config["target_method"] == "levels":
-            levels = self._target_levels(sign, entry, frame)
-            if not levels:
-                raise NoTrade(
-                    f"no swing {'high' if sign > 0 else 'low'} or Bollinger band beyond the entry "
-                    f"on {timeframe} to aim for."
-                )
-            target_1, target_1_why = levels[0]
-            reasoning["target_1"] = (
-                f"Target 1 at the nearest {target_1_why}: {target_1:.2f} "
-                f"({abs(target_1 - entry) / risk:.2f}R)."
-            )
-            if len(levels) > 1:
-                target_2, target_2_why = levels[1]
-                reasoning["target_2"] = (
-                    f"Target 2 at the next {target_2_why}: {target_2:.2f} "
-                    f"({abs(target_2 - entry) / risk:.2f}R)."
-                )
-            else:
-                # Never closer than target 1: at least a cent beyond it.
-                target_2 = r_multiple_target(entry, risk, max(target_2_r, 0), sign)
-                if (target_2 - target_1) * sign <= 0:
-                    target_2 = round_price(target_1 + sign * 0.01)
-                reasoning["target_2"] = (
-                    f"Target 2 at {target_2_r:g}R ({target_2:.2f}); no further level beyond "
-                    "target 1."
-                )
+            target_1, target_2 = self._level_targets(sign, entry, risk, frame, reasoning)
         else:
-            target_1 = r_multiple_target(entry, risk, target_1_r, sign)
-            target_2 = r_multiple_target(entry, risk, target_2_r, sign)
-            reasoning["target_1"] = (
-                f"Target 1 at {target_1_r:g}R: {risk:.2f} risk x {target_1_r:g} "
-                f"{'above' if sign > 0 else 'below'} the entry, {target_1:.2f}."
-            )
-            reasoning["target_2"] = f"Target 2 at {target_2_r:g}R: {target_2:.2f}."
+            target_1, target_2 = self._r_multiple_targets(sign, entry, risk, reasoning)
         return Levels(entry, stop_loss, target_1, target_2, reasoning)
+
+    def _atr_stop(self, sign: int, entry: float, frame: TimeframeData) -> tuple[float, str]:
+        """The stop a multiple of ATR(14) beyond the entry, and why."""
+        timeframe = frame.timeframe
+        if "atr_14" not in frame.indicators:
+            raise InsufficientData(
+                f"Strategy agent's ATR stop needs ATR on {timeframe}; add ATR to the Market "
+                "Data agent's indicators (or use the swing stop)."
+            )
+        atr = frame.indicators["atr_14"]
+        if not is_number(atr) or atr <= 0:
+            raise NoTrade(f"ATR(14) on {timeframe} is not available yet (too few bars).")
+        multiplier = self.config["atr_multiplier"]
+        stop_loss = round_price(entry - sign * multiplier * atr)
+        return stop_loss, (
+            f"Stop loss {multiplier:g} x ATR(14) ({atr:.2f}) "
+            f"{'below' if sign > 0 else 'above'} "
+            f"the entry: {stop_loss:.2f}."
+        )
+
+    def _swing_stop(self, sign: int, entry: float, frame: TimeframeData) -> tuple[float, str]:
+        """The stop at the recent swing low (long) or high (short), and why."""
+        timeframe = frame.timeframe
+        lookback = self.config["swing_lookback"]
+        recent = frame.candles[-lookback:]
+        if not recent:
+            raise NoTrade(f"no {timeframe} candles to find a swing in.")
+        if sign > 0:
+            swing = min(float(candle["l"]) for candle in recent)
+            name = "low"
+        else:
+            swing = max(float(candle["h"]) for candle in recent)
+            name = "high"
+        stop_loss = round_price(swing)
+        if (entry - stop_loss) * sign <= 0:
+            raise NoTrade(
+                f"the {lookback}-bar swing {name} ({stop_loss:.2f}) is not beyond the entry "
+                f"({entry:.2f}), so there is no place for the stop."
+            )
+        return stop_loss, (
+            f"Stop loss at the {lookback}-bar swing {name} on {timeframe}: {stop_loss:.2f}."
+        )
+
+    def _level_targets(
+        self, sign: int, entry: float, risk: float, frame: TimeframeData, reasoning: dict
+    ) -> tuple[float, float]:
+        """Targets at the nearest swing points or bands beyond the entry (R multiple for a
+        missing second one); their reasons go into `reasoning`."""
+        levels = self._target_levels(sign, entry, frame)
+        if not levels:
+            raise NoTrade(
+                f"no swing {'high' if sign > 0 else 'low'} or Bollinger band beyond the entry "
+                f"on {frame.timeframe} to aim for."
+            )
+        target_1, target_1_why = levels[0]
+        reasoning["target_1"] = (
+            f"Target 1 at the nearest {target_1_why}: {target_1:.2f} "
+            f"({abs(target_1 - entry) / risk:.2f}R)."
+        )
+        if len(levels) > 1:
+            target_2, target_2_why = levels[1]
+            reasoning["target_2"] = (
+                f"Target 2 at the next {target_2_why}: {target_2:.2f} "
+                f"({abs(target_2 - entry) / risk:.2f}R)."
+            )
+            return target_1, target_2
+        # Never closer than target 1: at least a cent beyond it.
+        target_2_r = self.config["target_2_r"]
+        target_2 = r_multiple_target(entry, risk, max(target_2_r, 0), sign)
+        if (target_2 - target_1) * sign <= 0:
+            target_2 = round_price(target_1 + sign * 0.01)
+        reasoning["target_2"] = (
+            f"Target 2 at {target_2_r:g}R ({target_2:.2f}); no further level beyond target 1."
+        )
+        return target_1, target_2
+
+    def _r_multiple_targets(
+        self, sign: int, entry: float, risk: float, reasoning: dict
+    ) -> tuple[float, float]:
+        """Targets at the configured R multiples of the risk; their reasons go into `reasoning`."""
+        target_1_r, target_2_r = self.config["target_1_r"], self.config["target_2_r"]
+        target_1 = r_multiple_target(entry, risk, target_1_r, sign)
+        target_2 = r_multiple_target(entry, risk, target_2_r, sign)
+        reasoning["target_1"] = (
+            f"Target 1 at {target_1_r:g}R: {risk:.2f} risk x {target_1_r:g} "
+            f"{'above' if sign > 0 else 'below'} the entry, {target_1:.2f}."
+        )
+        reasoning["target_2"] = f"Target 2 at {target_2_r:g}R: {target_2:.2f}."
+        return target_1, target_2
 
     @staticmethod
     def _target_levels(sign: int, entry: float, frame: TimeframeData) -> list[tuple[float, str]]:

@@ -201,9 +201,33 @@ class TradeManagerAgent(BaseAgent):
         """Send the order through the ledger: its intent row is committed first, and a resumed
         step finds the order (and its trade) instead of placing it twice."""
         from accounts.models import User
-        from trading.services import EntryPlan, position_open
+        from trading.services import position_open
 
-        plan = EntryPlan(
+        try:
+            outcome = position_open(
+                owner=User.objects.get(pk=ctx.pipeline.owner_id),
+                mode=state.trading_mode,
+                executor=ctx.executor,
+                plan=self._entry_plan(order),
+                client_order_id=order.client_order_id,
+                pipeline_id=ctx.pipeline.pipeline_id or None,
+                execution_id=state.execution_id or None,
+                node_id=self.agent_id,
+                fill_costs=ctx.pipeline.mode_config,
+                now=ctx.clock.now(),
+            )
+        except ExecutionError as error:
+            order.note = f"Not placed: {error}"
+            order.outcome = "not_placed"
+            state.add_error(self.agent_id, f"{order.symbol}: order failed: {error}", order.symbol)
+            raise AgentError(f"Trade manager: {order.symbol}: {error}") from None
+        self._record_outcome(state, ctx, order, outcome)
+
+    def _entry_plan(self, order: IntendedOrder):
+        """The ledger's entry plan for this order, with the configured exits."""
+        from trading.services import EntryPlan
+
+        return EntryPlan(
             symbol=order.symbol,
             side=order.side.value,
             quantity=order.quantity,
@@ -225,24 +249,11 @@ class TradeManagerAgent(BaseAgent):
                 else {}
             ),
         )
-        try:
-            outcome = position_open(
-                owner=User.objects.get(pk=ctx.pipeline.owner_id),
-                mode=state.trading_mode,
-                executor=ctx.executor,
-                plan=plan,
-                client_order_id=order.client_order_id,
-                pipeline_id=ctx.pipeline.pipeline_id or None,
-                execution_id=state.execution_id or None,
-                node_id=self.agent_id,
-                fill_costs=ctx.pipeline.mode_config,
-                now=ctx.clock.now(),
-            )
-        except ExecutionError as error:
-            order.note = f"Not placed: {error}"
-            order.outcome = "not_placed"
-            state.add_error(self.agent_id, f"{order.symbol}: order failed: {error}", order.symbol)
-            raise AgentError(f"Trade manager: {order.symbol}: {error}") from None
+
+    def _record_outcome(
+        self, state: PipelineState, ctx: AgentContext, order: IntendedOrder, outcome
+    ) -> None:
+        """Note what the ledger did with the order: rejected, filled (a trade), queued or open."""
         order.submitted = True
         order.outcome = outcome.status if outcome.status != "pending" else "accepted"
         if outcome.status == "rejected":
@@ -253,32 +264,31 @@ class TradeManagerAgent(BaseAgent):
             state.drop_symbol(order.symbol)
             return
         if outcome.filled_quantity:
-            slippage = (
-                (outcome.slippage / outcome.filled_quantity).quantize(Decimal("0.0001"))
-                if outcome.filled_quantity
-                else Decimal("0")
-            )
-            state.trades.append(
-                TradeExecution(
-                    client_order_id=order.client_order_id,
-                    broker_order_id=outcome.orders[0].broker_order_id,
-                    symbol=order.symbol,
-                    action=order.side,
-                    quantity=order.quantity,
-                    requested_price=order.entry_price,
-                    filled_price=outcome.average_price,
-                    filled_quantity=outcome.filled_quantity,
-                    slippage=slippage,
-                    commission=outcome.commission,
-                    status=outcome.status,
-                    trading_mode=order.trading_mode,
-                    timestamp=ctx.clock.now(),
-                )
-            )
+            state.trades.append(self._trade_execution(ctx, order, outcome))
         elif outcome.status == "queued":
             order.note = f"{order.note} {outcome.message}"
         else:
             order.note = f"{order.note} Sent; not filled yet ({outcome.status})."
+
+    @staticmethod
+    def _trade_execution(ctx: AgentContext, order: IntendedOrder, outcome) -> TradeExecution:
+        """The fill as the run's state records it, slippage averaged per share."""
+        slippage = (outcome.slippage / outcome.filled_quantity).quantize(Decimal("0.0001"))
+        return TradeExecution(
+            client_order_id=order.client_order_id,
+            broker_order_id=outcome.orders[0].broker_order_id,
+            symbol=order.symbol,
+            action=order.side,
+            quantity=order.quantity,
+            requested_price=order.entry_price,
+            filled_price=outcome.average_price,
+            filled_quantity=outcome.filled_quantity,
+            slippage=slippage,
+            commission=outcome.commission,
+            status=outcome.status,
+            trading_mode=order.trading_mode,
+            timestamp=ctx.clock.now(),
+        )
 
     def _intended_order(
         self,

@@ -116,8 +116,59 @@ def llm_bias(
 ) -> BiasSignal:
     """The bias crew's BiasSignal for one symbol. `breakdown` is the rules engine's reading of
     each timeframe (it is shown to the crew and kept in the signal beside the crew's reading)."""
+    answers = run_crew(
+        client,
+        members=[
+            Member("market_analyst", "bias_market_analyst.txt", MarketRead),
+            Member("sentiment_analyst", "bias_sentiment_analyst.txt", SentimentRead),
+            Member(
+                "bias_synthesizer",
+                "bias_synthesizer.txt",
+                BiasAnswer,
+                reads=("market_analyst", "sentiment_analyst"),
+            ),
+        ],
+        data=_bias_prompt_data(symbol, market, frames, breakdown, headlines, news_hours),
+        model=model,
+        temperature=None,
+        what=f"Bias crew for {symbol}",
+    )
+    bias: BiasAnswer = answers["bias_synthesizer"]
+    market_read: MarketRead = answers["market_analyst"]
+    sentiment_read: SentimentRead = answers["sentiment_analyst"]
+    return BiasSignal(
+        symbol=symbol,
+        bias=BiasType(bias.bias),
+        confidence=round(bias.confidence, 1),
+        # A neutral bias has no side to score (as in the rules engine).
+        bias_score=0.0 if bias.bias == "neutral" else round(bias.bias_score, 3),
+        reasoning=bias.reasoning,
+        factors=list(bias.factors),
+        timeframe_breakdown={
+            **breakdown,
+            "crew": {
+                "model": model,
+                "market_analyst": market_read.model_dump(),
+                "sentiment_analyst": sentiment_read.model_dump(),
+            },
+        },
+        engine="llm",
+        timestamp=now,
+    )
+
+
+def _bias_prompt_data(
+    symbol: str,
+    market: MarketData,
+    frames: list[TimeframeData],
+    breakdown: dict[str, dict[str, Any]],
+    headlines: Sequence[Headline],
+    news_hours: int,
+) -> dict[str, Any]:
+    """What the bias crew's prompts are filled with: each timeframe, the rules' reading and
+    the newest headlines."""
     newest = sorted(headlines, key=lambda h: (h.published_at, h.headline), reverse=True)
-    data = {
+    return {
         "symbol": symbol,
         "price": _number(market.current_price),
         "as_of": market.timestamp.isoformat(),
@@ -147,45 +198,6 @@ def llm_bias(
         )
         or "no reading",
     }
-    answers = run_crew(
-        client,
-        members=[
-            Member("market_analyst", "bias_market_analyst.txt", MarketRead),
-            Member("sentiment_analyst", "bias_sentiment_analyst.txt", SentimentRead),
-            Member(
-                "bias_synthesizer",
-                "bias_synthesizer.txt",
-                BiasAnswer,
-                reads=("market_analyst", "sentiment_analyst"),
-            ),
-        ],
-        data=data,
-        model=model,
-        temperature=None,
-        what=f"Bias crew for {symbol}",
-    )
-    bias: BiasAnswer = answers["bias_synthesizer"]
-    market_read: MarketRead = answers["market_analyst"]
-    sentiment_read: SentimentRead = answers["sentiment_analyst"]
-    return BiasSignal(
-        symbol=symbol,
-        bias=BiasType(bias.bias),
-        confidence=round(bias.confidence, 1),
-        # A neutral bias has no side to score (as in the rules engine).
-        bias_score=0.0 if bias.bias == "neutral" else round(bias.bias_score, 3),
-        reasoning=bias.reasoning,
-        factors=list(bias.factors),
-        timeframe_breakdown={
-            **breakdown,
-            "crew": {
-                "model": model,
-                "market_analyst": market_read.model_dump(),
-                "sentiment_analyst": sentiment_read.model_dump(),
-            },
-        },
-        engine="llm",
-        timestamp=now,
-    )
 
 
 # --- Strategy --------------------------------------------------------------------------------
@@ -237,18 +249,46 @@ def llm_strategy(
     close = float(frame.ohlcv["close"])
     atr = frame.indicators.get("atr_14")
     atr = float(atr) if atr else None
+    answers = run_crew(
+        client,
+        members=_strategy_members(side=side, close=close, atr=atr, brief=brief),
+        data={
+            "symbol": symbol,
+            "side": side,
+            "bias": bias.bias.value,
+            "bias_confidence": f"{bias.confidence:.0f}",
+            "bias_reasoning": bias.reasoning,
+            **_strategy_chart_data(frame, close, atr, swing_highs, swing_lows),
+            "stop_guidance": _stop_guidance(brief),
+            "target_1_r": f"{brief.target_1_r:g}",
+            "target_2_r": f"{brief.target_2_r:g}",
+            "risk_reward_min": f"{brief.risk_reward_min:g}",
+        },
+        model=model,
+        temperature=brief.temperature,
+        what=f"Strategy crew for {symbol}",
+    )
+    plan: StrategyAnswer = answers["target_analyst"]
+    if plan.action == "hold":
+        raise HoldAdvice(plan.reasoning)
+    return _strategy_signal(symbol, plan, answers["pattern_analyst"], frame, now)
+
+
+def _strategy_chart_data(
+    frame: TimeframeData,
+    close: float,
+    atr: float | None,
+    swing_highs: list[float],
+    swing_lows: list[float],
+) -> dict[str, Any]:
+    """The chart part of the strategy prompts: price, ATR, indicators, swings and candles."""
     entry_limit = (
         f"{MAX_ENTRY_DISTANCE_ATR:g} x ATR ({_number(MAX_ENTRY_DISTANCE_ATR * atr)})"
         if atr
         else f"{MAX_ENTRY_DISTANCE_PCT:g}% of the price"
     )
     candles = frame.candles[-PROMPT_CANDLES:]
-    data = {
-        "symbol": symbol,
-        "side": side,
-        "bias": bias.bias.value,
-        "bias_confidence": f"{bias.confidence:.0f}",
-        "bias_reasoning": bias.reasoning,
+    return {
         "timeframe": frame.timeframe,
         "close": _number(close),
         "atr": _number(atr),
@@ -262,55 +302,50 @@ def llm_strategy(
             f"{_number(c['c'])} {_number(c['v'])}"
             for c in candles
         ],
-        "stop_guidance": _stop_guidance(brief),
-        "target_1_r": f"{brief.target_1_r:g}",
-        "target_2_r": f"{brief.target_2_r:g}",
-        "risk_reward_min": f"{brief.risk_reward_min:g}",
     }
-    answers = run_crew(
-        client,
-        members=[
-            Member("pattern_analyst", "strategy_pattern_analyst.txt", PatternRead),
-            Member(
-                "entry_analyst",
-                "strategy_entry_analyst.txt",
-                EntryAnswer,
-                reads=("pattern_analyst",),
-                check=lambda answer, _: check_entry(answer, side=side, close=close, atr=atr),
+
+
+def _strategy_members(
+    *, side: str, close: float, atr: float | None, brief: StrategyBrief
+) -> list[Member]:
+    """Pattern, entry, risk (stop) and target analysts, each answer checked against the chart."""
+    return [
+        Member("pattern_analyst", "strategy_pattern_analyst.txt", PatternRead),
+        Member(
+            "entry_analyst",
+            "strategy_entry_analyst.txt",
+            EntryAnswer,
+            reads=("pattern_analyst",),
+            check=lambda answer, _: check_entry(answer, side=side, close=close, atr=atr),
+        ),
+        Member(
+            "risk_analyst",
+            "strategy_risk_analyst.txt",
+            StopAnswer,
+            reads=("pattern_analyst", "entry_analyst"),
+            check=lambda answer, earlier: check_stop(answer, entry=earlier.get("entry_analyst")),
+        ),
+        Member(
+            "target_analyst",
+            "strategy_target_analyst.txt",
+            StrategyAnswer,
+            reads=("pattern_analyst", "entry_analyst", "risk_analyst"),
+            check=lambda answer, _: check_plan(
+                answer,
+                side=side,
+                close=close,
+                atr=atr,
+                risk_reward_min=brief.risk_reward_min,
             ),
-            Member(
-                "risk_analyst",
-                "strategy_risk_analyst.txt",
-                StopAnswer,
-                reads=("pattern_analyst", "entry_analyst"),
-                check=lambda answer, earlier: check_stop(
-                    answer, entry=earlier.get("entry_analyst")
-                ),
-            ),
-            Member(
-                "target_analyst",
-                "strategy_target_analyst.txt",
-                StrategyAnswer,
-                reads=("pattern_analyst", "entry_analyst", "risk_analyst"),
-                check=lambda answer, _: check_plan(
-                    answer,
-                    side=side,
-                    close=close,
-                    atr=atr,
-                    risk_reward_min=brief.risk_reward_min,
-                ),
-            ),
-        ],
-        data=data,
-        model=model,
-        temperature=brief.temperature,
-        what=f"Strategy crew for {symbol}",
-    )
-    plan: StrategyAnswer = answers["target_analyst"]
-    if plan.action == "hold":
-        raise HoldAdvice(plan.reasoning)
+        ),
+    ]
+
+
+def _strategy_signal(
+    symbol: str, plan: StrategyAnswer, pattern: PatternRead, frame: TimeframeData, now: datetime
+) -> StrategySignal:
+    """The signal from the target analyst's checked plan and the pattern analyst's read."""
     levels = plan_levels(plan)
-    pattern: PatternRead = answers["pattern_analyst"]
     return StrategySignal(
         symbol=symbol,
         action=TradeSide(plan.action),

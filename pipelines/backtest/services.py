@@ -124,6 +124,28 @@ def _check(pipeline: Pipeline, dataset: Dataset, settings: BacktestSettings, par
     return plan, bars
 
 
+def pipeline_uses_llm(pipeline: Pipeline) -> bool:
+    """Whether a backtest of this pipeline would ask a language model (an LLM engine it replays)."""
+    try:
+        plan = plan_from_pipeline(graph=pipeline.graph, schedule=pipeline.schedule, timeframe="1d")
+    except PlanError:
+        return False
+    return llm_needed(plan)
+
+
+def timeframe_needed(pipeline: Pipeline) -> str:
+    """The coarsest bars a dataset may have for this pipeline to be backtested on it: the finest
+    timeframe its conditions, bias and strategy read (1d when nothing finer, or when the graph
+    cannot be planned yet — the start will say why)."""
+    from trading.marketdata.base import TIMEFRAMES
+
+    try:
+        plan = plan_from_pipeline(graph=pipeline.graph, schedule=pipeline.schedule, timeframe="1d")
+    except PlanError:
+        return "1d"
+    return min(plan.timeframes or {"1d"}, key=TIMEFRAMES.index)
+
+
 def _llm_estimate(plan, dataset: Dataset, settings: BacktestSettings) -> Decimal | None:
     """What the plan's LLM engine would spend at most over the range (None: it has none)."""
     if not llm_needed(plan):

@@ -63,9 +63,21 @@ class BacktestForm(forms.Form):
         label="Direction",
     )
 
-    def __init__(self, *args, user, **kwargs):
+    llm_budget = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_value=1000,
+        decimal_places=4,
+        label="LLM budget ($)",
+        help_text="The most new model calls may cost; answers already in the replay cache are "
+        "free. Empty: the replay cache only.",
+    )
+
+    def __init__(self, *args, user, uses_llm: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = selectors.datasets_for_user(user=user)
+        if not uses_llm:  # a rules-only pipeline spends nothing: no budget to ask for
+            del self.fields["llm_budget"]
 
     def settings(self, zone) -> BacktestSettings:
         data = self.cleaned_data
@@ -82,6 +94,7 @@ class BacktestForm(forms.Form):
             slippage_pct=data["slippage_pct"],
             fill_at=data["fill_at"],
             side=data["side"],
+            llm_budget=data.get("llm_budget"),
         )
 
 
@@ -99,11 +112,13 @@ def _backtest(request, backtest_id) -> Backtest:
         raise Http404("No such backtest.") from None
 
 
-def _home(request, pipeline, form, status=200):
+def _home(request, pipeline, form, status=200, llm_estimate=None):
     context = {
         "pipeline": pipeline,
         "form": form,
+        "llm_estimate": llm_estimate,
         "timeframes": TIMEFRAMES,
+        "timeframe_needed": services.timeframe_needed(pipeline),
         "datasets": list(selectors.datasets_for_user(user=request.user)[:50]),
         "backtests": list(
             selectors.backtests_for_user(user=request.user, pipeline=pipeline).filter(
@@ -122,17 +137,26 @@ def _home(request, pipeline, form, status=200):
 def backtest_home(request, pipeline_id):
     """GET: the form and the history; POST: start a backtest (checked first)."""
     pipeline = _pipeline(request, pipeline_id)
+    uses_llm = services.pipeline_uses_llm(pipeline)
     if request.method != "POST":
-        return _home(request, pipeline, BacktestForm(user=request.user))
-    form = BacktestForm(request.POST, user=request.user)
+        return _home(request, pipeline, BacktestForm(user=request.user, uses_llm=uses_llm))
+    form = BacktestForm(request.POST, user=request.user, uses_llm=uses_llm)
     if not form.is_valid():
         return _home(request, pipeline, form, status=422)
+    settings = form.settings(timezone.get_current_timezone())
     try:
+        if settings.llm_budget and request.POST.get("spend_confirmed") != "1":
+            # New model calls cost money: say what they may cost first, and start on a second
+            # press (the budget stays the hard cap either way).
+            _bars, estimate = services.backtest_estimate(
+                pipeline=pipeline, dataset=form.cleaned_data["dataset"], settings=settings
+            )
+            return _home(request, pipeline, form, llm_estimate=estimate or Decimal("0"))
         backtest = services.backtest_create(
             owner=request.user,
             pipeline=pipeline,
             dataset=form.cleaned_data["dataset"],
-            settings=form.settings(timezone.get_current_timezone()),
+            settings=settings,
         )
     except BacktestRefused as error:
         field = error.field if error.field in form.fields else None

@@ -178,3 +178,50 @@ def test_an_llm_engine_the_backtester_does_not_replay_is_refused_naming_the_fiel
     (problem,) = response.json()["detail"]
     assert problem["loc"] == ["body", "plan.engine"]
     assert "rules" in problem["msg"]
+
+
+def test_the_page_shows_the_estimate_and_starts_only_on_the_second_press(
+    owner_client, openai_fake, news_setup, django_capture_on_commit_callbacks
+):
+    pipeline, dataset, _published, _ = news_setup
+    url = f"/pipelines/{pipeline.pk}/backtests/"
+    form = {
+        "dataset": str(dataset.pk),
+        "initial_cash": "10000",
+        "commission_pct": "0",
+        "commission_per_share": "0",
+        "slippage_pct": "0",
+        "fill_at": "next_open",
+        "side": "long",
+        "llm_budget": "1.00",
+    }
+
+    page = owner_client.get(url).content.decode()
+    assert 'name="llm_budget"' in page  # an LLM engine: the form asks for a budget
+
+    first = owner_client.post(url, form)
+
+    assert first.status_code == 200
+    shown = first.content.decode()
+    assert 'data-testid="llm-estimate"' in shown
+    assert "$0.30" in shown and "Start backtest, spending up to $1.00" in shown
+    assert not Backtest.objects.filter(pipeline=pipeline).exists()  # nothing started yet
+    assert openai_fake.completions == []
+
+    with django_capture_on_commit_callbacks():
+        second = owner_client.post(url, {**form, "spend_confirmed": "1"})
+
+    backtest = Backtest.objects.get(pipeline=pipeline)
+    assert second.status_code == 302
+    assert (backtest.llm_budget, backtest.llm_estimate) == (Decimal("1.0000"), ONE_CALL)
+
+
+def test_a_rules_only_pipeline_asks_for_no_llm_budget(owner_client, owner):
+    from pipelines.blueprints import pipeline_create_from_blueprint
+
+    pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="golden_cross_1d")
+
+    page = owner_client.get(f"/pipelines/{pipeline.pk}/backtests/").content.decode()
+
+    assert 'name="llm_budget"' not in page
+    assert "4h bars or finer" in page

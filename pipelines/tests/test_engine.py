@@ -8,7 +8,7 @@ import pytest
 from agents.state import PipelineState
 from billing.models import CostEntry, DailyCost
 from config.events import execution_group, user_group
-from pipelines import engine, services
+from pipelines import engine, execution_state, services
 from pipelines.models import ExecutionStatus, PipelineExecution, Report, StepRun, StepStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,7 +80,7 @@ def test_the_reaper_sends_again_runs_no_worker_is_looking_after(day_trading, clo
     assert services.executions_reap_stale(now=later + services.PENDING_RESEND_AFTER * 2) == 1
 
     # Running under a lease whose worker is gone.
-    claimed = engine._claim(pending.pk, "t1", now)
+    claimed = execution_state.execution_claim(pending.pk, "t1", now)
     assert claimed.status == ExecutionStatus.RUNNING and claimed.attempts == 1
     assert services.executions_reap_stale(now=now + engine.LEASE - timedelta(seconds=1)) == 0
     assert services.executions_reap_stale(now=now + engine.LEASE + timedelta(seconds=1)) == 1
@@ -209,7 +209,7 @@ def test_a_redelivered_task_resumes_after_the_last_finished_step(day_trading, cl
     execution = _start(day_trading)
     runner_clock = clock
     # Run three steps and start the fourth, then "die" inside it (the lease stays with t1).
-    execution = engine._claim(execution.pk, "t1", runner_clock.now())
+    execution = execution_state.execution_claim(execution.pk, "t1", runner_clock.now())
     assert execution is not None
     runner = engine.ExecutionRunner(execution, task_id="t1", clock=runner_clock)
     state = engine.initial_state(execution)

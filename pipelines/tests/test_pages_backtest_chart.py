@@ -26,8 +26,8 @@ def test_it_marks_entries_exits_stops_and_targets(owner, owner_client):
         provider=SyntheticProvider(seed=42),
         source="synthetic",
         symbol="AAPL",
-        timeframe="1d",
-        start=datetime(2021, 1, 1, tzinfo=UTC),
+        timeframe="4h",  # its bias reads 4h and 1d bars
+        start=datetime(2023, 1, 1, tzinfo=UTC),
         end=datetime(2025, 12, 31, tzinfo=UTC),
     )
     backtest = backtest_create(
@@ -46,7 +46,7 @@ def test_it_marks_entries_exits_stops_and_targets(owner, owner_client):
     )
     (chart,) = json.loads(block.group(1))
     trades = list(BacktestTrade.objects.filter(backtest=backtest).order_by("entry_bar"))
-    assert trades and len(chart["candles"]["1d"]) == dataset.bar_count  # all under 1,500 bars
+    assert trades and len(chart["candles"]["4h"]) == dataset.bar_count  # all under 1,500 bars
     entries = [m for m in chart["markers"] if m["text"].startswith("long ")]
     exits = [m for m in chart["markers"] if not m["text"].startswith("long ")]
     assert len(entries) == len(trades)

@@ -10,7 +10,7 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Notification
 from config.celery import app as celery_app
-from pipelines import engine, periodic, runmodes, services
+from pipelines import engine, lifecycle, periodic, runmodes, services
 from pipelines.blueprints import pipeline_create_from_blueprint
 from pipelines.models import ExecutionStatus, PipelineExecution
 from pipelines.schedules import schedule_validate
@@ -145,7 +145,7 @@ def test_market_open_skips_thanksgiving_and_runs_at_the_open_on_the_early_close_
         schedule={"schedule_type": "market_open", "offset_minutes": 5},
     )
     wednesday_after_open = ny(2026, 11, 25, 10, 0)
-    runmodes.pipeline_activate(pipeline=pipeline, now=wednesday_after_open)
+    lifecycle.pipeline_activate(pipeline=pipeline, now=wednesday_after_open)
     task = PeriodicTask.objects.get(name=periodic.task_name(pipeline))
     # Thursday 26 Nov is Thanksgiving: the next run is Friday's open (early close 13:00) + 5 min.
     assert task.clocked.clocked_time == ny(2026, 11, 27, 9, 35)
@@ -188,7 +188,7 @@ def test_a_continuous_pipeline_keeps_to_its_window_its_limit_and_flattens_at_the
     )
     provider = market_data_provider()
     with time_machine.travel(ny(2026, 11, 24, 9, 50), tick=False) as traveller:
-        runmodes.pipeline_activate(pipeline=pipeline)
+        lifecycle.pipeline_activate(pipeline=pipeline)
         pipeline.refresh_from_db()
         assert "Outside its trading window" in pipeline.status_reason
         assert not PipelineExecution.objects.exists()
@@ -236,7 +236,7 @@ def test_an_on_signal_pipeline_waits_for_its_position_and_only_a_signal_starts_i
     services.pipeline_update(pipeline=pipeline, run_mode="run_on_signal", mode_config=SIMULATION)
     start = ny(2026, 11, 24, 10, 0)
     with time_machine.travel(start, tick=False) as traveller:
-        runmodes.pipeline_activate(pipeline=pipeline)
+        lifecycle.pipeline_activate(pipeline=pipeline)
         # Activation starts nothing: signals start an on-signal pipeline's runs.
         assert not PipelineExecution.objects.filter(pipeline=pipeline).exists()
         services.execution_start(

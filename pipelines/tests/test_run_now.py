@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from pipelines import engine, runmodes
+from pipelines import engine, lifecycle
 from pipelines.models import ExecutionStatus, PipelineExecution, PipelineStatus, StepStatus
 from trading.clock import ManualClock
 
@@ -116,7 +116,7 @@ def test_it_starts_nothing_when_an_on_signal_pipeline_is_activated(day_trading):
     day_trading.run_mode = "run_on_signal"
     day_trading.save()
 
-    runmodes.pipeline_activate(pipeline=day_trading)
+    lifecycle.pipeline_activate(pipeline=day_trading)
 
     day_trading.refresh_from_db()
     assert day_trading.status == PipelineStatus.ACTIVE

@@ -20,10 +20,8 @@ from agents.custom.agent import custom_strategy_schema
 from agents.custom.selectors import active_strategies_for_user
 from agents.registry import agent_class, all_metadata, validate_node_config
 from pipelines import blueprints, services
-from pipelines.forms import (
-    PipelineSettingsForm,
-    config_fields,
-)
+from pipelines.config_fields import config_fields
+from pipelines.forms import PipelineSettingsForm
 from pipelines.graph import (
     InvalidGraph,
     validate_graph,

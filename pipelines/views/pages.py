@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from config.errors import Conflict, UpgradeRequired
 from config.ui import confirmation_page, is_confirmed
-from pipelines import blueprints, runmodes, selectors, services
+from pipelines import blueprints, lifecycle, runmodes, selectors, services
 from pipelines.forms import (
     LIVE_WARNING,
     MODE_OPTIONS,
@@ -210,13 +210,13 @@ def pipeline_control(request, pipeline_id, action: str):
         )
     try:
         if action == "activate":
-            runmodes.pipeline_activate(pipeline=pipeline)
+            lifecycle.pipeline_activate(pipeline=pipeline)
             messages.success(request, f"“{pipeline.name}” is active.")
         elif action == "pause":
-            runmodes.pipeline_pause(pipeline=pipeline)
+            lifecycle.pipeline_pause(pipeline=pipeline)
             messages.success(request, f"“{pipeline.name}” is paused: no new runs start.")
         else:
-            runmodes.pipeline_stop(pipeline=pipeline, reason="Stopped by the user.")
+            lifecycle.pipeline_stop(pipeline=pipeline, reason="Stopped by the user.")
             messages.success(request, f"“{pipeline.name}” is stopped.")
     except (Conflict, ValidationError) as error:
         for text in _error_messages(error) if isinstance(error, ValidationError) else [str(error)]:

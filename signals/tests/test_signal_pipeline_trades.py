@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from pipelines import engine, runmodes, services
+from pipelines import engine, lifecycle, runmodes, services
 from pipelines.blueprints import pipeline_create_from_blueprint
 from pipelines.models import ExecutionStatus, PipelineExecution, StepRun, TriggerSource
 from signals.models import MatchOutcome, SignalMatch
@@ -92,7 +92,7 @@ def test_it_starts_nothing_on_activation_and_trades_the_signals_ticker(
 ):
     pipeline = _signal_pipeline(owner)
     with time_machine.travel(SESSION, tick=True):
-        runmodes.pipeline_activate(pipeline=pipeline)
+        lifecycle.pipeline_activate(pipeline=pipeline)
         assert PipelineExecution.objects.filter(pipeline=pipeline).count() == 0
         dispatcher = make_dispatcher(bus)
 
@@ -134,7 +134,7 @@ def test_it_ends_a_signals_run_when_the_trigger_is_not_met_instead_of_parking_it
 ):
     pipeline = _signal_pipeline(owner, level=100000)
     with time_machine.travel(SESSION, tick=True):
-        runmodes.pipeline_activate(pipeline=pipeline)
+        lifecycle.pipeline_activate(pipeline=pipeline)
         dispatcher = make_dispatcher(bus)
         bus.publish(signal_body(signal_type="mock", tickers=[("MSFT", 90)]), owner_id=owner.pk)
         dispatcher.run_once()
@@ -167,7 +167,7 @@ def test_it_cancels_a_restart_left_waiting_when_an_on_signal_pipeline_is_activat
         graph=pipeline.graph,
     )
 
-    runmodes.pipeline_activate(pipeline=pipeline, now=SESSION)
+    lifecycle.pipeline_activate(pipeline=pipeline, now=SESSION)
 
     stale.refresh_from_db()
     assert stale.status == ExecutionStatus.CANCELLED
@@ -191,7 +191,7 @@ def test_it_explains_the_trigger_of_an_on_signal_pipeline_in_the_builder_and_on_
     assert 'data-testid="on-signal-note"' in page
     assert "Activating starts nothing" in page
 
-    runmodes.pipeline_activate(pipeline=pipeline, now=SESSION)
+    lifecycle.pipeline_activate(pipeline=pipeline, now=SESSION)
     page = client.get(reverse("pipelines:detail", args=[pipeline.pk])).content.decode()
     assert "Listening: the next matching signal starts a run for its tickers." in page
 
@@ -206,7 +206,7 @@ def test_it_queues_a_signals_order_after_the_close_and_the_run_page_says_so(
     after_close = datetime(2026, 11, 24, 16, 5, tzinfo=ZoneInfo("America/New_York"))
     pipeline = _signal_pipeline(owner)
     with time_machine.travel(after_close, tick=True):
-        runmodes.pipeline_activate(pipeline=pipeline)
+        lifecycle.pipeline_activate(pipeline=pipeline)
         dispatcher = make_dispatcher(bus)
         bus.publish(signal_body(signal_type="mock", tickers=[("TSLA", 80)]), owner_id=owner.pk)
         dispatcher.run_once()

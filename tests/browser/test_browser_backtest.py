@@ -164,7 +164,10 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
         # trade's stop and targets drawn on the candles
         page.goto(f"/pipelines/{golden.pk}/backtests/")
         page.click("summary:has-text('Fetch from the synthetic market')")
-        page.fill("[data-testid=fetch-form] input[name=start]", "2021-01-04")
+        # Its bias reads 4h bars: the form offers them, and says why.
+        assert page.input_value("[data-testid=fetch-timeframe]") == "4h"
+        assert "4h bars or finer" in page.inner_text("[data-testid=timeframe-needed]")
+        page.fill("[data-testid=fetch-form] input[name=start]", "2023-01-02")
         page.fill("[data-testid=fetch-form] input[name=end]", "2025-12-31")
         page.click("[data-testid=fetch-form] button[type=submit]")
         page.wait_for_selector("[data-testid=datasets] li:has-text('AAPL')")

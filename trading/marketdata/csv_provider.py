@@ -194,6 +194,35 @@ class CsvProvider(MarketDataProvider):
 
 def parse_bars_csv(path: Path, timeframe: str) -> pd.DataFrame:
     """Read and validate one bars file; errors name the file, line and column."""
+    raw = _read_raw(path)
+    lines = np.arange(len(raw)) + 2  # line 1 is the header
+    blank = (raw == "").all(axis=1).to_numpy()
+    raw, lines = raw[~blank], lines[~blank]
+    stamps = _timestamps(path, raw, lines)
+    values = _bar_values(path, raw, lines)
+    seconds = pd.DatetimeIndex(stamps).as_unit("ns").asi8 // 1_000_000_000
+    not_after = np.flatnonzero(np.diff(seconds) <= 0)
+    if len(not_after):
+        row = int(not_after[0]) + 1
+        raise MarketDataError(
+            f"{path}: line {lines[row]}, column timestamp: {raw['timestamp'].iloc[row]!r} "
+            "is not after the previous row's; rows must be in ascending time order"
+        )
+    if timeframe == "1d":
+        sessions = session_of_day(daily_stamp_days(seconds))
+        bad = sessions < 0
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise MarketDataError(
+                f"{path}: line {lines[row]}, column timestamp: {raw['timestamp'].iloc[row]!r} "
+                "is not an XNYS trading day"
+            )
+        return bars_frame(session_table().opens[sessions], values)
+    return keep_session_bars(bars_frame(seconds, values), INTRADAY_MINUTES[timeframe])
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    """The file's COLUMNS as text, header names trimmed and lower-cased."""
     try:
         with warnings.catch_warnings():
             # pandas only warns when the first data row has extra fields; make it an error.
@@ -221,11 +250,11 @@ def parse_bars_csv(path: Path, timeframe: str) -> pd.DataFrame:
             f"{path}: line 1: missing column(s) {', '.join(missing)}; "
             f"the header must name {','.join(COLUMNS)}"
         )
-    raw = raw[list(COLUMNS)]
-    lines = np.arange(len(raw)) + 2  # line 1 is the header
-    blank = (raw == "").all(axis=1).to_numpy()
-    raw, lines = raw[~blank], lines[~blank]
+    return raw[list(COLUMNS)]
 
+
+def _timestamps(path: Path, raw: pd.DataFrame, lines: np.ndarray) -> pd.Series:
+    """Each row's ISO 8601 timestamp, in UTC."""
     stamps = pd.to_datetime(raw["timestamp"], utc=True, format="ISO8601", errors="coerce")
     bad = stamps.isna().to_numpy()
     if bad.any():
@@ -234,6 +263,12 @@ def parse_bars_csv(path: Path, timeframe: str) -> pd.DataFrame:
             f"{path}: line {lines[row]}, column timestamp: {raw['timestamp'].iloc[row]!r} "
             "is not an ISO 8601 timestamp"
         )
+    return stamps
+
+
+def _bar_values(path: Path, raw: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+    """The BAR_COLUMNS as floats: non-negative numbers whose high and low contain open and
+    close."""
     values = np.empty((len(raw), len(BAR_COLUMNS)))
     for position, column in enumerate(BAR_COLUMNS):
         numbers = pd.to_numeric(raw[column], errors="coerce").to_numpy(dtype=np.float64)
@@ -254,23 +289,4 @@ def parse_bars_csv(path: Path, timeframe: str) -> pd.DataFrame:
             f"{path}: line {lines[row]}: high/low do not contain open/close "
             f"(open={open_[row]}, high={high[row]}, low={low[row]}, close={close[row]})"
         )
-    seconds = pd.DatetimeIndex(stamps).as_unit("ns").asi8 // 1_000_000_000
-    not_after = np.flatnonzero(np.diff(seconds) <= 0)
-    if len(not_after):
-        row = int(not_after[0]) + 1
-        raise MarketDataError(
-            f"{path}: line {lines[row]}, column timestamp: {raw['timestamp'].iloc[row]!r} "
-            "is not after the previous row's; rows must be in ascending time order"
-        )
-
-    if timeframe == "1d":
-        sessions = session_of_day(daily_stamp_days(seconds))
-        bad = sessions < 0
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise MarketDataError(
-                f"{path}: line {lines[row]}, column timestamp: {raw['timestamp'].iloc[row]!r} "
-                "is not an XNYS trading day"
-            )
-        return bars_frame(session_table().opens[sessions], values)
-    return keep_session_bars(bars_frame(seconds, values), INTRADAY_MINUTES[timeframe])
+    return values

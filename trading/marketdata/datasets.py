@@ -88,13 +88,46 @@ def parse_csv(content: bytes | str, *, time_zone: str = "UTC") -> Bars:
     timestamps ascending and unique (naive ones in `time_zone`); prices positive numbers with
     high ≥ low. Raises DatasetError naming the first bad row and column."""
     zone = _zone(time_zone)
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise DatasetError("The file is not UTF-8 text (a CSV was expected).") from None
-    reader = csv.reader(io.StringIO(content))
-    header = next(reader, None)
+    reader = csv.reader(io.StringIO(_text(content)))
+    names = _header(next(reader, None))
+    where = {column: names.index(column) for column in REQUIRED_COLUMNS}
+    seconds: list[int] = []
+    values: list[tuple[float, ...]] = []
+    for row_number, row in enumerate(reader, start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        _check_row_length(row, names, row_number)
+        stamp = _timestamp(row[where["timestamp"]], zone, row=row_number)
+        if seconds and stamp <= seconds[-1]:
+            kind = "a duplicate of" if stamp == seconds[-1] else "earlier than"
+            raise DatasetError(
+                f"Row {row_number}, column timestamp: {row[where['timestamp']]!r} is {kind} the "
+                "row before; timestamps must be ascending and unique.",
+                row=row_number,
+                column="timestamp",
+            )
+        seconds.append(stamp)
+        values.append(_bar(row, where, row_number))
+        if len(seconds) > MAX_BARS:
+            raise DatasetError(f"More than {MAX_BARS:,} bars; split the file.", row=row_number)
+    if len(seconds) < 2:
+        raise DatasetError("The file needs at least two bars.", row=2)
+    table = np.array(values, dtype=np.float64)
+    return Bars(np.array(seconds, dtype=np.int64), *table.T)
+
+
+def _text(content: bytes | str) -> str:
+    """The file as text (UTF-8, a byte-order mark dropped)."""
+    if isinstance(content, str):
+        return content
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DatasetError("The file is not UTF-8 text (a CSV was expected).") from None
+
+
+def _header(header: list[str] | None) -> list[str]:
+    """The header's column names, aliases resolved; every required column must be there."""
     if not header:
         raise DatasetError("The file is empty; a CSV with a header row was expected.", row=1)
     names = [COLUMN_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
@@ -106,70 +139,55 @@ def parse_csv(content: bytes | str, *, time_zone: str = "UTC") -> Bars:
             row=1,
             column=missing[0],
         )
-    where = {column: names.index(column) for column in REQUIRED_COLUMNS}
-    seconds: list[int] = []
-    values: list[tuple[float, ...]] = []
-    for row_number, row in enumerate(reader, start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) < len(names):
-            column = names[len(row)] if len(row) < len(names) else names[-1]
-            raise DatasetError(
-                f"Row {row_number}, column {column}: the row has {len(row)} of "
-                f"{len(names)} columns.",
-                row=row_number,
-                column=column,
-            )
-        stamp = _timestamp(row[where["timestamp"]], zone, row=row_number)
-        if seconds and stamp <= seconds[-1]:
-            kind = "a duplicate of" if stamp == seconds[-1] else "earlier than"
-            raise DatasetError(
-                f"Row {row_number}, column timestamp: {row[where['timestamp']]!r} is {kind} the "
-                "row before; timestamps must be ascending and unique.",
-                row=row_number,
-                column="timestamp",
-            )
-        bar = tuple(
-            _number(row[where[column]], row=row_number, column=column)
-            for column in ("open", "high", "low", "close", "volume")
+    return names
+
+
+def _check_row_length(row: list[str], names: list[str], row_number: int) -> None:
+    if len(row) < len(names):
+        column = names[len(row)]
+        raise DatasetError(
+            f"Row {row_number}, column {column}: the row has {len(row)} of {len(names)} columns.",
+            row=row_number,
+            column=column,
         )
-        for column, value in zip(("open", "high", "low", "close"), bar, strict=False):
-            if value <= 0:
-                raise DatasetError(
-                    f"Row {row_number}, column {column}: prices must be above zero "
-                    f"(got {value:g}).",
-                    row=row_number,
-                    column=column,
-                )
-        if bar[4] < 0:
+
+
+def _bar(row: list[str], where: dict[str, int], row_number: int) -> tuple[float, ...]:
+    """One row's open, high, low, close and volume: numbers, prices above zero, volume not
+    negative, open and close within the low–high range."""
+    bar = tuple(
+        _number(row[where[column]], row=row_number, column=column)
+        for column in ("open", "high", "low", "close", "volume")
+    )
+    for column, value in zip(("open", "high", "low", "close"), bar, strict=False):
+        if value <= 0:
             raise DatasetError(
-                f"Row {row_number}, column volume: volume cannot be negative.",
-                row=row_number,
-                column="volume",
-            )
-        open_, high, low, close = bar[:4]
-        if high < low:
-            raise DatasetError(
-                f"Row {row_number}, column high: high {high:g} is below low {low:g}.",
-                row=row_number,
-                column="high",
-            )
-        if not (low <= open_ <= high and low <= close <= high):
-            column = "open" if not low <= open_ <= high else "close"
-            raise DatasetError(
-                f"Row {row_number}, column {column}: {column} lies outside the bar's "
-                f"low–high range ({low:g}–{high:g}).",
+                f"Row {row_number}, column {column}: prices must be above zero (got {value:g}).",
                 row=row_number,
                 column=column,
             )
-        seconds.append(stamp)
-        values.append(bar)
-        if len(seconds) > MAX_BARS:
-            raise DatasetError(f"More than {MAX_BARS:,} bars; split the file.", row=row_number)
-    if len(seconds) < 2:
-        raise DatasetError("The file needs at least two bars.", row=2)
-    table = np.array(values, dtype=np.float64)
-    return Bars(np.array(seconds, dtype=np.int64), *table.T)
+    if bar[4] < 0:
+        raise DatasetError(
+            f"Row {row_number}, column volume: volume cannot be negative.",
+            row=row_number,
+            column="volume",
+        )
+    open_, high, low, close = bar[:4]
+    if high < low:
+        raise DatasetError(
+            f"Row {row_number}, column high: high {high:g} is below low {low:g}.",
+            row=row_number,
+            column="high",
+        )
+    if not (low <= open_ <= high and low <= close <= high):
+        column = "open" if not low <= open_ <= high else "close"
+        raise DatasetError(
+            f"Row {row_number}, column {column}: {column} lies outside the bar's "
+            f"low–high range ({low:g}–{high:g}).",
+            row=row_number,
+            column=column,
+        )
+    return bar
 
 
 def detect_timeframe(open_seconds: np.ndarray) -> str:

@@ -25,6 +25,7 @@ from trading.services.closes import (
     positions_emergency_close_all,
 )
 from trading.services.orders import (
+    order_broker_exit_record,
     order_intent,
     order_place,
     order_record_result,
@@ -64,6 +65,7 @@ __all__ = [
     "eod_action_record",
     "exit_split",
     "logger",
+    "order_broker_exit_record",
     "order_intent",
     "order_place",
     "order_record_result",

@@ -1,4 +1,5 @@
-"""Orders: the intent row written before the broker call, placing it, recording the result."""
+"""Orders: the intent row written before the broker call, placing it, recording the result; an
+exit leg the broker filled on its own, recorded when the monitor finds it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from trading.executors.base import (
 from trading.models import (
     Order,
     OrderStatus,
+    Position,
+    PositionSide,
 )
 from trading.services.amounts import FINAL_ORDER_STATUSES, RESULT_STATUS, price4
 
@@ -141,3 +144,28 @@ def order_place(
     order = order_record_result(order=order, result=result, now=now)
     metrics.order_sent(executor=executor, status=order.status)
     return order, result
+
+
+def order_broker_exit_record(
+    *, position: Position, fill: OrderResult, leg: str, now: datetime
+) -> Order:
+    """The ledger row of an exit leg (a bracket's stop or target) that the broker filled by
+    itself, as filled at `now`; the fill's client id, else one made from its broker id."""
+    return Order.objects.create(
+        owner_id=position.owner_id,
+        trading_mode=position.trading_mode,
+        client_order_id=(fill.client_order_id or f"tc-leg-{fill.broker_order_id}")[:48],
+        broker_order_id=fill.broker_order_id,
+        pipeline_id=position.pipeline_id,
+        execution_id=position.execution_id,
+        leg=leg,
+        symbol=position.symbol,
+        side="sell" if position.side == PositionSide.LONG else "buy",
+        quantity=fill.filled_quantity,
+        status=OrderStatus.FILLED,
+        filled_quantity=fill.filled_quantity,
+        filled_avg_price=price4(fill.filled_price),
+        commission=fill.commission,
+        filled_at=now,
+        raw=fill.raw,
+    )

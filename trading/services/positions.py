@@ -99,45 +99,20 @@ def position_reduce(
         if left == 0:
             break
         take = min(left, trade.remaining_quantity)
-        share_of_commission = cents(commission * take / quantity)
-        gross = (price - trade.entry_price) * take * direction
-        exited_before = trade.quantity - trade.remaining_quantity
-        # The entry commission is charged cumulatively, so the parts add up to it exactly.
-        share_of_entry_commission = cents(
-            trade.entry_commission * (exited_before + take) / trade.quantity
-        ) - cents(trade.entry_commission * exited_before / trade.quantity)
-        trade.exit_price = price4(
-            ((trade.exit_price or Decimal(0)) * exited_before + price * take)
-            / (exited_before + take)
+        realized += _trade_exit(
+            trade,
+            take=take,
+            price=price,
+            commission=cents(commission * take / quantity),
+            direction=direction,
+            reason=reason,
+            now=now,
+            partial_at_target_1=partial_at_target_1,
         )
-        trade.remaining_quantity -= take
-        trade.commission += share_of_commission
-        exit_pnl = cents(gross - share_of_commission - share_of_entry_commission)
-        trade.realized_pnl = cents(trade.realized_pnl + exit_pnl)
-        realized += exit_pnl
-        if partial_at_target_1 and trade.partial_exit_at is None:
-            trade.partial_exit_quantity = take
-            trade.partial_exit_price = price
-            trade.partial_exit_at = now
-        if trade.remaining_quantity == 0:
-            trade.status = TradeStatus.CLOSED
-            trade.closed_at = now
-            trade.close_reason = reason
-            trade.monitoring_active = False
+        if trade.status == TradeStatus.CLOSED:
             closed_trades.append(trade.pk)
-        trade.save()
         left -= take
-    position.quantity -= quantity
-    position.current_price = price
-    position.price_updated_at = now
-    if position.quantity == 0:
-        position.status = PositionStatus.CLOSED
-        position.closed_at = now
-        position.monitoring = False
-        position.unrealized_pnl = Decimal("0")
-    else:
-        position.unrealized_pnl = unrealized_pnl(position, price)
-    position.save()
+    _position_shrink(position, quantity=quantity, price=price, now=now)
     _cash_move(
         owner=position.owner_id,  # the id: loading the user cost the monitor a query per exit
         mode=position.trading_mode,
@@ -149,6 +124,60 @@ def position_reduce(
             lambda: hooks.trades_closed.send(sender=Trade, trade_ids=closed_trades)
         )
     return cents(realized)
+
+
+def _trade_exit(
+    trade: Trade,
+    *,
+    take: int,
+    price: Decimal,
+    commission: Decimal,
+    direction: int,
+    reason: str,
+    now: datetime,
+    partial_at_target_1: bool,
+) -> Decimal:
+    """Exit `take` of the trade's shares at `price`, paying `commission` (its share of the
+    exit's); save it, closed when nothing remains. Returns the exit's realized P&L."""
+    gross = (price - trade.entry_price) * take * direction
+    exited_before = trade.quantity - trade.remaining_quantity
+    # The entry commission is charged cumulatively, so the parts add up to it exactly.
+    share_of_entry_commission = cents(
+        trade.entry_commission * (exited_before + take) / trade.quantity
+    ) - cents(trade.entry_commission * exited_before / trade.quantity)
+    trade.exit_price = price4(
+        ((trade.exit_price or Decimal(0)) * exited_before + price * take) / (exited_before + take)
+    )
+    trade.remaining_quantity -= take
+    trade.commission += commission
+    exit_pnl = cents(gross - commission - share_of_entry_commission)
+    trade.realized_pnl = cents(trade.realized_pnl + exit_pnl)
+    if partial_at_target_1 and trade.partial_exit_at is None:
+        trade.partial_exit_quantity = take
+        trade.partial_exit_price = price
+        trade.partial_exit_at = now
+    if trade.remaining_quantity == 0:
+        trade.status = TradeStatus.CLOSED
+        trade.closed_at = now
+        trade.close_reason = reason
+        trade.monitoring_active = False
+    trade.save()
+    return exit_pnl
+
+
+def _position_shrink(position: Position, *, quantity: int, price: Decimal, now: datetime) -> None:
+    """Take `quantity` shares off the position at `price`; closed when none are left."""
+    position.quantity -= quantity
+    position.current_price = price
+    position.price_updated_at = now
+    if position.quantity == 0:
+        position.status = PositionStatus.CLOSED
+        position.closed_at = now
+        position.monitoring = False
+        position.unrealized_pnl = Decimal("0")
+    else:
+        position.unrealized_pnl = unrealized_pnl(position, price)
+    position.save()
 
 
 def position_close_now(

@@ -221,16 +221,64 @@ def _trade_open(
     existing = Trade.objects.filter(entry_order=entry_order).first()
     if existing is not None:  # a resumed step: the trade was recorded before the crash
         return existing
-    side = PositionSide.LONG if plan.side == OrderSide.BUY else PositionSide.SHORT
+    trade = _trade_record(
+        owner=owner,
+        mode=mode,
+        plan=plan,
+        outcome=outcome,
+        pipeline_id=pipeline_id,
+        execution_id=execution_id,
+        now=now,
+    )
+    position = _position_add(trade=trade, plan=plan, fill_costs=fill_costs)
+    direction = 1 if trade.side == PositionSide.LONG else -1
+    if mode == Mode.SIMULATION:
+        simulated_account_for(
+            owner=owner, initial_balance=Decimal(str(fill_costs.get("initial_balance", "100000")))
+        )
+    _cash_move(
+        owner=owner,
+        mode=mode,
+        amount=-direction * outcome.average_price * trade.quantity - outcome.commission,
+    )
+    event_emit(
+        event="trade_executed",
+        owner_id=owner.pk,
+        execution_id=execution_id,
+        trade={
+            "id": trade.pk,
+            "symbol": trade.symbol,
+            "action": plan.side.upper(),
+            "quantity": trade.quantity,
+            "price": trade.entry_price,
+            "mode": mode,
+        },
+    )
+    _position_event(position)
+    transaction.on_commit(lambda: hooks.trade_opened.send(sender=Trade, trade_id=trade.pk))
+    return trade
+
+
+def _trade_record(
+    *,
+    owner: User,
+    mode: str,
+    plan: EntryPlan,
+    outcome: EntryOutcome,
+    pipeline_id: UUID | None,
+    execution_id: UUID | None,
+    now: datetime,
+) -> Trade:
+    """The trade row of a filled entry: the plan's levels, the fill's price and costs."""
     quantity = outcome.filled_quantity
-    trade = Trade.objects.create(
+    return Trade.objects.create(
         owner=owner,
         trading_mode=mode,
         pipeline_id=pipeline_id,
         execution_id=execution_id,
-        entry_order=entry_order,
+        entry_order=outcome.orders[0],
         symbol=plan.symbol,
-        side=side,
+        side=PositionSide.LONG if plan.side == OrderSide.BUY else PositionSide.SHORT,
         quantity=quantity,
         remaining_quantity=quantity,
         requested_entry_price=price4(plan.entry_price),
@@ -246,20 +294,29 @@ def _trade_open(
         monitoring_active=plan.monitoring,
         opened_at=now,
     )
+
+
+def _position_add(*, trade: Trade, plan: EntryPlan, fill_costs: dict) -> Position:
+    """Open the symbol's position for the trade, or grow the open one (pyramiding)."""
     position = (
         Position.objects.select_for_update()
-        .filter(owner=owner, symbol=plan.symbol, trading_mode=mode, status=PositionStatus.OPEN)
+        .filter(
+            owner=trade.owner,
+            symbol=trade.symbol,
+            trading_mode=trade.trading_mode,
+            status=PositionStatus.OPEN,
+        )
         .first()
     )
     if position is None:
-        position = Position.objects.create(
-            owner=owner,
-            trading_mode=mode,
-            symbol=plan.symbol,
-            side=side,
-            quantity=quantity,
-            average_price=outcome.average_price,
-            current_price=outcome.average_price,
+        return Position.objects.create(
+            owner=trade.owner,
+            trading_mode=trade.trading_mode,
+            symbol=trade.symbol,
+            side=trade.side,
+            quantity=trade.quantity,
+            average_price=trade.entry_price,
+            current_price=trade.entry_price,
             stop_loss=trade.stop_loss,
             target_1=trade.target_1,
             target_2=trade.target_2,
@@ -268,50 +325,24 @@ def _trade_open(
             fill_costs=fill_costs,
             exit_rules=plan.exit_rules,
             monitoring=plan.monitoring,
-            pipeline_id=pipeline_id,
-            execution_id=execution_id,
+            pipeline_id=trade.pipeline_id,
+            execution_id=trade.execution_id,
             trade=trade,
-            opened_at=now,
-            price_updated_at=now,
+            opened_at=trade.opened_at,
+            price_updated_at=trade.opened_at,
         )
-    else:
-        # Pyramiding: the position grows at a blended price and follows the newest plan.
-        total = position.quantity + quantity
-        position.average_price = price4(
-            (position.average_price * position.quantity + outcome.average_price * quantity) / total
-        )
-        position.quantity = total
-        position.stop_loss, position.target_1, position.target_2 = (
-            trade.stop_loss,
-            trade.target_1,
-            trade.target_2,
-        )
-        position.target_1_hit = False
-        position.trade = trade
-        position.save()
-    direction = 1 if side == PositionSide.LONG else -1
-    if mode == Mode.SIMULATION:
-        simulated_account_for(
-            owner=owner, initial_balance=Decimal(str(fill_costs.get("initial_balance", "100000")))
-        )
-    _cash_move(
-        owner=owner,
-        mode=mode,
-        amount=-direction * outcome.average_price * quantity - outcome.commission,
+    # Pyramiding: the position grows at a blended price and follows the newest plan.
+    total = position.quantity + trade.quantity
+    position.average_price = price4(
+        (position.average_price * position.quantity + trade.entry_price * trade.quantity) / total
     )
-    event_emit(
-        event="trade_executed",
-        owner_id=owner.pk,
-        execution_id=execution_id,
-        trade={
-            "id": trade.pk,
-            "symbol": trade.symbol,
-            "action": plan.side.upper(),
-            "quantity": quantity,
-            "price": trade.entry_price,
-            "mode": mode,
-        },
+    position.quantity = total
+    position.stop_loss, position.target_1, position.target_2 = (
+        trade.stop_loss,
+        trade.target_1,
+        trade.target_2,
     )
-    _position_event(position)
-    transaction.on_commit(lambda: hooks.trade_opened.send(sender=Trade, trade_id=trade.pk))
-    return trade
+    position.target_1_hit = False
+    position.trade = trade
+    position.save()
+    return position
