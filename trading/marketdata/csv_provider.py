@@ -253,15 +253,20 @@ def _read_raw(path: Path) -> pd.DataFrame:
     return raw[list(COLUMNS)]
 
 
+FIRST_YEAR, LAST_YEAR = 1800, 2200  # the bars a market could have printed
+
+
 def _timestamps(path: Path, raw: pd.DataFrame, lines: np.ndarray) -> pd.Series:
     """Each row's ISO 8601 timestamp, in UTC."""
     stamps = pd.to_datetime(raw["timestamp"], utc=True, format="ISO8601", errors="coerce")
-    bad = stamps.isna().to_numpy()
+    # "-1" parses as the year -1, which no market traded in and pandas cannot carry further.
+    years = stamps.dt.year
+    bad = (stamps.isna() | (years < FIRST_YEAR) | (years > LAST_YEAR)).to_numpy()
     if bad.any():
         row = int(np.argmax(bad))
         raise MarketDataError(
             f"{path}: line {lines[row]}, column timestamp: {raw['timestamp'].iloc[row]!r} "
-            "is not an ISO 8601 timestamp"
+            f"is not an ISO 8601 timestamp between {FIRST_YEAR} and {LAST_YEAR}"
         )
     return stamps
 

@@ -181,3 +181,13 @@ def test_it_names_the_file_line_and_column_of_a_malformed_file(tmp_path, content
 def test_it_refuses_a_missing_folder(tmp_path):
     with pytest.raises(MarketDataError, match="does not exist"):
         CsvProvider(tmp_path / "nowhere")
+
+
+def test_it_names_the_line_of_a_timestamp_no_market_printed(tmp_path):
+    (tmp_path / "XYZ_5m.csv").write_text(
+        HEADER + "2026-11-25T09:30:00-05:00,10,11,9.5,10.5,100\n" + "-1,10.5,10.8,10.1,10.2,50\n"
+    )
+    with pytest.raises(
+        MarketDataError, match=r"XYZ_5m\.csv: line 3, column timestamp: '-1' is not an ISO 8601"
+    ):
+        CsvProvider(tmp_path).bars("XYZ", "5m", end=MONDAY_NOON)
