@@ -173,7 +173,9 @@ def test_a_crashing_strategy_fails_the_step_and_repeated_anomalies_suspend_it(
 ):
     settings.CUSTOM_STRATEGY_ANOMALY_LIMIT = 2
     settings.CUSTOM_STRATEGY_WALL_SECONDS = 1
-    settings.CUSTOM_STRATEGY_CPU_SECONDS = 1
+    # Above the wall limit: a loop's CPU time never outruns the clock, so the wall-clock kill
+    # is what stops it (with both at 1 s either could fire first; both contain it).
+    settings.CUSTOM_STRATEGY_CPU_SECONDS = 2
     # Passes review and the dry run, then loops forever on a real market's volume.
     code = (
         "def strategy(bars, indicators, position, params):\n"
