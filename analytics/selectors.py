@@ -69,11 +69,6 @@ CLOSE_REASON_LABELS = {
 }
 
 
-def user_zone(user: User) -> zoneinfo.ZoneInfo:
-    """The trader's zone: `accounts.selectors.user_zone`, the one place it is worked out."""
-    return account_selectors.user_zone(user)
-
-
 @dataclass(frozen=True)
 class Scope:
     """What the trader asked about: whose trades, in which mode, over which days (their zone)."""
@@ -148,7 +143,7 @@ def scope_for(
 ) -> Scope:
     """Read the scope from what a page or the API was given; bad input is a ValidationError
     naming the field. Start and end dates imply a custom period."""
-    zone = user_zone(user)
+    zone = account_selectors.user_zone(user)
     today = timezone.now().astimezone(zone).date()
     mode = (mode or Mode.SIMULATION).upper()
     if mode not in Mode.values:

@@ -371,17 +371,22 @@ def _values(text: str) -> list:
     return values
 
 
+def form_grid(data) -> dict[str, list]:
+    """The grid the sweep/walk-forward form names: up to two `node_id.field` = values rows."""
+    return {
+        data.get(f"param_{n}", "").strip(): _values(data.get(f"values_{n}", ""))
+        for n in (1, 2)
+        if data.get(f"param_{n}", "").strip()
+    }
+
+
 @login_required
 @require_POST
 def sweep_start(request, pipeline_id):
     """A grid of up to two config values (node_id.field = comma-separated values)."""
     pipeline = _pipeline(request, pipeline_id)
     form = BacktestForm(request.POST, user=request.user)
-    grid = {
-        request.POST.get(f"param_{n}", "").strip(): _values(request.POST.get(f"values_{n}", ""))
-        for n in (1, 2)
-        if request.POST.get(f"param_{n}", "").strip()
-    }
+    grid = form_grid(request.POST)
     if not form.is_valid():
         messages.error(request, "The sweep was not started: check the backtest settings.")
         return redirect("pipelines:backtests", pipeline_id=pipeline.pk)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from pipelines.backtest import walkforward_services as services
 from pipelines.backtest.services import BacktestRefused
-from pipelines.backtest.views import BacktestForm, _pipeline, _values
+from pipelines.backtest.views import BacktestForm, _pipeline, form_grid
 from pipelines.models import BacktestWalkForward
 
 
@@ -45,11 +45,7 @@ def walkforward_start(request, pipeline_id):
     """The backtest settings and the grid of the form, rolled over windows of bars."""
     pipeline = _pipeline(request, pipeline_id)
     form = BacktestForm(request.POST, user=request.user)
-    grid = {
-        request.POST.get(f"param_{n}", "").strip(): _values(request.POST.get(f"values_{n}", ""))
-        for n in (1, 2)
-        if request.POST.get(f"param_{n}", "").strip()
-    }
+    grid = form_grid(request.POST)
     if not form.is_valid():
         messages.error(request, "The walk-forward was not started: check the backtest settings.")
         return redirect("pipelines:backtests", pipeline_id=pipeline.pk)
