@@ -15,10 +15,10 @@ setup: uv
 	$(UV) sync --frozen
 
 services-up: setup
-	$(UV) run --no-sync python -m config.embedded up
+	$(UV) run --no-sync python -m config.core.embedded up
 
 services-down:
-	$(UV) run --no-sync python -m config.embedded down
+	$(UV) run --no-sync python -m config.core.embedded down
 
 migrate: services-up
 	$(UV) run --no-sync python manage.py migrate --noinput

@@ -13,7 +13,7 @@ from ninja_jwt.exceptions import TokenError
 from ninja_jwt.tokens import RefreshToken, UntypedToken
 
 from accounts import selectors, services
-from config.throttling import AnonThrottle
+from config.core.throttling import AnonThrottle
 
 auth_router = Router(tags=["auth"])
 me_router = Router(tags=["profile"])

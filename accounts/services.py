@@ -298,7 +298,7 @@ def notify(
     from django.conf import settings
     from django.core.mail import send_mail
 
-    from config.events import event_emit
+    from config.core.events import event_emit
 
     notification = Notification.objects.create(
         owner=owner, title=title[:200], message=message, level=level, link=link, kind=kind

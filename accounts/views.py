@@ -21,8 +21,8 @@ from accounts.forms import (
     SignupForm,
 )
 from billing.selectors import effective_plan
-from config.throttling import window_admit
-from config.ui import confirmation_page, is_confirmed
+from config.core.throttling import window_admit
+from config.core.ui import confirmation_page, is_confirmed
 
 
 def _safe_next(request, default: str) -> str:

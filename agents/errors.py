@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from config import metrics
+from config.core import metrics
 
 
 class AgentError(Exception):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from agents.errors import BudgetExceeded
-from config import metrics
+from config.core import metrics
 
 
 @dataclass

@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from analytics import exports, presenters, selectors
-from config.pagination import LimitOffsetPagination
+from config.core.pagination import LimitOffsetPagination
 from pipelines.selectors import pipeline_get, report_get, reports_for_user
 
 router = Router(tags=["analytics"])

@@ -52,7 +52,7 @@ def _execution(user):
 
 def _raw_boundary(execution, owner, state_json: str, previous, node_id: str, now):
     from billing.services import ledger_params
-    from config.db import fetch_one_prepared
+    from config.core.db import fetch_one_prepared
     from pipelines import execution_state
 
     params = {

@@ -130,7 +130,7 @@ def sweep(market_data, now):
 
 def main() -> None:
     setup_django()
-    from config import events
+    from config.core import events
     from trading.marketdata.synthetic import SyntheticProvider
 
     market_data = SyntheticProvider()

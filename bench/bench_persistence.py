@@ -133,7 +133,7 @@ def _completion_params(execution, step_id):
 
 
 def _raw_complete(execution, step_id):
-    from config.db import fetch_one_prepared
+    from config.core.db import fetch_one_prepared
     from pipelines.execution_state import COMPLETION_SQL
 
     row = fetch_one_prepared(COMPLETION_SQL, _completion_params(execution, step_id))

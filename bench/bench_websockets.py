@@ -3,7 +3,7 @@
 A daphne process serves `config.asgi` on BENCH_WS_PORT (8870); a client process opens SOCKETS
 websockets to `/ws/events/` with a session cookie each (one user per socket, logged in the way
 the pages are: Django's session cookie), and this process publishes `position_updated` events
-through the project's own publish path (`config.events.event_build` + `events_send`: the
+through the project's own publish path (`config.core.events.event_build` + `events_send`: the
 after-commit publisher thread and its batched PUBLISH script). Every payload carries the time it
 was emitted and a sequence number, so the client measures delivery latency and checks that the
 last update of every position arrived.
@@ -255,7 +255,7 @@ def _client_process(port: int, sessions: list[tuple[int, str]], control) -> None
 
 def publish(user_ids: list[int], *, per_second: int, seconds: float, first_seq: int) -> int:
     """Emit `per_second` position updates per user per second for `seconds`; the last seq."""
-    from config.events import event_build, events_send
+    from config.core.events import event_build, events_send
 
     seq = first_seq
     slices = int(seconds * SLICES_PER_SECOND)
@@ -302,7 +302,7 @@ def publish(user_ids: list[int], *, per_second: int, seconds: float, first_seq: 
 
 
 def run_phase(control, user_ids, *, label: str, per_second: int, seconds: float, seq: int):
-    from config import events
+    from config.core import events
 
     token = os.environ["METRICS_BEARER_TOKEN"]
     samples: list[float] = []

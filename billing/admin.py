@@ -12,7 +12,7 @@ from billing.models import (
     Subscription,
     UsageReport,
 )
-from config.admin import ReadOnlyAdmin
+from config.core.admin import ReadOnlyAdmin
 
 
 @admin.register(CostEntry)

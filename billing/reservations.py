@@ -25,7 +25,7 @@ from agents.context import BudgetStatus, budget_refusal
 from agents.errors import BudgetExceeded
 from billing.models import BudgetReservation, ReservationStatus
 from billing.services import owner_local_day
-from config.db import fetch_one_prepared
+from config.core.db import fetch_one_prepared
 
 # The first key of the two-key advisory lock: budgets (the second is the owner's id).
 BUDGET_LOCK_NAMESPACE = 19_001

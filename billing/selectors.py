@@ -15,7 +15,7 @@ from accounts.models import User
 from billing.models import CostEntry, Subscription, SubscriptionStatus
 from billing.plans import TIERS, Plan, plan
 from billing.services import owner_local_day
-from config.db import fetch_one_prepared
+from config.core.db import fetch_one_prepared
 
 # Every run's budget gate asks this: one fixed, prepared statement over the owner's month of
 # DailyCost rows (a few dozen), not an ORM aggregate compiled each time.

@@ -189,7 +189,7 @@ def plan_check_activation(*, owner: User, pipeline_id: UUID | None = None) -> No
     """UpgradeRequired when activating one more pipeline would pass the plan's limit (§19.5;
     only when limits are enforced)."""
     from billing.selectors import active_pipelines_count, effective_plan
-    from config.errors import UpgradeRequired
+    from config.core.errors import UpgradeRequired
     from pipelines.models import Pipeline, PipelineStatus
 
     current = effective_plan(user=owner)

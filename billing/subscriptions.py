@@ -32,7 +32,7 @@ from billing.models import (
     UsageReport,
 )
 from billing.plans import TIERS, plan, tier_for_price
-from config.errors import Conflict
+from config.core.errors import Conflict
 
 
 class BillingUnavailable(Conflict):

@@ -25,7 +25,7 @@ from billing.subscriptions import (
     usage_cents_this_month,
     webhook_receive,
 )
-from config.errors import Conflict
+from config.core.errors import Conflict
 
 
 @login_required

@@ -30,10 +30,10 @@ from analytics.api import router as analytics_router
 from billing.api import pipelines_router as cost_pipelines_router
 from billing.api import router as cost_router
 from config import health
-from config.errors import Conflict, UpgradeRequired
+from config.core.errors import Conflict, UpgradeRequired
+from config.core.outage import outage_response
+from config.core.throttling import api_throttles
 from config.openapi import DocumentedAPI, PlainDecimalRenderer
-from config.outage import outage_response
-from config.throttling import api_throttles
 from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
 from pipelines.backtest.api import backtests_router, datasets_router, sweeps_router

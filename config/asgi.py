@@ -4,7 +4,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from config.tracing import tracing_configure
+from config.core.tracing import tracing_configure
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Before the application loads its middleware: the Django instrumentation adds its own.

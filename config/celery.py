@@ -24,7 +24,7 @@ def _serve_worker_metrics(**_kwargs) -> None:
 
 @worker_init.connect
 def _trace_worker(**_kwargs) -> None:
-    """Traces from the worker when OTEL_EXPORTER_OTLP_ENDPOINT is set (config/tracing.py)."""
-    from config.tracing import tracing_configure
+    """Traces from the worker when OTEL_EXPORTER_OTLP_ENDPOINT is set (config/core/tracing.py)."""
+    from config.core.tracing import tracing_configure
 
     tracing_configure(service="worker")

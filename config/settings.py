@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, unquote, urlencode, urlparse
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from config import embedded
-from config.env import (
+from config.core import embedded
+from config.core.env import (
     env_bool,
     env_choice,
     env_decimal,
@@ -101,10 +101,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.client_address.ClientAddressMiddleware",
-    "config.request_guard.APIRequestGuardMiddleware",
+    "config.core.client_address.ClientAddressMiddleware",
+    "config.core.request_guard.APIRequestGuardMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "config.logging.RequestIdMiddleware",
+    "config.core.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -117,7 +117,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
-    "config.outage.RedisOutageMiddleware",
+    "config.core.outage.RedisOutageMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -178,7 +178,7 @@ def _database_from_url(url: str) -> dict:
     options = {key: value for key, value in query.items() if key != "host"}
     # Django turns psycopg's prepared statements off for the sake of connection poolers; the
     # engine and the signal dispatcher prepare the few statements they run all the time
-    # (config/db.py; the ORM binds client-side and never prepares). Behind PgBouncer in
+    # (config/core/db.py; the ORM binds client-side and never prepares). Behind PgBouncer in
     # transaction mode that needs PgBouncer ≥ 1.21 with max_prepared_statements set — or
     # DATABASE_PREPARED_STATEMENTS=false.
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
@@ -246,7 +246,7 @@ CACHES = {
 }
 
 # A position's live state (or a backtest's progress) goes out at most once per this many ms per
-# trader, the latest always (config/live_throttle.py); 0 sends every tick.
+# trader, the latest always (config/core/live_throttle.py); 0 sends every tick.
 LIVE_STATE_INTERVAL_MS = env_int("LIVE_STATE_INTERVAL_MS", 1000, minimum=0)
 CHANNEL_LAYERS = {
     "default": {
@@ -330,7 +330,7 @@ PIPELINE_CREATE_THROTTLE_RATE = env_str("PIPELINE_CREATE_THROTTLE_RATE", "10/min
 # --- Security -----------------------------------------------------------------------------------
 
 # Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default, so a client
-# cannot choose the address the lockout and the throttles see (config/client_address.py).
+# cannot choose the address the lockout and the throttles see (config/core/client_address.py).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 for _proxy in TRUSTED_PROXIES:
     try:
@@ -374,7 +374,8 @@ SECURE_CSP = {
 }
 
 METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
-# Traces go to this OTLP/HTTP endpoint when set (config/tracing.py); the exporter reads it itself.
+# Traces go to this OTLP/HTTP endpoint when set (config/core/tracing.py); the exporter reads
+# it itself.
 OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 
 
@@ -455,8 +456,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "config.logging.RequestIdFilter"},
-        "trace_id": {"()": "config.tracing.TraceIdFilter"},
+        "request_id": {"()": "config.core.logging.RequestIdFilter"},
+        "trace_id": {"()": "config.core.tracing.TraceIdFilter"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},

@@ -10,7 +10,7 @@ reports and mode changes are records of what happened: read-only.
 from django import forms
 from django.contrib import admin
 
-from config.admin import ReadOnlyAdmin
+from config.core.admin import ReadOnlyAdmin
 from pipelines.graph import InvalidGraph, validated_graph
 from pipelines.models import (
     Backtest,

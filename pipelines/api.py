@@ -11,8 +11,8 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import BaseModel
 
-from config.pagination import LimitOffsetPagination
-from config.throttling import UserThrottle, api_throttles
+from config.core.pagination import LimitOffsetPagination
+from config.core.throttling import UserThrottle, api_throttles
 from pipelines import blueprints, lifecycle, selectors, services
 from pipelines.graph import validate_graph
 from pipelines.models import ExecutionStatus, TradingMode, TriggerSource

@@ -21,7 +21,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
-from config.events import execution_group, user_group
+from config.core.events import execution_group, user_group
 from pipelines.live_outbox import Outbox
 from pipelines.models import PipelineExecution
 

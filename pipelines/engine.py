@@ -32,8 +32,8 @@ from billing.services import (
     ledger_params,
     step_charge,
 )
-from config import metrics, tracing
-from config.events import event_build, event_emit, events_send
+from config.core import metrics, tracing
+from config.core.events import event_build, event_emit, events_send
 from pipelines import hooks
 from pipelines.execution_setup import (
     PIPELINE_MANAGER_NODE,

@@ -23,8 +23,8 @@ from accounts.models import BrokerConnection, User
 from agents.state import PipelineState
 from billing.reservations import settle_cte
 from billing.services import ledger_ctes
-from config.db import fetch_one_prepared, model_columns, model_from_row
-from config.events import event_emit
+from config.core.db import fetch_one_prepared, model_columns, model_from_row
+from config.core.events import event_emit
 from pipelines import hooks
 from pipelines.models import (
     ExecutionStatus,
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 # A running task renews its lease every HEARTBEAT (a step may take minutes: an LLM call), so the
 # lease can be short: a worker that died is noticed LEASE after its last beat, and the reaper
-# (every 30 s, config/beat.py) hands its run to a new task within about a minute and a quarter.
+# (every 30 s, config/core/beat.py) hands its run to a new task within about a minute and a quarter.
 LEASE = timedelta(seconds=45)
 HEARTBEAT = LEASE / 3
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.selectors import user_today
 from accounts.services import notify
-from config.errors import Conflict
+from config.core.errors import Conflict
 from pipelines import periodic
 from pipelines.models import (
     ACTIVE_EXECUTION_STATUSES,

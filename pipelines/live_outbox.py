@@ -22,7 +22,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from config.live_throttle import state_key
+from config.core.live_throttle import state_key
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.services import notify
-from config.errors import Conflict
+from config.core.errors import Conflict
 from pipelines import periodic
 from pipelines.lifecycle import pipeline_budget_exhausted as pipeline_budget_exhausted
 from pipelines.lifecycle import pipeline_stop

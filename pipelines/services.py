@@ -15,9 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.db import fetch_one_prepared
-from config.errors import Conflict
-from config.events import event_emit
+from config.core.db import fetch_one_prepared
+from config.core.errors import Conflict
+from config.core.events import event_emit
 from pipelines import hooks
 from pipelines.graph import GraphCheck, validated_graph
 from pipelines.models import (

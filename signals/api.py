@@ -15,8 +15,8 @@ from ninja.security import HttpBearer
 
 from accounts.selectors import api_token_lookup
 from accounts.services import api_token_touch
-from config.pagination import LimitOffsetPagination
-from config.throttling import AnonThrottle, AtomicThrottle
+from config.core.pagination import LimitOffsetPagination
+from config.core.throttling import AnonThrottle, AtomicThrottle
 from pipelines.selectors import pipeline_get
 from signals import catalog, conf, selectors, services
 from signals.bus import RedisStreamBus

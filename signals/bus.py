@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import redis
 
-from config.tracing import span, trace_headers
+from config.core.tracing import span, trace_headers
 from signals import conf
 from signals.redis import bus_redis
 
@@ -35,7 +35,7 @@ class BusMessage:
     owner_id: int | None = None  # set on webhook signals: only this user's pipelines may match
     published_at: float | None = None  # wall-clock seconds at publish, for latency
     error: str = ""
-    trace_headers: dict[str, str] | None = None  # the publisher's trace (config/tracing.py)
+    trace_headers: dict[str, str] | None = None  # the publisher's trace (config/core/tracing.py)
     raw: dict[str, str] = field(default_factory=dict)  # the entry's fields, for a dead letter
 
 

@@ -38,7 +38,7 @@ from django.db import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from config import tracing
+from config.core import tracing
 from signals import conf, metrics, selectors, services
 from signals.bus import BusMessage, RedisStreamBus, SignalBus
 from signals.index import SignalIndex

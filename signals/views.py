@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from config.errors import Conflict
+from config.core.errors import Conflict
 from pipelines.models import Pipeline
 from pipelines.selectors import pipeline_get
 from signals import catalog, selectors, services

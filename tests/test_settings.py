@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, load_dotenv
+from config.core.env import env_bool, env_int, load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 

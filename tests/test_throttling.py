@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 
-from config.throttling import window_admit
+from config.core.throttling import window_admit
 from conftest import APIClient
 from pipelines.tests.factories import pipeline_payload
 
@@ -100,7 +100,7 @@ def test_a_redis_outage_answers_503_with_retry_after(api, owner):
 
 
 def _script_calls() -> int:
-    from config.throttling import throttle_redis
+    from config.core.throttling import throttle_redis
 
     stats = throttle_redis().info("commandstats")
     return sum(stats.get(name, {}).get("calls", 0) for name in ("cmdstat_evalsha", "cmdstat_eval"))
@@ -108,7 +108,7 @@ def _script_calls() -> int:
 
 @pytest.mark.django_db
 def test_it_checks_every_limit_of_a_request_in_one_redis_call(owner, api):
-    from config.throttling import throttle_redis
+    from config.core.throttling import throttle_redis
 
     api.get("/api/v1/pipelines")  # the script is loaded into Redis
     throttle_redis().config_resetstat()
@@ -121,7 +121,7 @@ def test_it_checks_every_limit_of_a_request_in_one_redis_call(owner, api):
 
 
 def test_it_counts_a_refused_request_against_no_limit():
-    from config.throttling import Window, windows_admit
+    from config.core.throttling import Window, windows_admit
 
     roomy, full = Window("roomy:test", 100, 60), Window("full:test", 2, 60)
     results = [windows_admit(windows=[roomy, full])[0] for _ in range(5)]

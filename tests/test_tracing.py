@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from agents.builtin.pipeline_manager import PIPELINE_MANAGER_TYPE
 from config.celery import app as celery_app
-from config.tracing import TraceIdFilter, span_continuing, trace_headers
+from config.core.tracing import TraceIdFilter, span_continuing, trace_headers
 from pipelines.models import ExecutionStatus, Pipeline, PipelineExecution
 from pipelines.tests.test_paper_trading import GRAPH, KEY, SECRET, paper_pipeline
 from signals.bus import RedisStreamBus
@@ -223,7 +223,7 @@ def test_the_trace_id_is_stamped_on_log_records(sdk_on):
 
 
 def test_tracing_is_off_without_an_endpoint():
-    from config.tracing import tracing_enabled
+    from config.core.tracing import tracing_enabled
 
     assert not tracing_enabled()
     with span_continuing(

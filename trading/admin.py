@@ -4,7 +4,7 @@ trading services (the broker is the source of truth; the ledger mirrors it)."""
 
 from django.contrib import admin
 
-from config.admin import ReadOnlyAdmin
+from config.core.admin import ReadOnlyAdmin
 from trading.models import (
     EODAction,
     ManualIntervention,

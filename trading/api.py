@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
-from config.pagination import LimitOffsetPagination
+from config.core.pagination import LimitOffsetPagination
 from trading import selectors, services
 from trading.executors.factory import executor_for_position
 from trading.models import Mode, OrderStatus, PositionStatus, TradeStatus

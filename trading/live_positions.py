@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from config.events import event_build, event_emit, events_send
+from config.core.events import event_build, event_emit, events_send
 
 EVENT = "position_updated"
 

@@ -7,7 +7,7 @@ from datetime import date
 from django.db.models import QuerySet
 
 from accounts.models import User
-from config.errors import Conflict
+from config.core.errors import Conflict
 from trading.models import Order, OrderStatus, Position, PositionStatus, Trade
 
 

@@ -8,7 +8,7 @@ from celery import group, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from config import metrics
+from config.core import metrics
 from trading import monitor, services
 from trading.executors.factory import executor_for
 from trading.marketdata.registry import market_data_provider

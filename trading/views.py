@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from config.ui import confirmation_page, is_confirmed
+from config.core.ui import confirmation_page, is_confirmed
 from trading import selectors, services
 from trading.executors.factory import executor_for_position
 from trading.forms import TradeFilterForm

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from config.client_address import client_address, parse_networks
+from config.core.client_address import client_address, parse_networks
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.errors import BudgetExceeded
-from config.events import event_emit
+from config.core.events import event_emit
 from pipelines.backtest.custom import custom_node, strategy_for, strategy_signals
 from pipelines.backtest.engine import AT_CLOSE, NEXT_OPEN, Costs, History, run_backtest
 from pipelines.backtest.histories import ARRAY_FIELDS, dataset_history, history_range

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from config.events import event_emit
+from config.core.events import event_emit
 from pipelines.backtest.engine import Costs
 from pipelines.backtest.llm_budget import llm_needed
 from pipelines.backtest.services import (

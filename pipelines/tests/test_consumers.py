@@ -5,7 +5,7 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from config.events import event_emit
+from config.core.events import event_emit
 from pipelines import services
 
 pytestmark = pytest.mark.django_db(transaction=True)

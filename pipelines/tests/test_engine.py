@@ -7,7 +7,7 @@ import pytest
 
 from agents.state import PipelineState
 from billing.models import CostEntry, DailyCost
-from config.events import execution_group, user_group
+from config.core.events import execution_group, user_group
 from pipelines import engine, execution_state, services
 from pipelines.models import ExecutionStatus, PipelineExecution, Report, StepRun, StepStatus
 

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from config.errors import Conflict
+from config.core.errors import Conflict
 from pipelines import engine, services
 from pipelines.models import ExecutionStatus, PipelineExecution
 

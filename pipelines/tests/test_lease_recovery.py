@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from config.beat import BEAT_SCHEDULE
+from config.core.beat import BEAT_SCHEDULE
 from pipelines.models import ExecutionStatus, PipelineExecution
 from pipelines.services import executions_reap_stale
 from tests.worker import worker_process_start

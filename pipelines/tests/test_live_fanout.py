@@ -12,7 +12,7 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from config.asgi import application
-from config.events import event_build, event_emit, events_send
+from config.core.events import event_build, event_emit, events_send
 from pipelines.consumers import user_page_shows
 from pipelines.live_outbox import Outbox
 
@@ -255,7 +255,7 @@ def test_it_merges_position_states_while_the_process_is_behind():
 
 
 def test_it_sends_the_first_state_at_once_and_only_the_latest_within_the_interval():
-    from config.live_throttle import StateThrottle
+    from config.core.live_throttle import StateThrottle
 
     throttle = StateThrottle(1.0)
     groups = ["user.1"]
@@ -278,7 +278,7 @@ def test_it_sends_the_first_state_at_once_and_only_the_latest_within_the_interva
 
 
 def test_it_drops_a_held_state_that_a_sweeps_list_supersedes():
-    from config.live_throttle import StateThrottle
+    from config.core.live_throttle import StateThrottle
 
     throttle = StateThrottle(1.0)
     groups = ["user.1"]
@@ -303,7 +303,7 @@ def test_it_drops_a_held_state_that_a_sweeps_list_supersedes():
 def test_it_delivers_the_latest_of_a_burst_through_the_publisher(client, owner):
     """The real publish path: a burst of ticks of one position reaches the socket as its first
     and its latest state, and `flush` waits for the held one."""
-    from config import events
+    from config.core import events
 
     cookie = _cookie(owner)
 

@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from config.asgi import application
-from config.events import event_emit
+from config.core.events import event_emit
 from pipelines import engine, services
 from pipelines.blueprints import pipeline_create_from_blueprint
 from pipelines.models import ExecutionStatus, Pipeline, PipelineExecution, Report

@@ -18,8 +18,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from config.errors import Conflict, UpgradeRequired
-from config.ui import confirmation_page, is_confirmed
+from config.core.errors import Conflict, UpgradeRequired
+from config.core.ui import confirmation_page, is_confirmed
 from pipelines import blueprints, lifecycle, runmodes, selectors, services
 from pipelines.forms import (
     LIVE_WARNING,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db import close_old_connections
 
-from config import tracing
+from config.core import tracing
 from signals import conf, metrics, selectors, services
 from signals.bus import RedisStreamBus, SignalBus
 from signals.generators.base import SignalGenerator

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config.db import fetch_one_prepared, fetch_prepared, model_columns, model_from_row
+from config.core.db import fetch_one_prepared, fetch_prepared, model_columns, model_from_row
 from pipelines.models import (
     ExecutionStatus,
     Pipeline,

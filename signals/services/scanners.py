@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import User
-from config.errors import Conflict
+from config.core.errors import Conflict
 from pipelines.models import (
     PipelineStatus,
 )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from config.beat import BEAT_SCHEDULE
+from config.core.beat import BEAT_SCHEDULE
 from signals.models import MatchOutcome, SignalEvent, SignalMatch
 from signals.services import signal_log_cleanup
 from signals.tasks import signal_log_cleanup_task

@@ -16,7 +16,7 @@ import pytest
 
 from agents.state import PipelineState
 from billing.models import CostEntry, CostType
-from config.events import execution_group
+from config.core.events import execution_group
 from pipelines import engine, services
 from pipelines.blueprints import DAY_TRADING
 from pipelines.models import ExecutionStatus, PipelineExecution, StepStatus

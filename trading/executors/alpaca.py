@@ -29,7 +29,7 @@ from alpaca.trading.requests import (
 )
 from pydantic import ValidationError
 
-from config import metrics
+from config.core import metrics
 from trading.executors.base import (
     AccountSnapshot,
     BracketOrderRequest,

@@ -29,7 +29,7 @@ def simulated_account_for(*, owner: User, initial_balance: Decimal) -> Simulated
 
 def simulated_account_reset(*, owner: User, initial_balance: Decimal) -> SimulatedAccount:
     """Start the simulated account over (only when nothing is open in simulation)."""
-    from config.errors import Conflict
+    from config.core.errors import Conflict
 
     if Position.objects.filter(
         owner=owner, trading_mode=Mode.SIMULATION, status=PositionStatus.OPEN

@@ -10,7 +10,7 @@ from uuid import UUID
 from django.db import connection
 
 from accounts.models import User
-from config import metrics
+from config.core import metrics
 from trading.executors.base import (
     BracketOrderRequest,
     ExecutionError,

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.events import event_emit
+from config.core.events import event_emit
 from trading import hooks, simulation_rules
 from trading.executors.base import (
     BracketOrderRequest,

@@ -213,7 +213,7 @@ def test_it_sends_each_user_one_event_listing_their_changed_positions(
     from asgiref.sync import async_to_sync, sync_to_async
     from channels.layers import get_channel_layer
 
-    from config import events
+    from config.core import events
 
     owner, peer = UserFactory.create_batch(2)
     provider, positions = steady_positions(tmp_path, [owner, peer])

@@ -1,16 +1,16 @@
-"""Write the code-defined beat schedule (config/beat.py) into django-celery-beat's tables."""
+"""Write the code-defined beat schedule (config/core/beat.py) into django-celery-beat's tables."""
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from config.beat import BEAT_SCHEDULE
+from config.core.beat import BEAT_SCHEDULE
 
 PREFIX = "tradecrew: "
 
 
 class Command(BaseCommand):
-    help = "Create, update and remove the system's periodic tasks to match config/beat.py."
+    help = "Create, update and remove the system's periodic tasks to match config/core/beat.py."
 
     @transaction.atomic
     def handle(self, *args, **options):

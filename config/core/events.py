@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from config.live_throttle import StateThrottle
+from config.core.live_throttle import StateThrottle
 
 logger = logging.getLogger(__name__)
 

@@ -113,7 +113,7 @@ class AtomicThrottle(SimpleRateThrottle):
         self._local = threading.local()
 
     def get_ident(self, request: HttpRequest) -> str | None:
-        # REMOTE_ADDR has been resolved through TRUSTED_PROXIES (config/client_address.py).
+        # REMOTE_ADDR has been resolved through TRUSTED_PROXIES (config/core/client_address.py).
         return request.META.get("REMOTE_ADDR")
 
     def window(self, request: HttpRequest) -> Window | None:

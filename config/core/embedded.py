@@ -4,7 +4,7 @@ A fresh machine has no database or Redis; when DATABASE_URL / REDIS_URL are unse
 ask this module for URLs, and it starts real servers whose data lives under VAR_DIR. Both servers
 run as daemons that outlive the process that started them, so `web`, `worker` and `beat` share
 them; starting twice is harmless (a file lock serialises concurrent starts) and data survives a
-restart. `python -m config.embedded up|down|status|urls` manages them from the shell.
+restart. `python -m config.core.embedded up|down|status|urls` manages them from the shell.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def main(argv: list[str]) -> int:
         print(f"DATABASE_URL={ensure_postgres()}")
         print(f"REDIS_URL={ensure_redis()}")
     else:
-        print(f"usage: python -m config.embedded up|down|status|urls (got {command!r})")
+        print(f"usage: python -m config.core.embedded up|down|status|urls (got {command!r})")
         return 2
     return 0
 
