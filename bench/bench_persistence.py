@@ -292,11 +292,11 @@ def _orm_reserve(owner, execution):
     from django.db.models import Q, Sum, Value
     from django.db.models.functions import Coalesce
 
+    from accounts.selectors import user_today
     from billing.models import BudgetReservation, DailyCost, ReservationStatus
     from billing.reservations import BUDGET_LOCK_NAMESPACE
-    from billing.services import owner_local_day
 
-    today = owner_local_day(owner=owner, at=NOW)
+    today = user_today(owner, at=NOW)
     month_start = today.replace(day=1)
     needed = Decimal("0.01")
     with transaction.atomic():
