@@ -1,6 +1,7 @@
 """Hand-written statements against the same writes through the ORM, back to back: the engine's
 claim and completion (pipelines.execution_state), the manual start's execution INSERT
-(pipelines.services) and the budget reservation (billing.reservations). Each pair runs
+(pipelines.services), the budget reservation (billing.reservations) and the charge of a step
+on its own (billing.services.CHARGE_SQL). Each pair runs
 alternately, in rounds, on the same rows, so a busy machine slows both alike. The figures
 decide whether a statement stays hand-written: the comment beside each one quotes them (the
 step boundary has bench/bench_checkpoint.py).
@@ -334,6 +335,64 @@ def _orm_reserve(owner, execution):
     return fits
 
 
+# --- the charge of a step on its own ----------------------------------------------------------
+
+
+def _step_charge(owner, pipeline, execution):
+    """A step's charge: its runtime and one model call (two ledger rows)."""
+    from agents.metering import LLMCall
+    from billing.services import step_charge
+
+    return step_charge(
+        owner_id=owner.pk,
+        pipeline_id=pipeline.pk,
+        execution_id=execution.pk,
+        agent_id="report",
+        agent_type="reporting_agent",
+        pricing_rate=Decimal("0.05"),
+        runtime_seconds=1.25,
+        llm_calls=[LLMCall("report", "gpt-4o-mini", 900, 150, Decimal("0.000225"))],
+    )
+
+
+def _raw_charge(owner, pipeline, execution):
+    from django.db import transaction
+
+    from billing.services import charge_record
+
+    with transaction.atomic():
+        charge_record(
+            _step_charge(owner, pipeline, execution), owner=owner, pipeline_id=pipeline.pk, at=NOW
+        )
+
+
+def _orm_charge(owner, pipeline, execution):
+    """The same ledger rows and day's roll-up through the ORM: the rows, then the roll-up
+    incremented with F(), created in a savepoint when it is the day's first charge (a
+    concurrent first charge's IntegrityError: increment instead)."""
+    from django.db import IntegrityError, transaction
+    from django.db.models import F
+
+    from accounts.selectors import user_today
+    from billing.models import CostEntry, DailyCost
+
+    charge = _step_charge(owner, pipeline, execution)
+    day = user_today(owner, at=NOW)
+    for entry in charge.entries:
+        entry.created_at = NOW
+    with transaction.atomic():
+        CostEntry.objects.bulk_create(charge.entries)
+        today = DailyCost.objects.filter(owner=owner, pipeline_id=pipeline.pk, day=day)
+        if not today.update(total_cost=F("total_cost") + charge.total):
+            try:
+                with transaction.atomic():
+                    DailyCost.objects.create(
+                        owner=owner, pipeline_id=pipeline.pk, day=day, total_cost=charge.total
+                    )
+            except IntegrityError:
+                today.update(total_cost=F("total_cost") + charge.total)
+
+
 def _alternate(count: int, ways: dict, after=None) -> dict[str, list[float]]:
     """Each way `count` times, alternating in ROUNDS rounds (round 0 warms both up)."""
     timings = {name: [] for name in ways}
@@ -419,6 +478,16 @@ def main(count: int) -> None:
             {
                 "lock + one prepared statement": lambda: _raw_reserve(user, execution),
                 "lock + ORM, 3 statements + tx": lambda: _orm_reserve(user, execution),
+            },
+        ),
+    )
+    _print(
+        f"a step's charge on its own (load average {os.getloadavg()[0]:.1f}), {count} of each",
+        _alternate(
+            count,
+            {
+                "one statement + tx": lambda: _raw_charge(user, pipeline, execution),
+                "ORM, 2 statements + tx": lambda: _orm_charge(user, pipeline, execution),
             },
         ),
     )
