@@ -1,9 +1,9 @@
 """The estimator's step history (billing.estimates.agent_history: the ORM medians of
 pipelines.run_costs.step_medians) against the same medians from a hand-written query, and the
-estimate accuracy (`_accuracy_rows`: a hand-written query on the runs' SQL pipelines provides,
-then the steps' costs through the ORM) against the same answer wholly through the ORM
-(subqueries), back to back on one owner's history. The figures say what a hand-written query
-would save, beside each in its comment.
+estimate accuracy (`_accuracy_rows`: two hand-written queries on the runs' and steps' SQL
+pipelines provides) against the same answer through the ORM (subqueries, a grouped Sum), back to
+back on one owner's history. The figures say what a hand-written query would save, beside each
+in its comment.
 
 Run with `make bench` (or `uv run python bench/bench_estimates.py [executions] [reads]`).
 """
@@ -233,7 +233,7 @@ def main(executions: int, reads: int) -> None:
     assert len(raw_runs) == len(orm_runs) and raw_by_agent == dict(orm_by_agent)
     accuracy = _time(
         {
-            "hand-written + ORM steps": lambda: _accuracy_rows(owner=user, since=since),
+            "hand-written queries": lambda: _accuracy_rows(owner=user, since=since),
             "ORM, 2 queries": lambda: _orm_accuracy(user, since),
         },
         reads,

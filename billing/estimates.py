@@ -190,12 +190,13 @@ def cost_estimate(
     }
 
 
-# The runs admitted with an estimate and what they cost: the runs are the pipelines app's
-# (`completed_runs`, the SQL it answers with through billing.hooks.runs_sql), and so are the
-# steps (what each agent type cost in each run: billing.hooks.step_costs, an ORM read).
-# bench/bench_estimates.py, 5,000 runs, 30 reads each, back to back (2026-12-02, load average
-# 3.3 on 2 cores): this query and the steps' p50 112 ms / p99 226 ms; the ORM (a subquery for
-# the cost, a grouped Sum) p50 349 ms / p99 653 ms.
+# The runs admitted with an estimate and what they cost, then each agent type's part: the runs
+# and steps are the pipelines app's (`completed_runs`, `step_costs`: the SQL it answers with
+# through billing.hooks.runs_sql). bench/bench_estimates.py, 5,000 runs, 30 reads each, back to
+# back (2026-12-02, load average 8.4 on 2 cores, the runs' and steps' SQL joined as subqueries):
+# these two queries p50 429 ms / p99 763 ms; the ORM (a subquery for the cost, a grouped Sum)
+# p50 1358 ms / p99 2240 ms (before, tables joined by name, at load 3.3: 112 / 226 ms against
+# 349 / 653 ms).
 _ACCURACY_SQL = """
 SELECT r.execution_id, r.estimated_cost, r.estimated_by_agent, e.total_cost
   FROM billing_budgetreservation r
@@ -203,10 +204,22 @@ SELECT r.execution_id, r.estimated_cost, r.estimated_by_agent, e.total_cost
  WHERE r.owner_id = %s AND r.estimated_cost IS NOT NULL AND e.finished_at >= %s
 """
 
+_ACTUAL_BY_AGENT_SQL = """
+SELECT s.execution_id, s.agent_type, SUM(s.cost)
+  FROM ({step_costs}) s
+ WHERE s.execution_id = ANY(%s)
+ GROUP BY s.execution_id, s.agent_type
+"""
+
 
 @functools.cache
-def _accuracy_sql() -> str:
-    return _ACCURACY_SQL.format(completed_runs=hooks.runs_sql().completed)
+def _accuracy_sql() -> tuple[str, str]:
+    """The two statements with the runs' and steps' SQL, composed once."""
+    runs = hooks.runs_sql()
+    return (
+        _ACCURACY_SQL.format(completed_runs=runs.completed),
+        _ACTUAL_BY_AGENT_SQL.format(step_costs=runs.step_costs),
+    )
 
 
 # MAPE divides by what a run cost, so a run that cost next to nothing (a rules-engine run is a
@@ -264,12 +277,16 @@ class _Errors:
 def _accuracy_rows(*, owner: User, since) -> tuple[list, dict[Any, dict[str, Decimal]]]:
     """The owner's completed runs with a stored estimate, and what each agent type cost in
     each of them."""
+    accuracy_sql, actual_by_agent_sql = _accuracy_sql()
+    actual_by_agent: dict[Any, dict[str, Decimal]] = defaultdict(dict)
     with connection.cursor() as cursor:
-        cursor.execute(_accuracy_sql(), [owner.pk, since])
+        cursor.execute(accuracy_sql, [owner.pk, since])
         runs = cursor.fetchall()
-    if not runs:
-        return runs, {}
-    return runs, hooks.step_costs(execution_ids=[row[0] for row in runs])
+        if runs:
+            cursor.execute(actual_by_agent_sql, [[row[0] for row in runs]])
+            for execution_id, agent_type, agent_cost in cursor.fetchall():
+                actual_by_agent[execution_id][agent_type] = agent_cost
+    return runs, actual_by_agent
 
 
 def estimate_accuracy(*, owner: User, days: int = 30) -> dict[str, Any]:

@@ -1,15 +1,15 @@
 """Django signals through which billing asks the pipelines app (above it) about runs.
 
 Budgets and estimates need the runs' figures — which runs are still in flight and what they
-have spent, what a completed run cost, each step's runtime, tokens and cost, which pipelines
-are active — and those rows are the pipelines app's. Imports point one way (… ← billing ←
-pipelines), so billing asks here and pipelines answers (its receivers are connected in
-`PipelinesConfig.ready`), the way `trading.hooks` asks for pipeline names.
+have spent, what a completed run and each of its steps cost, each step's runtime and tokens,
+which pipelines are active — and those rows are the pipelines app's. Imports point one way
+(… ← billing ← pipelines), so billing asks here and pipelines answers (its receivers are
+connected in `PipelinesConfig.ready`), the way `trading.hooks` asks for pipeline names.
 
-The hot statements (the budget reservation before every paid step, the estimate accuracy) stay
-hand-written: pipelines answers them with the SQL of its runs (`RunsSQL`, built from its
-models' `_meta` and `ExecutionStatus`), which billing composes into its own statements once
-per process. The rest are ORM reads in pipelines.
+The statements a benchmark keeps hand-written (the budget reservation before every paid step,
+the estimate accuracy) ask for the SQL of the runs and steps (`RunsSQL`, built by pipelines from
+its models' `_meta` and `ExecutionStatus`) and compose it into their own text once per process.
+The rest are ORM reads in pipelines.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -33,10 +32,6 @@ runs_sql_requested = Signal()
 # answer is a list of StepMedians, one per agent type and engine.
 step_medians_requested = Signal()
 
-# Asked what each agent type cost in each of the runs `execution_ids`. The answer is
-# {execution id: {agent type: Decimal}}.
-step_costs_requested = Signal()
-
 # Asked for the ids of the owner's active pipelines (kwargs: owner). The answer is a list.
 active_pipelines_requested = Signal()
 
@@ -46,10 +41,12 @@ class RunsSQL:
     """Subqueries over the pipelines app's runs for billing to join (no parameters), each
     yielding (id, total_cost, finished_at): `in_flight`, the runs pending or running (a budget
     reservation counts while its run is one of them, so one whose run crashed before settling
-    stops counting); `completed`, the runs that completed."""
+    stops counting); `completed`, the runs that completed. `step_costs` yields (execution_id,
+    agent_type, cost) of every step: what it cost in runtime and tokens."""
 
     in_flight: str
     completed: str
+    step_costs: str
 
 
 @dataclass(frozen=True)
@@ -84,10 +81,6 @@ def step_medians(*, owner, since: datetime, per_symbol_agents: frozenset[str]) -
     return _answer(
         step_medians_requested, owner=owner, since=since, per_symbol_agents=per_symbol_agents
     )
-
-
-def step_costs(*, execution_ids: list[UUID]) -> dict[UUID, dict[str, Decimal]]:
-    return _answer(step_costs_requested, execution_ids=execution_ids)
 
 
 def active_pipeline_ids(*, owner) -> list[UUID]:

@@ -22,7 +22,6 @@ class PipelinesConfig(AppConfig):
         for signal, answer in (
             (billing_hooks.runs_sql_requested, receivers.runs_sql_for_billing),
             (billing_hooks.step_medians_requested, receivers.step_medians_for_billing),
-            (billing_hooks.step_costs_requested, receivers.step_costs_for_billing),
             (billing_hooks.active_pipelines_requested, receivers.active_pipelines_for_billing),
         ):
             signal.connect(answer, dispatch_uid=f"pipelines.billing.{answer.__name__}")

@@ -62,12 +62,6 @@ def step_medians_for_billing(sender, owner, since, per_symbol_agents, **kwargs):
     return step_medians(owner=owner, since=since, per_symbol_agents=per_symbol_agents)
 
 
-def step_costs_for_billing(sender, execution_ids, **kwargs):
-    from pipelines.run_costs import step_costs
-
-    return step_costs(execution_ids=execution_ids)
-
-
 def active_pipelines_for_billing(sender, owner, **kwargs):
     from pipelines.run_costs import active_pipeline_ids
 

@@ -1,13 +1,11 @@
-"""The runs' side of billing's questions (billing.hooks): the SQL of the runs its budget
-statements join, the median step per agent type the estimator starts from, what each agent type
-cost in a run, and which pipelines are active (the plan's limit). Billing sits below pipelines
+"""The runs' side of billing's questions (billing.hooks): the SQL of the runs and steps its
+budget and accuracy statements join, the median step per agent type the estimator starts from,
+and which pipelines are active (the plan's limit). Billing sits below pipelines
 and asks through its hooks; the receivers in pipelines.receivers answer from here."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
-from decimal import Decimal
 from uuid import UUID
 
 from django.db.models import (
@@ -20,7 +18,6 @@ from django.db.models import (
     Func,
     IntegerField,
     Q,
-    Sum,
     Value,
     When,
 )
@@ -39,7 +36,8 @@ from pipelines.models import (
 
 # Runs in some statuses, for billing's statements to join: (id, total_cost, finished_at).
 _RUNS_SQL = """SELECT "{id}" AS id, "{total_cost}" AS total_cost, "{finished_at}" AS finished_at
-  FROM "{table}" WHERE "{status}" IN ({statuses})"""
+  FROM "{table}" WHERE "{status}" IN ({statuses})
+"""
 
 
 def _runs_in(*statuses: ExecutionStatus) -> str:
@@ -54,12 +52,27 @@ def _runs_in(*statuses: ExecutionStatus) -> str:
     )
 
 
+# Every step's cost: (execution_id, agent_type, cost).
+_STEP_COSTS_SQL = """SELECT "{execution}" AS execution_id, "{agent_type}" AS agent_type,
+       "{agent_cost}" + "{token_cost}" AS cost
+  FROM "{table}"
+"""
+
+
 def runs_sql() -> RunsSQL:
-    """The runs billing's hand-written statements join: table, columns and statuses from the
-    model."""
+    """The runs and steps billing's hand-written statements join: tables, columns and statuses
+    from the models."""
+    steps = StepRun._meta
     return RunsSQL(
         in_flight=_runs_in(ExecutionStatus.PENDING, ExecutionStatus.RUNNING),
         completed=_runs_in(ExecutionStatus.COMPLETED),
+        step_costs=_STEP_COSTS_SQL.format(
+            table=steps.db_table,
+            **{
+                name: steps.get_field(name).column
+                for name in ("execution", "agent_type", "agent_cost", "token_cost")
+            },
+        ),
     )
 
 
@@ -84,9 +97,10 @@ def _jsonb_kind(path: F) -> Func:
 # (its signal's tickers, else the pipeline's list: what the estimator multiplies by when it
 # estimates a run, so a step that handled six tickers is not taken for what one ticker costs).
 # Through the ORM: a hand-written query pays nothing here. bench/bench_estimates.py, 35,000
-# steps, 30 reads each, back to back (2026-12-02, load average 4.1 on 2 cores): a hand-written
-# query p50 66.3 ms / p99 128.8 ms; this p50 70.5 ms / p99 146.9 ms; a second run (load 3.4):
-# 77.1 / 120.9 ms against 73.7 / 122.9 ms — the same, either way.
+# steps, 30 reads each, back to back (2026-12-02, load average 6.8 on 2 cores): this p50
+# 137.2 ms / p99 162.9 ms; the same medians hand-written p50 133.7 ms / p99 165.7 ms; earlier
+# runs (load 4.1 and 3.4): 70.5 / 146.9 ms against 66.3 / 128.8 ms, 73.7 / 122.9 ms against
+# 77.1 / 120.9 ms — the same, either way.
 def step_medians(
     *, owner: User, since: datetime, per_symbol_agents: frozenset[str]
 ) -> list[StepMedians]:
@@ -131,21 +145,6 @@ def step_medians(
         )
     )
     return [StepMedians(**row) for row in rows]
-
-
-def step_costs(*, execution_ids: list[UUID]) -> dict[UUID, dict[str, Decimal]]:
-    """What each agent type cost (runtime and tokens) in each of the runs."""
-    costs: dict[UUID, dict[str, Decimal]] = defaultdict(dict)
-    rows = (
-        StepRun.objects.filter(execution_id__in=execution_ids)
-        .order_by()
-        .values("execution_id", "agent_type")
-        .annotate(cost=Sum(F("agent_cost") + F("token_cost")))
-        .values_list("execution_id", "agent_type", "cost")
-    )
-    for execution_id, agent_type, cost in rows:
-        costs[execution_id][agent_type] = cost
-    return dict(costs)
 
 
 def active_pipeline_ids(*, owner: User) -> list[UUID]:
