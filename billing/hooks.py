@@ -35,6 +35,10 @@ step_medians_requested = Signal()
 # Asked for the ids of the owner's active pipelines (kwargs: owner). The answer is a list.
 active_pipelines_requested = Signal()
 
+# Sent after the commit that changed the plan in force for an owner (kwargs: owner): the
+# signal dispatchers re-read the owner's pipelines, whose signal buckets follow the tier.
+plan_changed = Signal()
+
 
 @dataclass(frozen=True)
 class RunsSQL:

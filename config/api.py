@@ -27,7 +27,6 @@ from agents.custom.api import admin_router as custom_agents_admin_router
 from agents.custom.api import router as custom_agents_router
 from analytics.api import reports_router
 from analytics.api import router as analytics_router
-from billing.api import pipelines_router as cost_pipelines_router
 from billing.api import router as cost_router
 from config import health
 from config.core.errors import Conflict, UpgradeRequired
@@ -38,6 +37,7 @@ from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
 from pipelines.backtest.api import backtests_router, datasets_router, sweeps_router
 from pipelines.backtest.walkforward_api import walkforwards_router
+from pipelines.cost_api import router as cost_pipelines_router
 from pipelines.graph import InvalidGraph
 from signals.api import router as signals_router
 from signals.api import scanners_router

@@ -286,9 +286,7 @@ def test_it_names_no_other_apps_table_in_hand_written_sql():
 UPWARD_IMPORTS_TO_MOVE = {
     "accounts/views.py": ["billing"],  # the account page shows the plan
     "trading/monitor.py": ["agents"],  # a stop's condition rules are the agents'
-    "billing/api.py": ["pipelines"],  # the pipelines' cost-estimate endpoints
     "billing/estimator.py": ["pipelines"],  # a schedule's cron fields
-    "billing/subscriptions.py": ["pipelines", "signals"],  # a tier change re-reads the index
     "pipelines/views/live.py": ["analytics"],  # the dashboard's live fragments
 }
 

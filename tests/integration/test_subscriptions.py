@@ -359,3 +359,28 @@ def test_it_shows_the_next_invoice_as_the_plan_plus_what_the_meter_is_sent(
 
     expected = Decimal("29") + Decimal(metered) / 100
     assert f'data-testid="next-invoice">${expected:.2f}<' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_has_the_signal_dispatchers_reread_an_owners_pipelines_once_the_plan_changes(
+    owner, owner_client, client, stripe_fake
+):
+    from signals.invalidation import Invalidation, InvalidationListener
+
+    (listening,) = pipelines(owner, 1)
+    listener = InvalidationListener()
+    try:
+        owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
+        session_id = next(iter(stripe_fake.checkout_sessions))
+        for event in stripe_fake.complete_checkout(session_id, period_end=int(time.time()) + 86400):
+            post_event(client, *event)
+        owner.refresh_from_db()
+        assert owner.subscription_tier == "BASIC"
+        heard: list[Invalidation] = []
+        deadline = time.monotonic() + 30
+        while Invalidation("pipeline", str(listening.pk)) not in heard:
+            assert time.monotonic() < deadline, f"no invalidation for the pipeline: {heard}"
+            heard += listener.drain()
+            time.sleep(0.05)
+    finally:
+        listener.close()
