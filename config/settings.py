@@ -538,6 +538,12 @@ ALPACA_LIVE_URL = env_str("ALPACA_LIVE_URL")
 MODE_UNLOCK_SIMULATED_TRADES = env_int("MODE_UNLOCK_SIMULATED_TRADES", 10, minimum=0)
 MODE_UNLOCK_PAPER_TRADES = env_int("MODE_UNLOCK_PAPER_TRADES", 25, minimum=0)
 
+# A monitor sweep larger than this many positions is split by user into chunks of about this size,
+# one Celery task each, so it scales with the workers (issue 16). One worker sweeps 10,000
+# simulated positions in about a second; the split is for more positions than that, and for
+# broker round trips (paper/live), which are I/O bound.
+POSITION_MONITOR_CHUNK = env_int("POSITION_MONITOR_CHUNK", 2_500, minimum=1)
+
 # --- Language models -------------------------------------------------------------------------
 # Any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio, llama.cpp); the LLM engine is on
 # when either the key or the base URL is set.
