@@ -443,9 +443,9 @@ NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 5, minimum=0)
 NOTIFY_RETRY_BACKOFF_SECONDS = float(env_decimal("NOTIFY_RETRY_BACKOFF_SECONDS", Decimal("10")))
 # Other addresses for the services' APIs (a self-hosted Telegram Bot API server, a proxy); empty =
 # the services' own.
-NOTIFY_TELEGRAM_API_URL = env_str("NOTIFY_TELEGRAM_API_URL", "")
-NOTIFY_DISCORD_API_URL = env_str("NOTIFY_DISCORD_API_URL", "")
-NOTIFY_SLACK_API_URL = env_str("NOTIFY_SLACK_API_URL", "")
+NOTIFY_TELEGRAM_API_URL = env_str("NOTIFY_TELEGRAM_API_URL", "https://api.telegram.org")
+NOTIFY_DISCORD_API_URL = env_str("NOTIFY_DISCORD_API_URL", "https://discord.com")
+NOTIFY_SLACK_API_URL = env_str("NOTIFY_SLACK_API_URL", "https://hooks.slack.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Logging ------------------------------------------------------------------------------------
