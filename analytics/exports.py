@@ -13,6 +13,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 
 from analytics import presenters, selectors
 from analytics.selectors import Performance, Scope
+from billing.selectors import ledger_entries
 
 CHUNK = 2000
 PDF_TRADE_ROWS = 200
@@ -65,25 +66,9 @@ TRADE_HEADER = [
 ]
 
 
-def _uuid_or_none(value):
-    import uuid
-
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def trade_rows(scope: Scope, filters: dict | None = None):
     """The scope's closed trades as CSV rows, newest first, read in chunks from a cursor."""
-    filters = filters or {}
-    trades = selectors.trades_for_table(
-        scope,
-        symbol=filters.get("symbol"),
-        side=filters.get("side"),
-        close_reason=filters.get("close_reason"),
-        pipeline_id=_uuid_or_none(filters.get("pipeline_id")),
-    ).values_list(
+    trades = selectors.trades_for_table(scope, filters).values_list(
         "pk",
         "closed_at",
         "opened_at",
@@ -157,9 +142,7 @@ def equity_per_trade_csv_response(perf: Performance) -> StreamingHttpResponse:
 
 
 def costs_csv_response(scope: Scope) -> StreamingHttpResponse:
-    entries = selectors.ledger_entries(
-        owner=scope.user, start=scope.start, end=scope.end
-    ).values_list(
+    entries = ledger_entries(owner=scope.user, start=scope.start, end=scope.end).values_list(
         "created_at",
         "pipeline_id",
         "execution_id",
