@@ -16,7 +16,6 @@ from analytics.selectors.breakdowns import (
 from analytics.selectors.comparison import (
     MAX_COMPARED,
     compare,
-    pipeline_options,
     validate_pipeline_ids,
 )
 from analytics.selectors.costs import cost_breakdown
@@ -58,7 +57,6 @@ __all__ = [
     "is_id",
     "parse_ids",
     "performance",
-    "pipeline_options",
     "scope_for",
     "trade_breakdowns",
     "trades_for_table",

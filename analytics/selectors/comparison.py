@@ -22,22 +22,20 @@ def compare(scope: Scope, pipeline_ids) -> list[Performance]:
     ids = list(dict.fromkeys(str(p) for p in pipeline_ids))
     if not 2 <= len(ids) <= MAX_COMPARED:
         raise ValidationError({"ids": f"Compare 2 to {MAX_COMPARED} pipelines."})
-    owned = {str(p["id"]) for p in pipeline_capitals_for_user(user=scope.user, pipeline_ids=ids)}
-    if owned != set(ids):
-        raise Pipeline.DoesNotExist
+    _check_owned(scope.user, ids)
     return [performance(scope.with_pipelines([pid])) for pid in ids]
-
-
-def pipeline_options(user: User) -> list[dict]:
-    """The user's pipelines for selectors (comparison picker, trades filter)."""
-    return pipeline_capitals_for_user(user=user)
 
 
 def validate_pipeline_ids(user: User, raw_ids) -> list[str]:
     """Parse and check pipeline ids: a malformed id is a ValidationError, a foreign one
     DoesNotExist (the API answers 422 and 404)."""
     ids = parse_ids(raw_ids, field="ids", noun="pipeline")
+    _check_owned(user, ids)
+    return ids
+
+
+def _check_owned(user: User, ids: list[str]) -> None:
+    """DoesNotExist unless every id is one of the user's pipelines."""
     owned = {str(p["id"]) for p in pipeline_capitals_for_user(user=user, pipeline_ids=ids)}
     if owned != set(ids):
         raise Pipeline.DoesNotExist
-    return ids

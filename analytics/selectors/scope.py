@@ -4,12 +4,12 @@ bad input a ValidationError naming the field."""
 
 from __future__ import annotations
 
+import dataclasses
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import User
@@ -71,15 +71,8 @@ class Scope:
         return params
 
     def with_pipelines(self, pipeline_ids) -> Scope:
-        return Scope(
-            user=self.user,
-            mode=self.mode,
-            period=self.period,
-            first_day=self.first_day,
-            last_day=self.last_day,
-            zone=self.zone,
-            pipeline_ids=tuple(pipeline_ids),
-        )
+        """The same mode and days, narrowed to these pipelines."""
+        return dataclasses.replace(self, pipeline_ids=tuple(pipeline_ids))
 
 
 def _parse_day(value, name: str) -> date:
@@ -103,7 +96,7 @@ def scope_for(
     """Read the scope from what a page or the API was given; bad input is a ValidationError
     naming the field. Start and end dates imply a custom period."""
     zone = account_selectors.user_zone(user)
-    today = timezone.now().astimezone(zone).date()
+    today = account_selectors.user_today(user)
     mode = (mode or Mode.SIMULATION).upper()
     if mode not in Mode.values:
         raise ValidationError({"mode": f"mode must be one of {', '.join(Mode.values)}."})

@@ -15,7 +15,7 @@ from analytics import backtests, presenters, selectors
 from analytics.views.helpers import budget_shares, scope_or_default, trade_filters
 from billing.selectors import estimates_accuracy, spend_summary
 from pipelines.models import Backtest, Pipeline
-from pipelines.selectors import pipeline_get, reports_for_user
+from pipelines.selectors import pipeline_capitals_for_user, pipeline_get, reports_for_user
 from trading.models import Mode
 
 TRADES_PER_PAGE = 25
@@ -101,7 +101,7 @@ def compare(request):
     scope, problems = scope_or_default(request)
     ids = [i for i in request.GET.getlist("ids") if i]
     backtest_ids = [i for i in request.GET.getlist("backtests") if i]
-    options = selectors.pipeline_options(request.user)
+    options = pipeline_capitals_for_user(user=request.user)
     rows, problems = _compare_rows(request, scope, ids, backtest_ids, options, problems)
     chart = [{"name": row["name"], "data": row["series"]} for row in rows]
     metric_rows = []
