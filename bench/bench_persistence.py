@@ -1,7 +1,8 @@
 """Hand-written statements against the same writes through the ORM, back to back: the engine's
 claim and completion (pipelines.execution_state), the manual start's execution INSERT
-(pipelines.services), the budget reservation (billing.reservations) and the charge of a step
-on its own (billing.services.CHARGE_SQL). Each pair runs
+(pipelines.services), the budget reservation (billing.reservations), the charge of a step on
+its own (billing.services.CHARGE_SQL) and the budget gate's spend read
+(billing.selectors.spend_summary). Each pair runs
 alternately, in rounds, on the same rows, so a busy machine slows both alike. The figures
 decide whether a statement stays hand-written: the comment beside each one quotes them (the
 step boundary has bench/bench_checkpoint.py).
@@ -393,6 +394,25 @@ def _orm_charge(owner, pipeline, execution):
                 today.update(total_cost=F("total_cost") + charge.total)
 
 
+def _orm_spend(owner, pipeline_id):
+    """billing.selectors.spend_summary through the ORM: one aggregate with three sums."""
+    from django.db.models import Q, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from accounts.selectors import user_today
+    from billing.models import DailyCost
+
+    today = user_today(owner, at=NOW)
+    zero = Value(Decimal(0))
+    return DailyCost.objects.filter(owner=owner, day__gte=today.replace(day=1)).aggregate(
+        month=Coalesce(Sum("total_cost"), zero),
+        today=Coalesce(Sum("total_cost", filter=Q(day=today)), zero),
+        pipeline_today=Coalesce(
+            Sum("total_cost", filter=Q(day=today, pipeline_id=pipeline_id)), zero
+        ),
+    )
+
+
 def _alternate(count: int, ways: dict, after=None) -> dict[str, list[float]]:
     """Each way `count` times, alternating in ROUNDS rounds (round 0 warms both up)."""
     timings = {name: [] for name in ways}
@@ -488,6 +508,23 @@ def main(count: int) -> None:
             {
                 "one statement + tx": lambda: _raw_charge(user, pipeline, execution),
                 "ORM, 2 statements + tx": lambda: _orm_charge(user, pipeline, execution),
+            },
+        ),
+    )
+    from billing.selectors import spend_summary
+
+    assert spend_summary(owner=user, pipeline_id=pipeline.pk, at=NOW) == _orm_spend(
+        user, pipeline.pk
+    )
+    _print(
+        f"the budget gate's spend read (load average {os.getloadavg()[0]:.1f}), {count} of each",
+        _alternate(
+            count,
+            {
+                "one prepared statement": lambda: spend_summary(
+                    owner=user, pipeline_id=pipeline.pk, at=NOW
+                ),
+                "ORM aggregate": lambda: _orm_spend(user, pipeline.pk),
             },
         ),
     )

@@ -52,10 +52,10 @@ SELECT pg_advisory_xact_lock(%(namespace)s, %(owner_id)s),
 # pipelines app's: `runs_in_flight` is the SQL it answers with (billing.hooks.runs_sql: the runs
 # pending or running, so a reservation whose run crashed before settling stops counting).
 # bench/bench_persistence.py, 1000 reservations each, back to back (2026-12-02, load average
-# 9.5 on 2 cores, the runs' SQL joined as a subquery): the lock and this statement in one
-# pipelined round trip p50 0.51 ms / p99 8.4 ms; the lock, two aggregates and an upsert through
-# the ORM p50 21.6 ms / p99 60.8 ms (before, with the table joined by name, at load 5.1: 0.30 /
-# 3.3 ms against 5.70 / 15.1 ms).
+# 2.7 on 2 cores, the runs' SQL joined as a subquery): the lock and this statement in one
+# pipelined round trip p50 0.37 ms / p99 2.1 ms; the lock, two aggregates and an upsert through
+# the ORM p50 8.00 ms / p99 20.4 ms (at load 9.5: 0.51 / 8.4 ms against 21.6 / 60.8 ms; before,
+# with the table joined by name, at load 5.1: 0.30 / 3.3 ms against 5.70 / 15.1 ms).
 _RESERVE_SQL = """
 WITH spend AS (
     SELECT COALESCE(SUM(total_cost), 0) AS month,

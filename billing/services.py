@@ -132,9 +132,10 @@ def ledger_ctes(*, only_if: str | None = None) -> str:
 # A charge on its own: the same ledger write, in a statement of its own. It shares its text with
 # the step boundary's, which is what keeps the two ledger writes one (bench/bench_checkpoint.py
 # measures the boundary that carries it). bench/bench_persistence.py, 1000 charges of two rows
-# each, back to back, each in its transaction (2026-12-02, load average 9.5 on 2 cores): this
-# statement p50 3.91 ms / p99 9.3 ms; the ORM (bulk_create, the roll-up incremented with F(),
-# created in a savepoint on the day's first charge) p50 7.37 ms / p99 16.1 ms.
+# each, back to back, each in its transaction (2026-12-02, load average 2.8 on 2 cores): this
+# statement p50 1.11 ms / p99 4.8 ms; the ORM (bulk_create, the roll-up incremented with F(),
+# created in a savepoint on the day's first charge) p50 2.42 ms / p99 5.9 ms (at load 9.5:
+# 3.91 / 9.3 ms against 7.37 / 16.1 ms).
 CHARGE_SQL = f"WITH {ledger_ctes()}SELECT 1"
 
 
