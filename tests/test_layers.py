@@ -286,7 +286,6 @@ def test_it_names_no_other_apps_table_in_hand_written_sql():
 UPWARD_IMPORTS_TO_MOVE = {
     "accounts/views.py": ["billing"],  # the account page shows the plan
     "trading/monitor.py": ["agents"],  # a stop's condition rules are the agents'
-    "billing/estimator.py": ["pipelines"],  # a schedule's cron fields
     "pipelines/views/live.py": ["analytics"],  # the dashboard's live fragments
 }
 
