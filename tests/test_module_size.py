@@ -19,14 +19,10 @@ PRODUCTION = [
     "signals",
     "trading",
 ]
-# Longer than MAX_LINES on purpose, or still waiting for their split: path → why.
+# Longer than MAX_LINES on purpose (one concern), or still waiting for their split: path → why.
 LONG_MODULES: dict[str, str] = {
     "config/settings.py": "one env-driven settings module by design (ARCHITECTURE.md §2)",
     "pipelines/models.py": "the pipelines app's models and their choices, one concern",
-    "trading/executors/alpaca.py": "being split (issue 15)",
-    "trading/marketdata/synthetic.py": "being split (issue 15)",
-    "analytics/metrics.py": "being split (issue 15)",
-    "analytics/selectors.py": "being split (issue 15)",
 }
 
 
