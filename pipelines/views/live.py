@@ -118,7 +118,7 @@ def live_user_fragments(*, user, payload: dict[str, Any], topics: set[str]) -> l
     # A backtest's page subscribes to that backtest only ("backtest:<id>"), a sweep's page to
     # that sweep ("sweep:<id>"): their cards' ids are the same on every such page.
     if event == "backtest_progress":
-        from pipelines.backtest.views import backtest_live_fragments
+        from pipelines.backtest.live import backtest_live_fragments
 
         return backtest_live_fragments(user=user, payload=payload, topics=topics)
     return []
