@@ -26,7 +26,8 @@ DATABASE_NAME = "tradecrew"
 
 
 def var_dir() -> Path:
-    base = os.environ.get("VAR_DIR") or str(Path(__file__).resolve().parent.parent / "var")
+    # The repository's var/ (this file is config/core/embedded.py).
+    base = os.environ.get("VAR_DIR") or str(Path(__file__).resolve().parents[2] / "var")
     path = Path(base).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
