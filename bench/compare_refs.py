@@ -294,7 +294,7 @@ def main() -> int:
     sizes = {"bench_engine.py": [str(args.engine_runs)], "bench_signals.py": [str(args.signals)]}
     # SIGTERM ends the run like Ctrl-C: the finally below cleans up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    current = Tree(f"current {_git('rev-parse', '--short', 'HEAD')}", ROOT, sys.executable)
+    current = Tree(f"current (at {_git('rev-parse', '--short', 'HEAD')})", ROOT, sys.executable)
     base = None
     print(f"host: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f} at the start", flush=True)
     try:
