@@ -29,7 +29,7 @@ class BrokerUnreachable(Exception):
 def alpaca_trading_url(account_type: str) -> str | None:
     """The trading API base URL override for paper or live (None = alpaca-py's default)."""
     name = "ALPACA_PAPER_URL" if account_type == "paper" else "ALPACA_LIVE_URL"
-    return getattr(settings, name, None)
+    return getattr(settings, name)
 
 
 def alpaca_account(*, api_key: str, api_secret: str, account_type: str) -> BrokerAccountInfo:

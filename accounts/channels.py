@@ -212,9 +212,9 @@ def _point_apprise_at_configured_apis() -> None:
     from apprise.plugins.slack import NotifySlack
     from apprise.plugins.telegram import NotifyTelegram
 
-    telegram = (settings.NOTIFY_TELEGRAM_API_URL or "https://api.telegram.org").rstrip("/")
-    discord = (settings.NOTIFY_DISCORD_API_URL or "https://discord.com").rstrip("/")
-    slack = (settings.NOTIFY_SLACK_API_URL or "https://hooks.slack.com").rstrip("/")
+    telegram = settings.NOTIFY_TELEGRAM_API_URL.rstrip("/")
+    discord = settings.NOTIFY_DISCORD_API_URL.rstrip("/")
+    slack = settings.NOTIFY_SLACK_API_URL.rstrip("/")
     NotifyTelegram.notify_url = f"{telegram}/bot"
     NotifyDiscord.notify_url = f"{discord}/api/webhooks"
     NotifySlack.webhook_url = f"{slack}/services"

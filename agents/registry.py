@@ -31,7 +31,7 @@ def _ensure_loaded() -> None:
         import agents.builtin  # noqa: F401 - registers the built-in agents
         from agents.custom import agent as custom_agent  # noqa: F401 - registers it
 
-        for module in getattr(settings, "AGENT_PLUGINS", []):
+        for module in settings.AGENT_PLUGINS:
             importlib.import_module(module)
         _loaded = True
 

@@ -5,7 +5,6 @@ and backtests take their place beside pipelines on the comparison."""
 
 from __future__ import annotations
 
-import uuid
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,7 +16,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from analytics import metrics
-from analytics.selectors import Performance, Scope, TradeColumns, _breakdowns
+from analytics.selectors import (
+    Performance,
+    Scope,
+    TradeColumns,
+    is_id,
+    parse_ids,
+    trade_breakdowns,
+)
 from pipelines.backtest import selectors as backtest_selectors
 from pipelines.models import Backtest, BacktestStatus
 from trading.calendar import NEW_YORK
@@ -44,10 +50,8 @@ class BacktestScope(Scope):
 
 def backtest_for_results(*, user, backtest_id) -> Backtest:
     """The user's backtest (DoesNotExist for another user's or a malformed id)."""
-    try:
-        uuid.UUID(str(backtest_id))
-    except ValueError:
-        raise Backtest.DoesNotExist from None
+    if not is_id(backtest_id):
+        raise Backtest.DoesNotExist
     return backtest_selectors.backtest_get(user=user, backtest_id=backtest_id)
 
 
@@ -137,7 +141,7 @@ def backtest_performance(*, user, backtest: Backtest) -> Performance:
         Decimal("0"),
     )
     names = {str(backtest.pipeline_id): backtest.pipeline.name}
-    breakdowns = _breakdowns(columns, names)
+    breakdowns = trade_breakdowns(columns, names)
     if backtest.dataset.timeframe == "1d":
         breakdowns.pop("hour")  # daily bars carry no time of day
     bars = backtest.equity
@@ -184,13 +188,7 @@ def backtests_with_results(*, user, pipeline_id=None) -> list[Backtest]:
 def validate_backtest_ids(*, user, raw_ids) -> list[Backtest]:
     """Parse and check backtest ids for a comparison: malformed or without results is a
     ValidationError naming the field; another user's is DoesNotExist (404)."""
-    ids = []
-    for raw in raw_ids:
-        try:
-            ids.append(str(uuid.UUID(str(raw))))
-        except ValueError:
-            raise ValidationError({"backtests": f"{raw!r} is not a backtest id."}) from None
-    ids = list(dict.fromkeys(ids))
+    ids = list(dict.fromkeys(parse_ids(raw_ids, field="backtests", noun="backtest")))
     found = {
         str(b.pk): b for b in backtest_selectors.backtests_for_user(user=user).filter(pk__in=ids)
     }

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from analytics import metrics
 from analytics.selectors import Performance
 from analytics.templatetags.tradecrew import money, signed_money
 
@@ -170,8 +171,7 @@ def chart_series(perf: Performance) -> dict[str, list]:
 
 
 def rebased_series(perf: Performance) -> list[dict]:
-    from analytics import metrics
-
+    """Equity rebased to 100 at its first point (the comparison's chart)."""
     return [{"time": _day(d), "value": round(v, 4)} for d, v in metrics.rebased(perf.equity)]
 
 

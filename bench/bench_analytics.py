@@ -96,7 +96,7 @@ def main(trades: int = TRADES, requests: int = REQUESTS) -> int:
 
 def _cursor_against_queryset(user, reads: int = 20) -> None:
     """closed_trade_columns reads its rows off the cursor; the same query through the
-    queryset, back to back (the figure beside it in analytics/selectors.py)."""
+    queryset, back to back (the figure beside it in analytics/selectors/trades.py)."""
     import os
 
     from django.db import connection

@@ -7,8 +7,6 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.conf import settings
-
 from agents.registry import agent_class
 
 # Seconds an agent typically works per symbol (rules engine) when the owner has no history yet.
@@ -74,6 +72,12 @@ def token_price(model: str) -> tuple[Decimal, Decimal]:
 
     price = llm_settings().price(model)
     return price.input, price.output
+
+
+def _default_model() -> str:
+    from agents.llm.config import llm_settings
+
+    return llm_settings().default_model
 
 
 def _window_minutes(schedule: dict[str, Any]) -> float:
@@ -188,7 +192,7 @@ def estimate_pipeline_cost(
         estimate.total_agent_cost += agent_cost
         total_seconds += seconds
         if engine == "llm" and (agent_type in LLM_AVG_TOKENS or own is not None):
-            model = config.get("model") or getattr(settings, "LLM_DEFAULT_MODEL", "default")
+            model = config.get("model") or _default_model()
             if own is not None:
                 typical = (float(own["tokens_in"]), float(own["tokens_out"]))
             else:

@@ -33,7 +33,8 @@ def plan(tier: str) -> Plan:
         tier=tier,
         price=Decimal(str(table["price"])),
         max_active_pipelines=None if limit is None else int(limit),
-        stripe_price_id=getattr(settings, f"STRIPE_PRICE_{tier}", "") or "",
+        # Free has no Stripe price: nothing is bought.
+        stripe_price_id="" if tier == "FREE" else getattr(settings, f"STRIPE_PRICE_{tier}") or "",
     )
 
 

@@ -443,9 +443,9 @@ NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 5, minimum=0)
 NOTIFY_RETRY_BACKOFF_SECONDS = float(env_decimal("NOTIFY_RETRY_BACKOFF_SECONDS", Decimal("10")))
 # Other addresses for the services' APIs (a self-hosted Telegram Bot API server, a proxy); empty =
 # the services' own.
-NOTIFY_TELEGRAM_API_URL = env_str("NOTIFY_TELEGRAM_API_URL", "")
-NOTIFY_DISCORD_API_URL = env_str("NOTIFY_DISCORD_API_URL", "")
-NOTIFY_SLACK_API_URL = env_str("NOTIFY_SLACK_API_URL", "")
+NOTIFY_TELEGRAM_API_URL = env_str("NOTIFY_TELEGRAM_API_URL", "https://api.telegram.org")
+NOTIFY_DISCORD_API_URL = env_str("NOTIFY_DISCORD_API_URL", "https://discord.com")
+NOTIFY_SLACK_API_URL = env_str("NOTIFY_SLACK_API_URL", "https://hooks.slack.com")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Logging ------------------------------------------------------------------------------------
@@ -537,6 +537,12 @@ ALPACA_LIVE_URL = env_str("ALPACA_LIVE_URL")
 # positive cumulative P&L) before LIVE.
 MODE_UNLOCK_SIMULATED_TRADES = env_int("MODE_UNLOCK_SIMULATED_TRADES", 10, minimum=0)
 MODE_UNLOCK_PAPER_TRADES = env_int("MODE_UNLOCK_PAPER_TRADES", 25, minimum=0)
+
+# A monitor sweep larger than this many positions is split by user into chunks of about this size,
+# one Celery task each, so it scales with the workers (issue 16). One worker sweeps 10,000
+# simulated positions in about a second; the split is for more positions than that, and for
+# broker round trips (paper/live), which are I/O bound.
+POSITION_MONITOR_CHUNK = env_int("POSITION_MONITOR_CHUNK", 2_500, minimum=1)
 
 # --- Language models -------------------------------------------------------------------------
 # Any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio, llama.cpp); the LLM engine is on

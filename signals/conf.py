@@ -4,20 +4,9 @@ The defaults live in config/settings.py alone (issue 15: one place per setting).
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-
-def setting(name: str) -> Any:
-    """The project setting `name`, read at call time (so tests can change it with
-    override_settings). Its default lives in config/settings.py only: a name missing there is a
-    configuration error, not a silent second default."""
-    try:
-        return getattr(settings, name)
-    except AttributeError:
-        raise ImproperlyConfigured(f"{name} is not set in config/settings.py") from None
+from config.core.conf import setting
 
 
 def _int(name: str, *, minimum: int = 0) -> int:

@@ -215,3 +215,51 @@ def test_it_works_out_a_users_zone_and_today_in_one_place():
     assert found - ZONE_CALLERS_TO_MOVE == {"accounts/selectors.py"}, (
         "call accounts.selectors.user_zone / user_today"
     )
+
+
+def settings_defaults(source: str) -> list[str]:
+    """`getattr(settings, <name>, <default>)` calls in `source` ("line name"): a second default
+    for a setting whose one default belongs in config/settings.py."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "getattr"):
+            continue
+        has_default = len(node.args) >= 3 or any(k.arg == "default" for k in node.keywords)
+        reads_settings = node.args and ast.unparse(node.args[0]).rsplit(".", 1)[-1] in {
+            "settings",
+            "django_settings",
+        }
+        if has_default and reads_settings:
+            found.append(f"{node.lineno} {ast.unparse(node.args[1])}")
+    return found
+
+
+def settings_readers():
+    """Every production module that may read settings: the apps and config/ (core and wiring)."""
+    yield from (path for _app, path in production_modules())
+    yield from sorted((ROOT / "config").rglob("*.py"))
+
+
+# Modules allowed a getattr default on a setting, each with its reason; keep it short.
+SETTINGS_DEFAULTS_ALLOWED: dict[str, str] = {}
+
+
+def test_it_finds_a_second_default_for_a_setting():
+    source = (
+        "from django.conf import settings\nfrom django import conf\n"
+        'def f():\n    return getattr(settings, "X_CHUNK", 25)\n'
+        'def g(name):\n    return getattr(conf.settings, name, None), getattr(settings, "Y")\n'
+    )
+    assert settings_defaults(source) == ["4 'X_CHUNK'", "6 name"]
+
+
+def test_it_gives_each_setting_its_default_in_config_settings_alone():
+    """A setting's default lives in config/settings.py only; an app reads it without a fallback
+    (like signals/conf.py and config/core/conf.py: a missing one is ImproperlyConfigured)."""
+    found = {
+        str(path.relative_to(ROOT)): hits
+        for path in settings_readers()
+        if (hits := settings_defaults(path.read_text()))
+        and str(path.relative_to(ROOT)) not in SETTINGS_DEFAULTS_ALLOWED
+    }
+    assert found == {}, "define the default in config/settings.py and read it without one"

@@ -13,12 +13,6 @@ from trading import monitor, services
 from trading.executors.factory import executor_for
 from trading.marketdata.registry import market_data_provider
 
-# A sweep larger than this many positions is split by user into chunks of about this size, one
-# Celery task each, so it scales with the workers (issue 16). One worker sweeps 10,000 simulated
-# positions in about a second; the split is for more positions than that, and for broker
-# round trips (paper/live), which are I/O bound.
-DEFAULT_CHUNK_POSITIONS = 2_500
-
 
 def _broker_executor(owner, mode):
     return executor_for(owner=owner, mode=mode)
@@ -31,8 +25,7 @@ def positions_monitor_task() -> int:
     now, market_data = timezone.now(), market_data_provider()
     # Simulated entries queued while the market was closed fill at the open, then are watched.
     services.queued_entries_fill(now=now, market_data=market_data)
-    chunk_positions = getattr(settings, "POSITION_MONITOR_CHUNK", DEFAULT_CHUNK_POSITIONS)
-    chunks = monitor.sweep_chunks(max_positions=chunk_positions)
+    chunks = monitor.sweep_chunks(max_positions=settings.POSITION_MONITOR_CHUNK)
     if len(chunks) > 1:
         group(
             positions_monitor_chunk_task.s(owner_ids=chunk, now=now.isoformat()) for chunk in chunks

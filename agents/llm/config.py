@@ -1,4 +1,5 @@
-"""LLM settings: the one place that reads them (with their defaults) from Django settings."""
+"""LLM settings: the one place that reads, checks and types them; their defaults live in
+config/settings.py alone."""
 
 from __future__ import annotations
 
@@ -6,18 +7,27 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from agents.errors import AgentError
+from config.core.conf import (
+    float_setting,
+    int_setting,
+    names_setting,
+    setting,
+    text_setting,
+)
 
 # Roles whose model can be chosen per deployment (LLM_<ROLE>_MODEL); "" = LLM_DEFAULT_MODEL.
 ROLES = ("bias", "strategy", "reporting", "news")
 RESPONSE_FORMATS = ("json_object", "json_schema", "none")
 
-# USD per 1,000 tokens (input, output) — the same shape billing's cost estimator reads. A model
-# missing from the table is refused (it would be billed $0 and slip past every budget) unless
-# the operator lists it in LLM_FREE_MODELS (local servers: Ollama, vLLM) or prices "default".
-DEFAULT_PRICING: dict[str, dict[str, str]] = {
+# USD per 1,000 tokens (input, output) for the models this release knows — the same shape
+# billing's cost estimator reads. It is the catalogue LLM_PRICING is laid over (an operator's
+# table adds and overrides models), not a setting's default. A model missing from both is
+# refused (it would be billed $0 and slip past every budget) unless the operator lists it in
+# LLM_FREE_MODELS (local servers: Ollama, vLLM) or prices "default".
+BUILTIN_PRICES: dict[str, dict[str, str]] = {
     "gpt-4o": {"input": "0.0025", "output": "0.01"},
     "gpt-4o-mini": {"input": "0.00015", "output": "0.0006"},
     "gpt-4.1": {"input": "0.002", "output": "0.008"},
@@ -27,29 +37,6 @@ DEFAULT_PRICING: dict[str, dict[str, str]] = {
     "gpt-4": {"input": "0.03", "output": "0.06"},
     "gpt-3.5-turbo": {"input": "0.0005", "output": "0.0015"},
 }
-
-DEFAULTS: dict[str, Any] = {
-    "OPENAI_API_KEY": "",
-    "OPENAI_BASE_URL": "",
-    "LLM_DEFAULT_MODEL": "gpt-4o-mini",
-    "LLM_BIAS_MODEL": "",
-    "LLM_STRATEGY_MODEL": "",
-    "LLM_REPORTING_MODEL": "",
-    "LLM_NEWS_MODEL": "",
-    "LLM_MODELS": [],
-    "LLM_PRICING": {},
-    "LLM_FREE_MODELS": [],
-    "LLM_REQUEST_TIMEOUT": 60.0,
-    "LLM_MAX_RETRIES": 2,
-    "LLM_RETRY_BACKOFF_SECONDS": 1.0,
-    "LLM_MAX_COMPLETION_TOKENS": 1024,
-    "LLM_TEMPERATURE": 0.2,
-    "LLM_RESPONSE_FORMAT": "json_object",
-}
-
-
-def _setting(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
 
 
 class UnpricedModel(AgentError):
@@ -104,41 +91,62 @@ class LLMSettings:
         )
 
 
+def _pricing_setting() -> dict[str, Any]:
+    table = setting("LLM_PRICING") or {}
+    if not isinstance(table, dict):
+        raise ImproperlyConfigured(f"LLM_PRICING must be a JSON object, got {table!r}")
+    return table
+
+
 def _pricing() -> dict[str, Price]:
-    table = {**DEFAULT_PRICING, **(_setting("LLM_PRICING") or {})}
-    return {
-        model: Price(Decimal(str(prices["input"])), Decimal(str(prices["output"])))
-        for model, prices in table.items()
-    }
+    prices = {}
+    for model, price in {**BUILTIN_PRICES, **_pricing_setting()}.items():
+        try:
+            prices[model] = Price(Decimal(str(price["input"])), Decimal(str(price["output"])))
+        except (TypeError, KeyError, ArithmeticError):
+            raise ImproperlyConfigured(
+                f"LLM_PRICING[{model!r}] needs an input and an output price, got {price!r}"
+            ) from None
+    return prices
 
 
-def _names(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = value.split(",")
-    return [str(name).strip() for name in value or () if str(name).strip()]
+def _default_model() -> str:
+    model = text_setting("LLM_DEFAULT_MODEL")
+    if not model:
+        raise ImproperlyConfigured("LLM_DEFAULT_MODEL must name a model")
+    return model
+
+
+def _role_models() -> dict[str, str]:
+    return {role: text_setting(f"LLM_{role.upper()}_MODEL") for role in ROLES}
+
+
+def _response_format() -> str:
+    response_format = text_setting("LLM_RESPONSE_FORMAT")
+    if response_format not in RESPONSE_FORMATS:
+        raise ImproperlyConfigured(
+            f"LLM_RESPONSE_FORMAT={response_format!r} must be one of {', '.join(RESPONSE_FORMATS)}"
+        )
+    return response_format
 
 
 def llm_settings() -> LLMSettings:
-    """The current LLM settings (read on every call, so tests can override them)."""
-    default_model = _setting("LLM_DEFAULT_MODEL") or DEFAULTS["LLM_DEFAULT_MODEL"]
-    role_models = {role: _setting(f"LLM_{role.upper()}_MODEL") or "" for role in ROLES}
-    response_format = _setting("LLM_RESPONSE_FORMAT") or "json_object"
-    if response_format not in RESPONSE_FORMATS:
-        response_format = "json_object"
+    """The current LLM settings, checked and typed (read on every call, so tests can override
+    them); a bad or missing one is ImproperlyConfigured naming it."""
     return LLMSettings(
-        api_key=_setting("OPENAI_API_KEY") or "",
-        base_url=(_setting("OPENAI_BASE_URL") or "").rstrip("/"),
-        default_model=default_model,
-        role_models={role: model for role, model in role_models.items() if model},
+        api_key=text_setting("OPENAI_API_KEY"),
+        base_url=text_setting("OPENAI_BASE_URL").rstrip("/"),
+        default_model=_default_model(),
+        role_models={role: model for role, model in _role_models().items() if model},
         models=tuple(model_choices()),
         pricing=_pricing(),
-        free_models=frozenset(_names(_setting("LLM_FREE_MODELS"))),
-        timeout=float(_setting("LLM_REQUEST_TIMEOUT")),
-        max_retries=max(0, int(_setting("LLM_MAX_RETRIES"))),
-        retry_backoff=max(0.0, float(_setting("LLM_RETRY_BACKOFF_SECONDS"))),
-        max_completion_tokens=max(16, int(_setting("LLM_MAX_COMPLETION_TOKENS"))),
-        temperature=float(_setting("LLM_TEMPERATURE")),
-        response_format=response_format,
+        free_models=frozenset(names_setting("LLM_FREE_MODELS")),
+        timeout=float_setting("LLM_REQUEST_TIMEOUT", minimum=0),
+        max_retries=int_setting("LLM_MAX_RETRIES", minimum=0),
+        retry_backoff=float_setting("LLM_RETRY_BACKOFF_SECONDS", minimum=0),
+        max_completion_tokens=int_setting("LLM_MAX_COMPLETION_TOKENS", minimum=16),
+        temperature=float_setting("LLM_TEMPERATURE", minimum=0),
+        response_format=_response_format(),
     )
 
 
@@ -151,12 +159,12 @@ def llm_available(ctx: Any) -> bool:
 def model_choices() -> list[str]:
     """Models an agent's config may name: LLM_MODELS, or else the default model, the role
     models and the priced models."""
-    listed = _names(_setting("LLM_MODELS"))
+    listed = names_setting("LLM_MODELS")
     if not listed:
         listed = [
-            _setting("LLM_DEFAULT_MODEL") or DEFAULTS["LLM_DEFAULT_MODEL"],
-            *(_setting(f"LLM_{role.upper()}_MODEL") or "" for role in ROLES),
-            *DEFAULT_PRICING,
-            *(_setting("LLM_PRICING") or {}),
+            _default_model(),
+            *_role_models().values(),
+            *BUILTIN_PRICES,
+            *_pricing_setting(),
         ]
     return [name for name in dict.fromkeys(listed) if name and name != "default"]

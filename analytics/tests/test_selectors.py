@@ -153,3 +153,20 @@ def test_it_breaks_down_by_pipeline_by_name(owner):
         ("No pipeline (or deleted)", Decimal("3")),
         ("Reversion", Decimal("-4")),
     ]
+
+
+def test_it_filters_the_trades_table_and_ignores_a_pipeline_filter_that_is_not_an_id(owner):
+    crew = f.pipeline(owner)
+    mine = f.closed_trade(owner, net="10", symbol="AAPL", pipeline=crew)
+    f.closed_trade(owner, net="20", symbol="MSFT", pipeline=crew)
+    loose = f.closed_trade(owner, net="30", symbol="AAPL", side="short")
+    scope = selectors.scope_for(user=owner)
+
+    def matching(filters):
+        return {trade.pk for trade in selectors.trades_for_table(scope, filters)}
+
+    assert matching({"symbol": "aapl"}) == {mine.pk, loose.pk}
+    assert matching({"symbol": "aapl", "pipeline_id": str(crew.pk)}) == {mine.pk}
+    assert matching({"symbol": "aapl", "side": "short"}) == {loose.pk}
+    # A hand-edited ?pipeline_id= that is no id narrows nothing instead of failing the query.
+    assert matching({"symbol": "aapl", "pipeline_id": "not-an-id"}) == {mine.pk, loose.pk}

@@ -79,7 +79,7 @@ class ClientAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        trusted = _trusted(tuple(getattr(settings, "TRUSTED_PROXIES", ())))
+        trusted = _trusted(tuple(settings.TRUSTED_PROXIES))
         request.META["REMOTE_ADDR"] = client_address(
             peer=request.META.get("REMOTE_ADDR", ""),
             forwarded_for=request.META.pop("HTTP_X_FORWARDED_FOR", None),

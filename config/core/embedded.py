@@ -26,7 +26,6 @@ DATABASE_NAME = "tradecrew"
 
 
 def var_dir() -> Path:
-    # The repository's var/ (this file is config/core/embedded.py).
     base = os.environ.get("VAR_DIR") or str(Path(__file__).resolve().parents[2] / "var")
     path = Path(base).resolve()
     path.mkdir(parents=True, exist_ok=True)

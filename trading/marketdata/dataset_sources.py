@@ -3,8 +3,6 @@ historical bars through alpaca-py with the trader's own Alpaca connection."""
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from trading.marketdata.base import MarketDataProvider
 from trading.marketdata.datasets import DatasetError
 from trading.models import DatasetSource
@@ -23,6 +21,7 @@ def dataset_provider(*, owner, source: str) -> MarketDataProvider:
         raise DatasetError(f"Fetch from {', '.join(FETCH_SOURCES)}.", column="source")
     from accounts.models import BrokerConnection
     from trading.marketdata.alpaca_provider import AlpacaProvider
+    from trading.marketdata.registry import alpaca_data_endpoint
 
     # Paper and live keys both read market data.
     connection = (
@@ -36,9 +35,7 @@ def dataset_provider(*, owner, source: str) -> MarketDataProvider:
             "historical bars.",
             column="source",
         )
+    url_override, feed = alpaca_data_endpoint()
     return AlpacaProvider(
-        connection.api_key,
-        connection.api_secret,
-        url_override=settings.ALPACA_DATA_URL or None,
-        feed=settings.ALPACA_DATA_FEED or "iex",
+        connection.api_key, connection.api_secret, url_override=url_override, feed=feed
     )

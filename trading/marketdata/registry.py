@@ -1,41 +1,22 @@
-"""The process-wide market-data and news providers, built once from Django settings."""
+"""The process-wide market-data and news providers, built once from Django settings.
+
+The only trading module that reads the market-data settings; their defaults live in
+config/settings.py alone (a missing one is ImproperlyConfigured, naming it)."""
 
 from __future__ import annotations
 
 import threading
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from config.core.conf import int_setting, text_setting
 from trading.marketdata.base import MarketDataError, MarketDataProvider, NewsProvider
 
 PROVIDER_NAMES = ("synthetic", "csv", "alpaca", "finnhub")
 
-# Every setting this package reads, with its default. Only this module reads settings.
-DEFAULTS: dict[str, object] = {
-    "MARKET_DATA_PROVIDER": "synthetic",
-    "MARKET_DATA_SEED": 42,
-    "MARKET_DATA_CSV_DIR": "",
-    "ALPACA_DATA_API_KEY": "",
-    "ALPACA_DATA_SECRET_KEY": "",
-    "ALPACA_DATA_URL": "",
-    "ALPACA_DATA_FEED": "iex",
-    "FINNHUB_API_KEY": "",
-    "FINNHUB_BASE_URL": "",
-}
-
 _lock = threading.Lock()
 _market_data: MarketDataProvider | None = None
 _news: NewsProvider | None = None
-
-
-def _setting(name: str):
-    return getattr(settings, name, DEFAULTS[name])
-
-
-def _text(name: str) -> str:
-    value = _setting(name)
-    return "" if value is None else str(value).strip()
 
 
 def market_data_provider() -> MarketDataProvider:
@@ -75,11 +56,12 @@ def reset_providers() -> None:
 
 
 def _seed() -> int:
-    value = _setting("MARKET_DATA_SEED")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"MARKET_DATA_SEED must be an integer, got {value!r}") from None
+    return int_setting("MARKET_DATA_SEED")
+
+
+def alpaca_data_endpoint() -> tuple[str | None, str]:
+    """(ALPACA_DATA_URL, or None for alpaca-py's own; ALPACA_DATA_FEED) for Alpaca's bars."""
+    return text_setting("ALPACA_DATA_URL") or None, text_setting("ALPACA_DATA_FEED")
 
 
 def build_market_data_provider() -> MarketDataProvider:
@@ -91,7 +73,7 @@ def build_market_data_provider() -> MarketDataProvider:
 
 
 def _build_market_data_provider() -> MarketDataProvider:
-    name = _text("MARKET_DATA_PROVIDER").lower() or "synthetic"
+    name = text_setting("MARKET_DATA_PROVIDER").lower()
     if name == "synthetic":
         from trading.marketdata.synthetic import SyntheticProvider
 
@@ -99,31 +81,27 @@ def _build_market_data_provider() -> MarketDataProvider:
     if name == "csv":
         from trading.marketdata.csv_provider import CsvProvider
 
-        folder = _text("MARKET_DATA_CSV_DIR")
+        folder = text_setting("MARKET_DATA_CSV_DIR")
         if not folder:
             raise ImproperlyConfigured("MARKET_DATA_PROVIDER=csv needs MARKET_DATA_CSV_DIR")
         return CsvProvider(folder)
     if name == "alpaca":
         from trading.marketdata.alpaca_provider import AlpacaProvider
 
-        key, secret = _text("ALPACA_DATA_API_KEY"), _text("ALPACA_DATA_SECRET_KEY")
+        key, secret = text_setting("ALPACA_DATA_API_KEY"), text_setting("ALPACA_DATA_SECRET_KEY")
         if not key or not secret:
             raise ImproperlyConfigured(
                 "MARKET_DATA_PROVIDER=alpaca needs ALPACA_DATA_API_KEY and ALPACA_DATA_SECRET_KEY"
             )
-        return AlpacaProvider(
-            key,
-            secret,
-            url_override=_text("ALPACA_DATA_URL") or None,
-            feed=_text("ALPACA_DATA_FEED") or "iex",
-        )
+        url_override, feed = alpaca_data_endpoint()
+        return AlpacaProvider(key, secret, url_override=url_override, feed=feed)
     if name == "finnhub":
         from trading.marketdata.finnhub_provider import FinnhubProvider
 
-        key = _text("FINNHUB_API_KEY")
+        key = text_setting("FINNHUB_API_KEY")
         if not key:
             raise ImproperlyConfigured("MARKET_DATA_PROVIDER=finnhub needs FINNHUB_API_KEY")
-        return FinnhubProvider(key, base_url=_text("FINNHUB_BASE_URL") or None)
+        return FinnhubProvider(key, base_url=text_setting("FINNHUB_BASE_URL") or None)
     raise ImproperlyConfigured(
         f"MARKET_DATA_PROVIDER={name!r} is not one of {', '.join(PROVIDER_NAMES)}"
     )
@@ -131,11 +109,11 @@ def _build_market_data_provider() -> MarketDataProvider:
 
 def build_news_provider() -> NewsProvider:
     """A new news provider from settings."""
-    key = _text("FINNHUB_API_KEY")
+    key = text_setting("FINNHUB_API_KEY")
     if key:
         from trading.marketdata.finnhub_provider import FinnhubNews
 
-        return FinnhubNews(key, base_url=_text("FINNHUB_BASE_URL") or None)
+        return FinnhubNews(key, base_url=text_setting("FINNHUB_BASE_URL") or None)
     from trading.marketdata.news import SyntheticNews
 
     return SyntheticNews(seed=_seed())

@@ -12,12 +12,25 @@ from trading.marketdata.finnhub_provider import FinnhubNews, FinnhubProvider
 from trading.marketdata.news import SyntheticNews
 from trading.marketdata.synthetic import SyntheticProvider
 
+# What config/settings.py gives on an empty environment, so a developer's .env (a Finnhub key,
+# another provider) does not change what these tests see.
+BASELINE = {
+    "MARKET_DATA_PROVIDER": "synthetic",
+    "MARKET_DATA_SEED": 42,
+    "MARKET_DATA_CSV_DIR": "",
+    "ALPACA_DATA_API_KEY": "",
+    "ALPACA_DATA_SECRET_KEY": "",
+    "ALPACA_DATA_URL": "",
+    "ALPACA_DATA_FEED": "iex",
+    "FINNHUB_API_KEY": "",
+    "FINNHUB_BASE_URL": "",
+}
+
 
 @pytest.fixture(autouse=True)
 def _fresh_registry(settings):
-    for name in registry.DEFAULTS:
-        if hasattr(settings, name):
-            delattr(settings, name)
+    for name, value in BASELINE.items():
+        setattr(settings, name, value)
     registry.reset_providers()
     yield
     registry.reset_providers()
@@ -112,4 +125,27 @@ def test_it_explains_a_bad_configuration(settings, overrides, message):
     for name, value in overrides.items():
         setattr(settings, name, value)
     with pytest.raises(ImproperlyConfigured, match=message):
+        registry.market_data_provider()
+
+
+def test_it_has_no_second_table_of_defaults():
+    assert not hasattr(registry, "DEFAULTS")
+
+
+def _both_providers():
+    return registry.build_market_data_provider(), registry.build_news_provider()
+
+
+@pytest.mark.parametrize("name", ["MARKET_DATA_SEED", "MARKET_DATA_PROVIDER", "FINNHUB_API_KEY"])
+def test_it_names_a_setting_the_settings_module_lacks(settings, name):
+    delattr(settings, name)
+    with pytest.raises(ImproperlyConfigured, match=f"{name} is not set in config/settings.py"):
+        _both_providers()
+
+
+def test_it_takes_no_feed_for_granted(settings):
+    settings.MARKET_DATA_PROVIDER = "alpaca"
+    settings.ALPACA_DATA_API_KEY, settings.ALPACA_DATA_SECRET_KEY = "k", "s"
+    settings.ALPACA_DATA_FEED = ""
+    with pytest.raises(ImproperlyConfigured, match="unknown Alpaca data feed ''"):
         registry.market_data_provider()

@@ -325,3 +325,27 @@ def test_it_keeps_its_caches_bounded():
         provider.bars("AAA", "1h", end=HALF_DAY_NOON, limit=300),
         SyntheticProvider(seed=5).bars("AAA", "1h", end=HALF_DAY_NOON, limit=300),
     )
+
+
+# Pinned from the market as it was before the module became a package (issue 15): a refactor must
+# replay the very same bars and quotes, which the tests that compare two runs of the current code
+# cannot see. Only a deliberate change to the price process (or a numpy whose exp() moves a last
+# bit) should ever re-pin these.
+REPLAY_END = datetime(2026, 11, 27, 17, 3, 20, tzinfo=UTC)
+REPLAYED = [
+    ("AAPL", "1m", "7821c16cbd878c0a", 265.75),
+    ("AAPL", "1d", "f65356303016973e", 266.67),
+    ("QQQ", "4h", "d1d2ef03cdee5b3a", 20.31),
+    ("XYZ", "15m", "beebea57faf41543", 42.81),
+]
+
+
+def test_it_replays_the_market_it_has_always_replayed():
+    provider = SyntheticProvider(seed=42)
+    replayed = []
+    for symbol, timeframe, _, _ in REPLAYED:
+        frame = provider.bars(symbol, timeframe, end=REPLAY_END, limit=300)
+        replayed.append((symbol, timeframe, _digest(frame)[:16], frame["close"].iloc[-1]))
+    assert replayed == REPLAYED
+    quote = provider.quotes(["AAPL"], at=REPLAY_END)["AAPL"]
+    assert (quote.price, quote.bid, quote.ask, quote.volume) == (265.5, 265.43, 265.57, 2147535)

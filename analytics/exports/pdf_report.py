@@ -1,194 +1,29 @@
-"""Exports of a scope: trades, equity and costs as streamed CSV (100k rows never sit in memory)
-and the performance report as a PDF (ReportLab: pure Python, no system libraries)."""
+"""The performance report as a PDF (ReportLab: pure Python, no system libraries): the scope,
+the metric cards, equity and drawdown charts, the breakdowns and the first trades."""
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
-from datetime import datetime
 from decimal import Decimal
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 
-from analytics import presenters, selectors
+from analytics import presenters
+from analytics.exports.csv_files import TRADE_HEADER, stamp, trade_rows
 from analytics.selectors import Performance, Scope
 
-CHUNK = 2000
 PDF_TRADE_ROWS = 200
-
-
-class _Echo:
-    """csv.writer target that hands each row back instead of buffering it."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _stream(filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def stamp(scope: Scope) -> str:
-    return f"{scope.mode.lower()}-{scope.period.lower()}-{scope.last_day:%Y%m%d}"
-
-
-def _local(moment: datetime | None, scope: Scope) -> str:
-    return moment.astimezone(scope.zone).isoformat(timespec="seconds") if moment else ""
-
-
-TRADE_HEADER = [
-    "trade_id",
-    "closed_at",
-    "opened_at",
+# The trades table's columns after the close time, as the CSV names them.
+PDF_TRADE_COLUMNS = (
     "symbol",
     "side",
     "quantity",
     "entry_price",
     "exit_price",
     "net_pnl",
-    "gross_pnl",
-    "commission",
-    "slippage",
     "close_reason",
-    "pipeline_id",
-    "mode",
-]
-
-
-def _uuid_or_none(value):
-    import uuid
-
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def trade_rows(scope: Scope, filters: dict | None = None):
-    """The scope's closed trades as CSV rows, newest first, read in chunks from a cursor."""
-    filters = filters or {}
-    trades = selectors.trades_for_table(
-        scope,
-        symbol=filters.get("symbol"),
-        side=filters.get("side"),
-        close_reason=filters.get("close_reason"),
-        pipeline_id=_uuid_or_none(filters.get("pipeline_id")),
-    ).values_list(
-        "pk",
-        "closed_at",
-        "opened_at",
-        "symbol",
-        "side",
-        "quantity",
-        "entry_price",
-        "exit_price",
-        "realized_pnl",
-        "commission",
-        "slippage_cost",
-        "close_reason",
-        "pipeline_id",
-        "trading_mode",
-    )
-    for row in trades.iterator(chunk_size=CHUNK):
-        (
-            pk,
-            closed,
-            opened,
-            symbol,
-            side,
-            qty,
-            entry,
-            exit_,
-            net,
-            commission,
-            slip,
-            reason,
-            pid,
-            mode,
-        ) = row
-        yield [
-            pk,
-            _local(closed, scope),
-            _local(opened, scope),
-            symbol,
-            side,
-            qty,
-            entry,
-            exit_ if exit_ is not None else "",
-            net,
-            net + commission,
-            commission,
-            slip,
-            reason,
-            pid or "",
-            mode,
-        ]
-
-
-def trades_csv_response(scope: Scope, filters: dict | None = None) -> StreamingHttpResponse:
-    return _stream(f"trades-{stamp(scope)}.csv", TRADE_HEADER, trade_rows(scope, filters))
-
-
-def equity_csv_response(perf: Performance) -> StreamingHttpResponse:
-    rows = (
-        [day.isoformat(), equity, f"{drawdown:.6f}"]
-        for (day, equity), (_, drawdown) in zip(perf.equity, perf.drawdown(), strict=True)
-    )
-    return _stream(f"equity-{stamp(perf.scope)}.csv", ["date", "equity", "drawdown"], rows)
-
-
-def equity_per_trade_csv_response(perf: Performance) -> StreamingHttpResponse:
-    """Equity after each closed trade, in close order (the curve a backtest draws)."""
-    rows = (
-        [moment.astimezone(perf.scope.zone).isoformat(timespec="seconds"), equity]
-        for moment, equity in perf.equity_per_trade()
-    )
-    return _stream(f"equity-per-trade-{stamp(perf.scope)}.csv", ["closed_at", "equity"], rows)
-
-
-def costs_csv_response(scope: Scope) -> StreamingHttpResponse:
-    entries = selectors.ledger_entries(
-        owner=scope.user, start=scope.start, end=scope.end
-    ).values_list(
-        "created_at",
-        "pipeline_id",
-        "execution_id",
-        "agent_type",
-        "cost_type",
-        "quantity",
-        "total_cost",
-        "metadata",
-    )
-    rows = (
-        [
-            _local(at, scope),
-            pipeline_id or "",
-            execution_id or "",
-            agent_type,
-            cost_type,
-            quantity,
-            total,
-            (metadata or {}).get("model", ""),
-        ]
-        for at, pipeline_id, execution_id, agent_type, cost_type, quantity, total, metadata in (
-            entries.iterator(chunk_size=CHUNK)
-        )
-    )
-    header = ["created_at", "pipeline_id", "execution_id", "agent", "cost_type", "quantity"]
-    return _stream(f"costs-{stamp(scope)}.csv", [*header, "total_cost", "model"], rows)
-
-
-# --- PDF ------------------------------------------------------------------------------------------
+)
 
 
 def _line_chart(points: list[float], *, width: float, height: float, colour, fill=False):
@@ -335,10 +170,15 @@ def _pdf_trades(scope: Scope, styles, grid) -> list:
     from reportlab.platypus import Paragraph, Table
 
     story = [Paragraph("Trades", styles["Heading2"])]
-    trades = list(itertools.islice(trade_rows(scope), PDF_TRADE_ROWS))
+    trades = [
+        dict(zip(TRADE_HEADER, row, strict=True))
+        for row in itertools.islice(trade_rows(scope), PDF_TRADE_ROWS)
+    ]
     if trades:
         rows = [["Closed", "Symbol", "Side", "Qty", "Entry", "Exit", "Net P&L", "Reason"]] + [
-            [t[1][:16].replace("T", " "), t[3], t[4], t[5], t[6], t[7], t[8], t[12]] for t in trades
+            [trade["closed_at"][:16].replace("T", " ")]
+            + [trade[column] for column in PDF_TRADE_COLUMNS]
+            for trade in trades
         ]
         story.append(Table(rows, repeatRows=1, style=grid))
     else:
