@@ -20,7 +20,7 @@ from accounts.forms import (
     ProfileForm,
     SignupForm,
 )
-from billing.selectors import effective_plan
+from accounts.hooks import settings_context
 from config.core.throttling import window_admit
 from config.core.ui import confirmation_page, is_confirmed
 
@@ -170,7 +170,7 @@ def settings_view(request):
         "new_token": new_token,
         "tokens": selectors.api_tokens_for_user(user=request.user),
         "broker_connections": selectors.broker_connections_for_user(user=request.user),
-        "plan": effective_plan(user=request.user),
+        **settings_context(user=request.user),
         **_channels_context(request.user),
     }
     return render(request, "accounts/settings.html", context)

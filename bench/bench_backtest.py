@@ -176,7 +176,8 @@ def _workers_start(count: int) -> list[subprocess.Popen]:
 def _sweep_seconds(workers: int, pipeline, dataset, user) -> float:
     from decimal import Decimal
 
-    from pipelines.backtest.services import BacktestSettings, sweep_create
+    from pipelines.backtest.checks import BacktestSettings
+    from pipelines.backtest.sweep_services import sweep_create
     from pipelines.models import Backtest, BacktestStatus
 
     grid = {

@@ -1,6 +1,8 @@
 """Hand-written statements against the same writes through the ORM, back to back: the engine's
 claim and completion (pipelines.execution_state), the manual start's execution INSERT
-(pipelines.services) and the budget reservation (billing.reservations). Each pair runs
+(pipelines.services), the budget reservation (billing.reservations), the charge of a step on
+its own (billing.services.CHARGE_SQL) and the budget gate's spend read
+(billing.selectors.spend_summary). Each pair runs
 alternately, in rounds, on the same rows, so a busy machine slows both alike. The figures
 decide whether a statement stays hand-written: the comment beside each one quotes them (the
 step boundary has bench/bench_checkpoint.py).
@@ -292,11 +294,11 @@ def _orm_reserve(owner, execution):
     from django.db.models import Q, Sum, Value
     from django.db.models.functions import Coalesce
 
+    from accounts.selectors import user_today
     from billing.models import BudgetReservation, DailyCost, ReservationStatus
     from billing.reservations import BUDGET_LOCK_NAMESPACE
-    from billing.services import owner_local_day
 
-    today = owner_local_day(owner=owner, at=NOW)
+    today = user_today(owner, at=NOW)
     month_start = today.replace(day=1)
     needed = Decimal("0.01")
     with transaction.atomic():
@@ -332,6 +334,83 @@ def _orm_reserve(owner, execution):
                 },
             )
     return fits
+
+
+# --- the charge of a step on its own ----------------------------------------------------------
+
+
+def _step_charge(owner, pipeline, execution):
+    """A step's charge: its runtime and one model call (two ledger rows)."""
+    from agents.metering import LLMCall
+    from billing.services import step_charge
+
+    return step_charge(
+        owner_id=owner.pk,
+        pipeline_id=pipeline.pk,
+        execution_id=execution.pk,
+        agent_id="report",
+        agent_type="reporting_agent",
+        pricing_rate=Decimal("0.05"),
+        runtime_seconds=1.25,
+        llm_calls=[LLMCall("report", "gpt-4o-mini", 900, 150, Decimal("0.000225"))],
+    )
+
+
+def _raw_charge(owner, pipeline, execution):
+    from django.db import transaction
+
+    from billing.services import charge_record
+
+    with transaction.atomic():
+        charge_record(
+            _step_charge(owner, pipeline, execution), owner=owner, pipeline_id=pipeline.pk, at=NOW
+        )
+
+
+def _orm_charge(owner, pipeline, execution):
+    """The same ledger rows and day's roll-up through the ORM: the rows, then the roll-up
+    incremented with F(), created in a savepoint when it is the day's first charge (a
+    concurrent first charge's IntegrityError: increment instead)."""
+    from django.db import IntegrityError, transaction
+    from django.db.models import F
+
+    from accounts.selectors import user_today
+    from billing.models import CostEntry, DailyCost
+
+    charge = _step_charge(owner, pipeline, execution)
+    day = user_today(owner, at=NOW)
+    for entry in charge.entries:
+        entry.created_at = NOW
+    with transaction.atomic():
+        CostEntry.objects.bulk_create(charge.entries)
+        today = DailyCost.objects.filter(owner=owner, pipeline_id=pipeline.pk, day=day)
+        if not today.update(total_cost=F("total_cost") + charge.total):
+            try:
+                with transaction.atomic():
+                    DailyCost.objects.create(
+                        owner=owner, pipeline_id=pipeline.pk, day=day, total_cost=charge.total
+                    )
+            except IntegrityError:
+                today.update(total_cost=F("total_cost") + charge.total)
+
+
+def _orm_spend(owner, pipeline_id):
+    """billing.selectors.spend_summary through the ORM: one aggregate with three sums."""
+    from django.db.models import Q, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from accounts.selectors import user_today
+    from billing.models import DailyCost
+
+    today = user_today(owner, at=NOW)
+    zero = Value(Decimal(0))
+    return DailyCost.objects.filter(owner=owner, day__gte=today.replace(day=1)).aggregate(
+        month=Coalesce(Sum("total_cost"), zero),
+        today=Coalesce(Sum("total_cost", filter=Q(day=today)), zero),
+        pipeline_today=Coalesce(
+            Sum("total_cost", filter=Q(day=today, pipeline_id=pipeline_id)), zero
+        ),
+    )
 
 
 def _alternate(count: int, ways: dict, after=None) -> dict[str, list[float]]:
@@ -419,6 +498,33 @@ def main(count: int) -> None:
             {
                 "lock + one prepared statement": lambda: _raw_reserve(user, execution),
                 "lock + ORM, 3 statements + tx": lambda: _orm_reserve(user, execution),
+            },
+        ),
+    )
+    _print(
+        f"a step's charge on its own (load average {os.getloadavg()[0]:.1f}), {count} of each",
+        _alternate(
+            count,
+            {
+                "one statement + tx": lambda: _raw_charge(user, pipeline, execution),
+                "ORM, 2 statements + tx": lambda: _orm_charge(user, pipeline, execution),
+            },
+        ),
+    )
+    from billing.selectors import spend_summary
+
+    assert spend_summary(owner=user, pipeline_id=pipeline.pk, at=NOW) == _orm_spend(
+        user, pipeline.pk
+    )
+    _print(
+        f"the budget gate's spend read (load average {os.getloadavg()[0]:.1f}), {count} of each",
+        _alternate(
+            count,
+            {
+                "one prepared statement": lambda: spend_summary(
+                    owner=user, pipeline_id=pipeline.pk, at=NOW
+                ),
+                "ORM aggregate": lambda: _orm_spend(user, pipeline.pk),
             },
         ),
     )

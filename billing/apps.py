@@ -8,4 +8,4 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
-        from billing import receivers  # noqa: F401 - connects the custom-strategy signals
+        from billing import receivers  # noqa: F401 - connects its receivers

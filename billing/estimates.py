@@ -4,6 +4,7 @@ estimates came to what the runs then cost (§9.4)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from datetime import timedelta
@@ -15,6 +16,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_today
+from billing import hooks
 from billing.estimator import (
     PER_SYMBOL_AGENTS,
     TRADING_DAYS_PER_MONTH,
@@ -22,7 +25,6 @@ from billing.estimator import (
     estimate_pipeline_cost,
 )
 from billing.selectors import spend_summary
-from billing.services import owner_local_day
 from trading.money import cost
 
 # A median needs a few runs behind it before it replaces the built-in figures.
@@ -32,61 +34,27 @@ HISTORY_CACHE_SECONDS = 300
 CENT = Decimal("0.01")
 PCT = Decimal("0.1")
 
-# Medians per step; for an agent that works once per symbol, per symbol the run started with
-# (its signal's tickers, else the pipeline's list: what the estimator multiplies by when it
-# estimates a run, so a step that handled six tickers is not taken for what one ticker costs).
-# Hand-written because the steps are the pipelines app's, which billing (below it) does not
-# import — not for speed: bench/bench_estimates.py, 35,000 steps, 30 reads each, back to back
-# (2026-12-02, load average 4.1 on 2 cores): this query p50 66.3 ms / p99 128.8 ms; the same
-# medians through the ORM (a percentile_cont aggregate over StepRun) p50 70.5 ms / p99 146.9 ms;
-# a second run (load 3.4): 77.1 / 120.9 ms against 73.7 / 122.9 ms — the same, either way.
-_HISTORY_SQL = """
-SELECT s.agent_type, s.engine, COUNT(*),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_ms / per.symbols),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.tokens_in / per.symbols),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.tokens_out / per.symbols)
-  FROM pipelines_steprun s
-  JOIN pipelines_pipelineexecution e ON e.id = s.execution_id
-  JOIN pipelines_pipeline p ON p.id = e.pipeline_id
- CROSS JOIN LATERAL (
-     SELECT CASE WHEN s.agent_type <> ALL(%(per_symbol)s) THEN 1.0
-                 WHEN jsonb_typeof(e.trigger_detail -> 'symbols') = 'array'
-                      AND jsonb_array_length(e.trigger_detail -> 'symbols') > 0
-                 THEN jsonb_array_length(e.trigger_detail -> 'symbols')::float8
-                 WHEN jsonb_typeof(p.symbols) = 'array'
-                 THEN GREATEST(jsonb_array_length(p.symbols), 1)::float8
-                 ELSE 1.0 END AS symbols
- ) per
- WHERE e.owner_id = %(owner_id)s AND s.status = 'completed' AND s.duration_ms IS NOT NULL
-   AND s.finished_at >= %(since)s
- GROUP BY s.agent_type, s.engine
-"""
-
 
 def agent_history(*, owner: User, days: int = HISTORY_DAYS) -> dict[str, dict[str, float]]:
     """The owner's median runtime and tokens per step (per symbol for the agents that work
     once per symbol), per agent type and engine, over the last `days` (only where there are
     HISTORY_MIN_STEPS steps or more). The display estimate and the budget gate's stored
-    estimate both come from here."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _HISTORY_SQL,
-            {
-                "per_symbol": sorted(PER_SYMBOL_AGENTS),
-                "owner_id": owner.pk,
-                "since": timezone.now() - timedelta(days=days),
-            },
-        )
-        rows = cursor.fetchall()
+    estimate both come from here; the steps are the pipelines app's, asked through
+    billing.hooks (pipelines.run_costs.step_medians answers)."""
+    medians = hooks.step_medians(
+        owner=owner,
+        since=timezone.now() - timedelta(days=days),
+        per_symbol_agents=frozenset(PER_SYMBOL_AGENTS),
+    )
     return {
-        f"{agent_type}:{engine}": {
-            "seconds": float(duration_ms) / 1000,
-            "tokens_in": float(tokens_in),
-            "tokens_out": float(tokens_out),
-            "steps": count,
+        f"{row.agent_type}:{row.engine}": {
+            "seconds": float(row.duration_ms) / 1000,
+            "tokens_in": float(row.tokens_in),
+            "tokens_out": float(row.tokens_out),
+            "steps": row.steps,
         }
-        for agent_type, engine, count, duration_ms, tokens_in, tokens_out in rows
-        if count >= HISTORY_MIN_STEPS
+        for row in medians
+        if row.steps >= HISTORY_MIN_STEPS
     }
 
 
@@ -178,7 +146,7 @@ def cost_estimate(
         schedule=schedule,
         symbol_count=symbol_count,
         history=history,
-        at=owner_local_day(owner=owner),
+        at=user_today(owner),
     )
     low, high = estimate.daily_executions_range
     agents = []
@@ -223,23 +191,35 @@ def cost_estimate(
 
 
 # The runs admitted with an estimate and what they cost, then each agent type's part: the runs
-# are the pipelines app's (see _HISTORY_SQL). bench/bench_estimates.py, 5,000 runs, 30 reads
-# each, back to back (2026-12-02, load average 3.3 on 2 cores): these two queries p50 112 ms /
-# p99 226 ms; the ORM (a subquery for the cost, a grouped Sum) p50 349 ms / p99 653 ms.
+# and steps are the pipelines app's (`completed_runs`, `step_costs`: the SQL it answers with
+# through billing.hooks.runs_sql). bench/bench_estimates.py, 5,000 runs, 30 reads each, back to
+# back (2026-12-02, load average 8.4 on 2 cores, the runs' and steps' SQL joined as subqueries):
+# these two queries p50 429 ms / p99 763 ms; the ORM (a subquery for the cost, a grouped Sum)
+# p50 1358 ms / p99 2240 ms (before, tables joined by name, at load 3.3: 112 / 226 ms against
+# 349 / 653 ms).
 _ACCURACY_SQL = """
 SELECT r.execution_id, r.estimated_cost, r.estimated_by_agent, e.total_cost
   FROM billing_budgetreservation r
-  JOIN pipelines_pipelineexecution e ON e.id = r.execution_id
- WHERE r.owner_id = %s AND r.estimated_cost IS NOT NULL AND e.status = 'completed'
-   AND e.finished_at >= %s
+  JOIN ({completed_runs}) e ON e.id = r.execution_id
+ WHERE r.owner_id = %s AND r.estimated_cost IS NOT NULL AND e.finished_at >= %s
 """
 
 _ACTUAL_BY_AGENT_SQL = """
-SELECT execution_id, agent_type, SUM(agent_cost + token_cost)
-  FROM pipelines_steprun
- WHERE execution_id = ANY(%s)
- GROUP BY execution_id, agent_type
+SELECT s.execution_id, s.agent_type, SUM(s.cost)
+  FROM ({step_costs}) s
+ WHERE s.execution_id = ANY(%s)
+ GROUP BY s.execution_id, s.agent_type
 """
+
+
+@functools.cache
+def _accuracy_sql() -> tuple[str, str]:
+    """The two statements with the runs' and steps' SQL, composed once."""
+    runs = hooks.runs_sql()
+    return (
+        _ACCURACY_SQL.format(completed_runs=runs.completed),
+        _ACTUAL_BY_AGENT_SQL.format(step_costs=runs.step_costs),
+    )
 
 
 # MAPE divides by what a run cost, so a run that cost next to nothing (a rules-engine run is a
@@ -297,12 +277,13 @@ class _Errors:
 def _accuracy_rows(*, owner: User, since) -> tuple[list, dict[Any, dict[str, Decimal]]]:
     """The owner's completed runs with a stored estimate, and what each agent type cost in
     each of them."""
+    accuracy_sql, actual_by_agent_sql = _accuracy_sql()
     actual_by_agent: dict[Any, dict[str, Decimal]] = defaultdict(dict)
     with connection.cursor() as cursor:
-        cursor.execute(_ACCURACY_SQL, [owner.pk, since])
+        cursor.execute(accuracy_sql, [owner.pk, since])
         runs = cursor.fetchall()
         if runs:
-            cursor.execute(_ACTUAL_BY_AGENT_SQL, [[row[0] for row in runs]])
+            cursor.execute(actual_by_agent_sql, [[row[0] for row in runs]])
             for execution_id, agent_type, agent_cost in cursor.fetchall():
                 actual_by_agent[execution_id][agent_type] = agent_cost
     return runs, actual_by_agent

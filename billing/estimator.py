@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from agents.registry import agent_class
+from config.core.cron import cron_schedule
 
 # Seconds an agent typically works per symbol (rules engine) when the owner has no history yet.
 RULES_DURATION_SECONDS: dict[str, float] = {
@@ -92,10 +93,9 @@ def _cron_runs_per_session(
 ) -> list[int]:
     """How many times a cron schedule fires on each trading day of the next 30 days (the
     exchange calendar: weekends and holidays do not count), within its active days."""
-    from pipelines.schedules import _cron_fields
     from trading import calendar
 
-    cron = _cron_fields(expression)
+    cron = cron_schedule(expression)
     start = at or date.today()
     active_days = set(schedule.get("active_days") or [0, 1, 2, 3, 4])
     window = None

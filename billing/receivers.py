@@ -1,4 +1,5 @@
-"""Billing's side of the custom-strategy signals: the owner's allowance, and charging the ledger."""
+"""Billing's answers to lower apps' signals: the custom strategies' allowance and charges, and
+the plan the settings page shows."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from decimal import Decimal
 
 from django.dispatch import receiver
 
+from accounts.hooks import settings_context_requested
 from agents.custom.signals import llm_allowance_requested, llm_spent
-from billing.selectors import spend_summary
+from billing.selectors import effective_plan, spend_summary
 from billing.services import charge_record, step_charge
 
 
@@ -38,3 +40,9 @@ def custom_strategy_charge(sender, *, owner, agent_id, calls, **kwargs) -> None:
         llm_calls=calls,
     )
     charge_record(charge, owner=owner, pipeline_id=None)
+
+
+@receiver(settings_context_requested, dispatch_uid="billing.settings_plan")
+def settings_plan(sender, *, user, **kwargs) -> dict:
+    """The plan in force and why, for the settings page's badge."""
+    return {"plan": effective_plan(user=user)}

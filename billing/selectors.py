@@ -1,5 +1,5 @@
-"""Billing reads: spend per day and month, what runs in flight hold, the plan that applies, and
-the costs page's figures."""
+"""Billing reads: spend per day and month, the plan that applies, and the costs page's
+figures."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_today
+from billing import hooks
 from billing.models import CostEntry, Subscription, SubscriptionStatus
 from billing.plans import TIERS, Plan, plan
-from billing.services import owner_local_day
 from config.core.db import fetch_one_prepared
 
 # Every run's budget gate asks this: one fixed, prepared statement over the owner's month of
-# DailyCost rows (a few dozen), not an ORM aggregate compiled each time.
+# DailyCost rows (a few dozen), not an ORM aggregate compiled each time. bench/bench_persistence.py,
+# 1000 reads each, back to back (2026-12-02, load average 2.8 on 2 cores): this statement p50
+# 0.07 ms / p99 0.20 ms; the same three sums as an ORM aggregate p50 1.55 ms / p99 2.05 ms.
 _SPEND_SQL = """
 SELECT COALESCE(SUM(total_cost), 0),
        COALESCE(SUM(total_cost) FILTER (WHERE day = %(today)s), 0),
@@ -33,7 +36,7 @@ def spend_summary(
 ) -> dict[str, Decimal]:
     """Spend today (or on the day of `at`) and this month (the owner's local calendar), overall
     and for one pipeline."""
-    today = owner_local_day(owner=owner, at=at)
+    today = user_today(owner, at=at)
     month, day, pipeline_day = fetch_one_prepared(
         _SPEND_SQL,
         {
@@ -41,44 +44,6 @@ def spend_summary(
             "pipeline_id": pipeline_id,
             "owner_id": owner.pk,
             "month_start": today.replace(day=1),
-        },
-    )
-    return {"month": month, "today": day, "pipeline_today": pipeline_day}
-
-
-# What runs in flight have reserved and not yet spent (their spend is already in DailyCost).
-# A reservation stops counting once its run is no longer pending or running, even if a crash
-# kept it from being settled.
-_HELD_SQL = """
-SELECT COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0)), 0),
-       COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0)) FILTER (WHERE r.day = %(today)s), 0),
-       COALESCE(SUM(GREATEST(r.amount - e.total_cost, 0))
-                FILTER (WHERE r.day = %(today)s AND r.pipeline_id = %(pipeline_id)s), 0)
-  FROM billing_budgetreservation r
-  JOIN pipelines_pipelineexecution e ON e.id = r.execution_id
- WHERE r.owner_id = %(owner_id)s AND r.status = 'held' AND r.day >= %(month_start)s
-   AND r.execution_id <> %(exclude)s AND e.status IN ('pending', 'running')
-"""
-
-
-def held_summary(
-    *,
-    owner: User,
-    pipeline_id: UUID | None = None,
-    exclude_execution: UUID | None = None,
-    at: datetime | None = None,
-) -> dict[str, Decimal]:
-    """Reserved and not yet spent by the owner's runs in flight: this month, today, and today
-    for one pipeline (leaving out `exclude_execution`, the run asking)."""
-    today = owner_local_day(owner=owner, at=at)
-    month, day, pipeline_day = fetch_one_prepared(
-        _HELD_SQL,
-        {
-            "today": today,
-            "pipeline_id": pipeline_id,
-            "owner_id": owner.pk,
-            "month_start": today.replace(day=1),
-            "exclude": exclude_execution or UUID(int=0),
         },
     )
     return {"month": month, "today": day, "pipeline_today": pipeline_day}
@@ -163,9 +128,8 @@ def effective_plan(*, user: User, now: datetime | None = None) -> EffectivePlan:
 
 
 def active_pipelines_count(*, user: User) -> int:
-    from pipelines.models import Pipeline, PipelineStatus
-
-    return Pipeline.objects.filter(owner=user, status=PipelineStatus.ACTIVE).count()
+    """How many of the user's pipelines are active (the plan's limit counts them)."""
+    return len(hooks.active_pipeline_ids(owner=user))
 
 
 # --- For the costs page (analytics): spend history and the estimator's accuracy ----------------

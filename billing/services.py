@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +13,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_today
 from agents.metering import LLMCall
+from billing.hooks import active_pipeline_ids
 from billing.models import CostEntry, CostType
 
 MONEY_PLACES = Decimal("0.00000001")
@@ -28,14 +29,6 @@ def agent_rental_cost(*, pricing_rate: Decimal, runtime_seconds: float) -> Decim
     return (Decimal(pricing_rate) * seconds / SECONDS_PER_HOUR).quantize(
         MONEY_PLACES, rounding=ROUND_HALF_UP
     )
-
-
-def owner_local_day(*, owner: User, at: datetime | None = None):
-    try:
-        zone = zoneinfo.ZoneInfo(owner.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return timezone.localtime(at or timezone.now(), zone).date()
 
 
 @dataclass(frozen=True)
@@ -138,7 +131,11 @@ def ledger_ctes(*, only_if: str | None = None) -> str:
 
 # A charge on its own: the same ledger write, in a statement of its own. It shares its text with
 # the step boundary's, which is what keeps the two ledger writes one (bench/bench_checkpoint.py
-# measures the boundary that carries it).
+# measures the boundary that carries it). bench/bench_persistence.py, 1000 charges of two rows
+# each, back to back, each in its transaction (2026-12-02, load average 2.8 on 2 cores): this
+# statement p50 1.11 ms / p99 4.8 ms; the ORM (bulk_create, the roll-up incremented with F(),
+# created in a savepoint on the day's first charge) p50 2.42 ms / p99 5.9 ms (at load 9.5:
+# 3.91 / 9.3 ms against 7.37 / 16.1 ms).
 CHARGE_SQL = f"WITH {ledger_ctes()}SELECT 1"
 
 
@@ -167,7 +164,7 @@ def ledger_params(
         "ledger_entries": json.dumps(rows),
         "ledger_owner_id": owner.pk,
         "ledger_pipeline_id": pipeline_id,
-        "ledger_day": owner_local_day(owner=owner, at=at),
+        "ledger_day": user_today(owner, at=at),
         "ledger_amount": charge.total if charge is not None and entries else Decimal(0),
     }
 
@@ -188,20 +185,17 @@ def charge_record(
 def plan_check_activation(*, owner: User, pipeline_id: UUID | None = None) -> None:
     """UpgradeRequired when activating one more pipeline would pass the plan's limit (§19.5;
     only when limits are enforced)."""
-    from billing.selectors import active_pipelines_count, effective_plan
+    from billing.selectors import effective_plan
     from config.core.errors import UpgradeRequired
-    from pipelines.models import Pipeline, PipelineStatus
 
     current = effective_plan(user=owner)
     limit = current.plan.max_active_pipelines
     if not current.enforced or limit is None:
         return
-    if (
-        pipeline_id is not None
-        and Pipeline.objects.filter(pk=pipeline_id, status=PipelineStatus.ACTIVE).exists()
-    ):
+    active_ids = {str(pk) for pk in active_pipeline_ids(owner=owner)}
+    if pipeline_id is not None and str(pipeline_id) in active_ids:
         return  # already counted
-    active = active_pipelines_count(user=owner)
+    active = len(active_ids)
     if active >= limit:
         raise UpgradeRequired(
             f"Your {current.plan.name} plan allows {limit} active pipelines and {active} are "

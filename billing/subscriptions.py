@@ -24,6 +24,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
+from billing.hooks import plan_changed
 from billing.models import (
     DailyCost,
     StripeEvent,
@@ -246,23 +247,11 @@ def _apply(event_type: str, obj: dict[str, Any], created: datetime) -> str:
 
 
 def _tell_signal_dispatchers(owner: User) -> None:
-    """The signal buckets the owner's pipelines may hear follow the tier: dispatchers re-read
-    those pipelines after commit instead of at their next periodic rebuild (which is also what
-    picks up a grace period running out, an event nobody sends)."""
-    from pipelines.models import Pipeline, RunMode
-    from signals.invalidation import invalidation_publish
-
-    listening = list(
-        Pipeline.objects.filter(owner=owner, run_mode=RunMode.RUN_ON_SIGNAL).values_list(
-            "pk", flat=True
-        )
-    )
-
-    def publish() -> None:
-        for pipeline_id in listening:
-            invalidation_publish(kind="pipeline", object_id=pipeline_id)
-
-    transaction.on_commit(publish)
+    """The signal buckets the owner's pipelines may hear follow the tier: after commit, the
+    signals app (billing.hooks.plan_changed) has its dispatchers re-read those pipelines
+    instead of at their next periodic rebuild (which is also what picks up a grace period
+    running out, an event nobody sends)."""
+    transaction.on_commit(lambda: plan_changed.send(sender=None, owner=owner))
 
 
 def _past_due(subscription: Subscription, now: datetime) -> None:

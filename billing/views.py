@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import user_today
 from billing import selectors
 from billing.estimates import estimate_accuracy
 from billing.plans import plans
@@ -36,9 +37,7 @@ def billing_overview(request):
     limit = current.plan.max_active_pipelines
     spend = selectors.spend_summary(owner=user)
     subscription = getattr(user, "subscription", None) if hasattr(user, "subscription") else None
-    from billing.services import owner_local_day
-
-    today = owner_local_day(owner=user)
+    today = user_today(user)
     context = {
         "current": current,
         "plans": plans(),

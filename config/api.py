@@ -27,17 +27,17 @@ from agents.custom.api import admin_router as custom_agents_admin_router
 from agents.custom.api import router as custom_agents_router
 from analytics.api import reports_router
 from analytics.api import router as analytics_router
-from billing.api import pipelines_router as cost_pipelines_router
 from billing.api import router as cost_router
 from config import health
 from config.core.errors import Conflict, UpgradeRequired
 from config.core.outage import outage_response
 from config.core.throttling import api_throttles
 from config.openapi import DocumentedAPI, PlainDecimalRenderer
-from pipelines.api import executions_router
 from pipelines.api import router as pipelines_router
 from pipelines.backtest.api import backtests_router, datasets_router, sweeps_router
 from pipelines.backtest.walkforward_api import walkforwards_router
+from pipelines.cost_api import router as cost_pipelines_router
+from pipelines.executions_api import executions_router, pipeline_executions_router
 from pipelines.graph import InvalidGraph
 from signals.api import router as signals_router
 from signals.api import scanners_router
@@ -236,6 +236,7 @@ api.add_router("/pipelines", cost_pipelines_router)
 api.add_router("/custom-agents", custom_agents_router)
 api.add_router("/admin/custom-agents", custom_agents_admin_router)
 api.add_router("/pipelines", pipelines_router)
+api.add_router("/pipelines", pipeline_executions_router)
 api.add_router("/cost", cost_router)
 api.add_router("/executions", executions_router)
 api.add_router("/positions", positions_router)

@@ -9,6 +9,7 @@ class PipelinesConfig(AppConfig):
 
     def ready(self):
         from accounts.demo import demo_seeded
+        from billing import hooks as billing_hooks
         from pipelines import receivers
         from pipelines.hooks import execution_finished
         from trading.hooks import pipeline_names_requested, trade_opened, trades_closed
@@ -17,6 +18,13 @@ class PipelinesConfig(AppConfig):
         pipeline_names_requested.connect(
             receivers.pipeline_names_for_trading, dispatch_uid="pipelines.names"
         )
+        # What billing (below) asks about runs: billing.hooks.
+        for signal, answer in (
+            (billing_hooks.runs_sql_requested, receivers.runs_sql_for_billing),
+            (billing_hooks.step_medians_requested, receivers.step_medians_for_billing),
+            (billing_hooks.active_pipelines_requested, receivers.active_pipelines_for_billing),
+        ):
+            signal.connect(answer, dispatch_uid=f"pipelines.billing.{answer.__name__}")
         trades_closed.connect(receivers.trade_reports_on_close, dispatch_uid="pipelines.reports")
         trades_closed.connect(
             receivers.run_mode_after_trades_closed, dispatch_uid="pipelines.runmodes.closed"

@@ -176,7 +176,7 @@ def user_page_shows(payload: dict[str, Any], topics: set[str]) -> bool:
     if event in views.EXECUTION_ROW_EVENTS:
         return "executions" in topics and bool(payload.get("execution_id"))
     if event == "backtest_progress":
-        from pipelines.backtest.views import backtest_page_shows
+        from pipelines.backtest.live import backtest_page_shows
 
         return backtest_page_shows(payload, topics)
     return False

@@ -82,10 +82,9 @@ _CLAIM_SQL = (
 )
 SELECT {columns}
   FROM claimed
-  JOIN pipelines_pipeline ON pipelines_pipeline.id = claimed.pipeline_id
-  JOIN accounts_user ON accounts_user.id = claimed.owner_id
-  LEFT JOIN accounts_brokerconnection
-    ON accounts_brokerconnection.id = pipelines_pipeline.broker_connection_id
+  JOIN {pipeline} ON {pipeline}.id = claimed.pipeline_id
+  JOIN {user} ON {user}.id = claimed.owner_id
+  LEFT JOIN {broker_connection} ON {broker_connection}.id = {pipeline}.broker_connection_id
 """
 )
 
@@ -101,7 +100,12 @@ def _claim_sql() -> str:
         ]
     )
     return _CLAIM_SQL.format(
-        columns=columns, running=ExecutionStatus.RUNNING, pending=ExecutionStatus.PENDING
+        columns=columns,
+        running=ExecutionStatus.RUNNING,
+        pending=ExecutionStatus.PENDING,
+        pipeline=Pipeline._meta.db_table,
+        user=User._meta.db_table,
+        broker_connection=BrokerConnection._meta.db_table,
     )
 
 

@@ -19,6 +19,22 @@ execution_finished = Signal()
 symbol_source_requested = Signal()
 
 
+# Asked, for a user's account event, for the live fragments of the apps that only read (the
+# analytics page's signal that closed trades changed its figures). kwargs: user, payload,
+# topics (what the page subscribed to). A receiver answers with a list of HTML fragments.
+live_fragments_requested = Signal()
+
+
+def live_fragments_from_readers(*, user, payload: dict, topics: set[str]) -> list[str]:
+    """The fragments the reading apps add for one account event."""
+    fragments: list[str] = []
+    for _receiver, answer in live_fragments_requested.send(
+        sender=None, user=user, payload=payload, topics=topics
+    ):
+        fragments.extend(answer or [])
+    return fragments
+
+
 def symbol_source_for(*, owner):
     for _receiver, source in symbol_source_requested.send(sender=None, owner=owner):
         if source is not None:

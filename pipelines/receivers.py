@@ -48,3 +48,21 @@ def pipeline_names_for_trading(sender, owner, pipeline_ids=None, **kwargs):
     from pipelines.selectors import pipeline_names
 
     return pipeline_names(user=owner, pipeline_ids=pipeline_ids)
+
+
+def runs_sql_for_billing(sender, **kwargs):
+    from pipelines.run_costs import runs_sql
+
+    return runs_sql()
+
+
+def step_medians_for_billing(sender, owner, since, per_symbol_agents, **kwargs):
+    from pipelines.run_costs import step_medians
+
+    return step_medians(owner=owner, since=since, per_symbol_agents=per_symbol_agents)
+
+
+def active_pipelines_for_billing(sender, owner, **kwargs):
+    from pipelines.run_costs import active_pipeline_ids
+
+    return active_pipeline_ids(owner=owner)

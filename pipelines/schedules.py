@@ -13,26 +13,12 @@ from django.core.exceptions import ValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from config.core.cron import cron_schedule
 from trading import calendar
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Near the end of the window a new cycle is not started (§8.4): it could not finish in time.
 NO_RESTART_BEFORE_END = timedelta(minutes=5)
-
-
-def _cron_fields(expression: str):
-    """Parse a 5-field cron expression with Celery's parser (Sunday may be written 7)."""
-    from celery.schedules import ParseException, crontab
-
-    parts = expression.split()
-    if len(parts) != 5:
-        raise ValueError("needs 5 fields: minute hour day-of-month month day-of-week")
-    minute, hour, day_of_month, month, day_of_week = parts
-    day_of_week = ",".join("0" if part == "7" else part for part in day_of_week.split(","))
-    try:
-        return crontab(minute, hour, day_of_week, day_of_month, month)
-    except (ValueError, ParseException) as error:
-        raise ValueError(str(error)) from None
 
 
 class ScheduleConfig(BaseModel):
@@ -87,7 +73,7 @@ class ScheduleConfig(BaseModel):
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                _cron_fields(value)
+                cron_schedule(value)
             except ValueError as error:
                 raise ValueError(f"invalid cron expression: {error}") from None
         return value

@@ -58,7 +58,7 @@ def backtest_run_task(backtest_id: str) -> str | None:
 @shared_task(name="pipelines.backtest_chunk", acks_late=True)
 def backtest_chunk_task(backtest_ids: list[str]) -> list[str | None]:
     """One chunk of a sweep: its backtests one after another in this worker."""
-    from pipelines.backtest.services import backtest_chunk_run
+    from pipelines.backtest.sweep_services import backtest_chunk_run
 
     return backtest_chunk_run(backtest_ids=backtest_ids)
 

@@ -4,8 +4,8 @@ live monitor and history) and /reports/… (the report viewer)."""
 from django.urls import path
 
 from pipelines import views
+from pipelines.backtest import sweep_views, walkforward_views
 from pipelines.backtest import views as backtest_views
-from pipelines.backtest import walkforward_views
 
 app_name = "pipelines"
 
@@ -52,7 +52,7 @@ urlpatterns = [
     ),
     path(
         "pipelines/<uuid:pipeline_id>/sweeps/",
-        backtest_views.sweep_start,
+        sweep_views.sweep_start,
         name="sweep-start",
     ),
     path(
@@ -70,8 +70,8 @@ urlpatterns = [
         walkforward_views.walkforward_cancel,
         name="walkforward-cancel",
     ),
-    path("sweeps/<uuid:sweep_id>/", backtest_views.sweep_detail, name="sweep"),
-    path("sweeps/<uuid:sweep_id>/cancel/", backtest_views.sweep_cancel, name="sweep-cancel"),
+    path("sweeps/<uuid:sweep_id>/", sweep_views.sweep_detail, name="sweep"),
+    path("sweeps/<uuid:sweep_id>/cancel/", sweep_views.sweep_cancel, name="sweep-cancel"),
     path("backtests/<uuid:backtest_id>/", backtest_views.backtest_detail, name="backtest"),
     path(
         "backtests/<uuid:backtest_id>/cancel/",

@@ -10,6 +10,7 @@ class SignalsConfig(AppConfig):
 
     def ready(self):
         from accounts.demo import demo_seeded
+        from billing.hooks import plan_changed
         from pipelines.hooks import symbol_source_requested
         from pipelines.models import Pipeline
         from signals import receivers
@@ -28,3 +29,6 @@ class SignalsConfig(AppConfig):
             )
         symbol_source_requested.connect(receivers.symbol_source, dispatch_uid="signals.scanners")
         demo_seeded.connect(receivers.demo_scanner_on_seed, dispatch_uid="signals.demo_scanner")
+        plan_changed.connect(
+            receivers.dispatchers_reread_on_plan_change, dispatch_uid="signals.plan_changed"
+        )

@@ -37,6 +37,16 @@ def symbol_source(sender, owner, **kwargs):
     return OwnerScanners(owner)
 
 
+def dispatchers_reread_on_plan_change(sender, owner, **kwargs):
+    """The owner's plan changed (billing.hooks.plan_changed, after commit): the signal buckets
+    their on-signal pipelines may hear follow the tier, so dispatchers re-read them now."""
+    from pipelines.models import Pipeline, RunMode
+
+    listening = Pipeline.objects.filter(owner=owner, run_mode=RunMode.RUN_ON_SIGNAL)
+    for pipeline_id in listening.values_list("pk", flat=True):
+        invalidation_publish(kind="pipeline", object_id=pipeline_id)
+
+
 def demo_scanner_on_seed(sender, user, created, **kwargs):
     from signals.services import demo_scanner_seed
 

@@ -1,9 +1,12 @@
-"""The layering rules of ARCHITECTURE.md §2, checked on the source: an app's own tests import
-only that app and the apps below it; a test that needs a higher app lives in tests/integration/."""
+"""The layering rules of ARCHITECTURE.md §2 (docs/architecture.md), checked on the source: an
+app imports only the apps below it (in functions too), its own tests likewise (a test that needs
+a higher app lives in tests/integration/), its hand-written SQL names only its own tables, and
+it writes other apps' models only through their services."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,20 +204,99 @@ def test_it_finds_a_users_zone_worked_out_by_hand(tmp_path):
     assert user_zone_computations(module) == [3]
 
 
-# Callers in apps other engineers were changing when the selector came (issue 15); each leaves
-# this set when it calls accounts.selectors.user_zone / user_today instead.
-ZONE_CALLERS_TO_MOVE = {"billing/services.py"}
-
-
 def test_it_works_out_a_users_zone_and_today_in_one_place():
     found = {
         str(path.relative_to(ROOT))
         for _app, path in production_modules()
         if user_zone_computations(path)
     }
-    assert found - ZONE_CALLERS_TO_MOVE == {"accounts/selectors.py"}, (
-        "call accounts.selectors.user_zone / user_today"
+    assert found == {"accounts/selectors.py"}, "call accounts.selectors.user_zone / user_today"
+
+
+# Hand-written SQL reads and writes only its own app's tables: another app's rows come through
+# SQL that app provides (trading.selectors.held_symbols_sql, billing.hooks.runs_sql) or its
+# selectors, and a table a statement joins for its model_columns is named by `_meta.db_table`.
+SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|JOIN|FROM)\b")
+APP_TABLE = re.compile(rf"\b(?:{'|'.join(LAYERS)})_[a-z0-9_]+\b")
+
+
+def string_literals(tree: ast.AST):
+    """(line, text) of each string literal; an f-string's literal parts as one text."""
+    inside_fstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts = [part for part in node.values if isinstance(part, ast.Constant)]
+            inside_fstrings.update(id(part) for part in parts)
+            yield node.lineno, "".join(str(part.value) for part in parts)
+    for node in ast.walk(tree):
+        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if is_text and id(node) not in inside_fstrings:
+            yield node.lineno, node.value
+
+
+def foreign_tables_in_sql(app: str, path: Path, tables: dict[str, str]) -> list[str]:
+    """Another app's tables named in the SQL-looking string literals of `path` (of `app`);
+    `tables` maps each table to its app (a column such as `trading_mode` is not a table)."""
+    found = []
+    for line, text in string_literals(ast.parse(path.read_text(), filename=str(path))):
+        if not SQL_WORDS.search(text):
+            continue
+        for table in sorted(set(APP_TABLE.findall(text))):
+            if tables.get(table, app) != app:
+                found.append(f"{path.name}:{line} names {table}")
+    return found
+
+
+def app_tables() -> dict[str, str]:
+    from django.apps import apps
+
+    return {model._meta.db_table: model._meta.app_label for model in apps.get_models()}
+
+
+def test_it_finds_another_apps_table_named_in_sql(tmp_path):
+    module = tmp_path / "selectors.py"
+    module.write_text(
+        "X = 'SELECT 1 FROM billing_budgetreservation r '\n"
+        "Y = f'  JOIN pipelines_pipelineexecution e ON e.id = {x}'\n"
+        "Z = 'SELECT trading_mode FROM billing_dailycost'\n"
+        "W = 'pipelines_steprun, without a statement'\n"
     )
+    tables = app_tables()
+    assert foreign_tables_in_sql("billing", module, tables) == [
+        "selectors.py:2 names pipelines_pipelineexecution"
+    ]
+    assert foreign_tables_in_sql("pipelines", module, tables) == [
+        "selectors.py:1 names billing_budgetreservation",
+        "selectors.py:3 names billing_dailycost",
+    ]
+
+
+def test_it_names_no_other_apps_table_in_hand_written_sql():
+    tables = app_tables()
+    found = [
+        hit
+        for app, path in production_modules()
+        for hit in foreign_tables_in_sql(app, path, tables)
+    ]
+    assert found == [], "ask the owning app for its SQL or rows; take table names from _meta"
+
+
+# Upward imports in production modules, inside functions too (imported_apps walks every
+# import): none. A lower app asks a higher one through a hook (a Django signal it answers).
+
+
+def upward_imports_in_production() -> dict[str, list[str]]:
+    found = {}
+    for app, path in production_modules():
+        higher = set(LAYERS[LAYERS.index(app) + 1 :])
+        if upward := imported_apps(path) & higher:
+            found[str(path.relative_to(ROOT))] = sorted(upward)
+    return found
+
+
+def test_it_imports_no_higher_app_in_production_code():
+    found = upward_imports_in_production()
+    assert found == {}, "ask the higher app through a hook (a Django signal it answers)"
 
 
 def settings_defaults(source: str) -> list[str]:

@@ -16,7 +16,7 @@ SQL_MODULES = [
     "billing.reservations",
     "billing.services",
     "pipelines.execution_state",
-    "pipelines.services",
+    "pipelines.services.executions",
     "signals.services.dispatch",
 ]
 INSERT = re.compile(r"INSERT INTO (\w+)\s*\(([^)]*)\)", re.IGNORECASE)

@@ -161,6 +161,11 @@ def compute_indicators(
     return pd.DataFrame(columns, index=bars.index)
 
 
+def is_number(value) -> bool:
+    """A real number: an int or float that is not NaN (an indicator's warm-up value)."""
+    return isinstance(value, int | float) and value == value  # NaN != NaN
+
+
 def latest_values(
     frame: pd.DataFrame, n_back: int = 1
 ) -> tuple[dict[str, float | None], dict[str, float | None]]:

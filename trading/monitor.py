@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from trading import bracket_screen, services, simulation_rules
+from trading.conditions import bar_values, parse_condition
 from trading.executors.base import ExecutionError
 from trading.live_positions import position_events_coalesced
 from trading.marketdata.base import MarketDataError, MarketDataProvider
@@ -167,10 +168,6 @@ def simulate_position(
 
 def exit_rules_met(position: Position, market_data: MarketDataProvider, now: datetime):
     """(met, description, last close) for the position's exit conditions on closed bars."""
-    # Imported here: agents sit above trading; the condition rules are the agents' own, so a
-    # live exit is judged exactly as the trigger and the backtester judge a condition.
-    from agents.builtin.conditions import bar_values, parse_condition
-
     rules = position.exit_rules or {}
     conditions = [
         parse_condition(raw, default_timeframe="5m", position=index)

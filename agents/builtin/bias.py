@@ -11,7 +11,6 @@ from typing import Any
 from agents.base import AgentMetadata, BaseAgent
 from agents.builtin.common import (
     engine_properties,
-    is_number,
     llm_fell_back,
     no_symbols,
     pick_engine,
@@ -23,6 +22,7 @@ from agents.context import AgentContext
 from agents.errors import InsufficientData
 from agents.registry import register
 from agents.state import BiasSignal, BiasType, PipelineState, TimeframeData
+from trading.indicators import is_number
 from trading.marketdata.base import Headline, MarketDataError
 
 # Higher timeframes carry the trend, so they count for more in the aggregate.

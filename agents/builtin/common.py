@@ -164,10 +164,6 @@ def money(value: Decimal) -> str:
     return f"${value:,.2f}"
 
 
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and value == value  # NaN != NaN
-
-
 # --- Fetching -------------------------------------------------------------------------------
 
 

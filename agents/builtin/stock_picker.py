@@ -7,21 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 from agents.base import AgentMetadata, BaseAgent
-from agents.builtin.common import is_number, run_all
-from agents.builtin.conditions import (
-    COMPARISONS,
-    bar_values,
-    compute_names,
-    condition_schema,
-    parse_condition,
-)
+from agents.builtin.common import run_all
+from agents.builtin.conditions import condition_schema, parse_condition
 from agents.builtin.pipeline_manager import PipelineManagerAgent
 from agents.config import FieldError
 from agents.context import AgentContext
 from agents.errors import AgentError
 from agents.registry import register
 from agents.state import PipelineState
-from trading.indicators import parse_indicator
+from trading.conditions import COMPARISONS, bar_values, compute_names
+from trading.indicators import is_number, parse_indicator
 
 SORT_METRICS = ("volume", "change_pct", "rsi", "relative_volume")
 # Daily bars fetched per symbol: enough for RSI, MACD and 20-day volume; more for long averages.

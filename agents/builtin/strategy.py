@@ -10,7 +10,6 @@ from agents.base import AgentMetadata, BaseAgent
 from agents.builtin.common import (
     CENTS,
     engine_properties,
-    is_number,
     llm_fell_back,
     no_symbols,
     pick_engine,
@@ -31,6 +30,7 @@ from agents.state import (
     TimeframeData,
     TradeSide,
 )
+from trading.indicators import is_number
 
 BAND_LABELS = (
     ("bb_upper", "upper Bollinger band"),

@@ -15,18 +15,13 @@ from agents.builtin.common import (
     trigger_met,
     waiting_reason,
 )
-from agents.builtin.conditions import (
-    OPERATORS,
-    Condition,
-    bar_values,
-    condition_schema,
-    parse_condition,
-)
+from agents.builtin.conditions import condition_schema, parse_condition
 from agents.config import FieldError
 from agents.context import AgentContext
 from agents.errors import AgentError, TriggerNotMet
 from agents.registry import register
 from agents.state import PipelineState
+from trading.conditions import OPERATORS, Condition, bar_values
 
 
 @register

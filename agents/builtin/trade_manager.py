@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.base import AgentMetadata, BaseAgent
 from agents.builtin.common import money, no_symbols, to_cents
-from agents.builtin.conditions import OPERATORS, condition_schema
+from agents.builtin.conditions import condition_schema
 from agents.config import FieldError
 from agents.context import AgentContext
 from agents.errors import AgentError
@@ -21,6 +21,7 @@ from agents.state import (
     StrategySignal,
     TradeExecution,
 )
+from trading.conditions import OPERATORS
 from trading.executors.base import BracketOrderRequest, ExecutionError
 
 # Alpaca rejects a client_order_id longer than 48 characters.

@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from analytics import metrics
 from analytics.tests import factories as f
-from pipelines.backtest.services import BacktestSettings, backtest_create, backtest_run
+from pipelines.backtest.checks import BacktestSettings
+from pipelines.backtest.services import backtest_create, backtest_run
 from pipelines.models import Backtest, BacktestTrade, Pipeline
 from pipelines.tests.test_backtest_api import goog_csv
 from pipelines.tests.test_backtest_engine import SMA_CROSS_GRAPH

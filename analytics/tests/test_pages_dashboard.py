@@ -63,8 +63,8 @@ def test_a_new_user_is_shown_the_first_step(owner_client):
 
 
 def test_it_shows_pipelines_runs_positions_trades_and_spend(owner_client, owner):
+    from accounts.selectors import user_today
     from billing.models import DailyCost
-    from billing.services import owner_local_day
 
     owner.budget_limit_daily = Decimal("2.00")
     owner.save()
@@ -80,9 +80,7 @@ def test_it_shows_pipelines_runs_positions_trades_and_spend(owner_client, owner)
     )
     position = _position(owner, "AAPL", active)
     _trade(owner, "MSFT", active, status="closed", realized_pnl=Decimal("12.5"))
-    DailyCost.objects.create(
-        owner=owner, day=owner_local_day(owner=owner), total_cost=Decimal("0.50")
-    )
+    DailyCost.objects.create(owner=owner, day=user_today(owner), total_cost=Decimal("0.50"))
     html = owner_client.get(reverse("dashboard")).content.decode()
     assert "Active crew" in html and 'class="badge badge-PAPER"' in html
     assert f'id="execution-{run.pk}"' in html

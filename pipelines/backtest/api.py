@@ -13,8 +13,8 @@ from ninja.pagination import paginate
 
 from config.core.pagination import LimitOffsetPagination
 from pipelines import selectors as pipeline_selectors
-from pipelines.backtest import selectors, services
-from pipelines.backtest.services import BacktestRefused, BacktestSettings
+from pipelines.backtest import checks, selectors, services, sweep_services
+from pipelines.backtest.checks import BacktestRefused, BacktestSettings
 from pipelines.models import BacktestStatus
 from trading.marketdata.dataset_sources import dataset_provider
 from trading.marketdata.datasets import (
@@ -249,7 +249,7 @@ def backtests_estimate(request: HttpRequest, payload: BacktestIn):
     pipeline = pipeline_selectors.pipeline_get(user=request.auth, pipeline_id=payload.pipeline_id)
     dataset = selectors.dataset_get(user=request.auth, dataset_id=payload.dataset_id)
     try:
-        bars, estimate = services.backtest_estimate(
+        bars, estimate = checks.backtest_estimate(
             pipeline=pipeline, dataset=dataset, settings=payload.settings()
         )
     except BacktestRefused as error:
@@ -362,7 +362,7 @@ def sweeps_create(request: HttpRequest, payload: SweepIn):
     pipeline = pipeline_selectors.pipeline_get(user=request.auth, pipeline_id=payload.pipeline_id)
     dataset = selectors.dataset_get(user=request.auth, dataset_id=payload.dataset_id)
     try:
-        sweep = services.sweep_create(
+        sweep = sweep_services.sweep_create(
             owner=request.auth,
             pipeline=pipeline,
             dataset=dataset,
@@ -378,4 +378,4 @@ def sweeps_create(request: HttpRequest, payload: SweepIn):
 @sweeps_router.get("/{sweep_id}", response=SweepOut, summary="A sweep's results, best first")
 def sweeps_detail(request: HttpRequest, sweep_id: UUID):
     sweep = selectors.sweep_get(user=request.auth, sweep_id=sweep_id)
-    return _sweep_out(services.sweep_refresh(sweep=sweep))
+    return _sweep_out(sweep_services.sweep_refresh(sweep=sweep))

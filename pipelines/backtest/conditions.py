@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.backtest.plan import PlanError
+from trading.conditions import compute_name
 from trading.indicators import compute_indicators
 from trading.marketdata.base import TIMEFRAMES
 from trading.marketdata.frames import INTRADAY_MINUTES, bar_closes, resample
@@ -34,7 +35,7 @@ def _condition_masks(history: History, conditions, logic: str) -> np.ndarray:
     for timeframe, group in by_timeframe.items():
         bars = _memo(history, ("bars", timeframe), lambda tf=timeframe: _bars_on(frame, base, tf))
         keys = set().union(*(c.keys for c in group))
-        names = sorted({_compute_name(k) for k in keys} - {None})
+        names = sorted({compute_name(k) for k in keys} - {None})
         columns = {k: bars[k].to_numpy(np.float64) for k in ("open", "high", "low", "close")}
         columns["volume"] = bars["volume"].to_numpy(np.float64)
         for name in names:
@@ -68,12 +69,6 @@ def _columns(bars: pd.DataFrame, name: str, timeframe: str):
         return {k: indicators[k].to_numpy() for k in indicators.columns}
 
     return compute
-
-
-def _compute_name(key: str):
-    from agents.builtin.conditions import compute_name
-
-    return compute_name(key)
 
 
 def _bars_on(frame: pd.DataFrame, base: str, timeframe: str) -> pd.DataFrame:

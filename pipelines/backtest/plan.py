@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.builtin.conditions import Condition, parse_condition
+from agents.builtin.conditions import parse_condition
 from agents.errors import AgentError
 from agents.registry import agent_class, validate_node_config
+from trading.conditions import Condition
 
 LLM_REPLAYED = (
     "news_trigger",

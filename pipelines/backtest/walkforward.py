@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipelines.backtest.checks import graph_with
 from pipelines.backtest.engine import Costs, History, run_backtest
 from pipelines.backtest.plan import plan_from_pipeline
-from pipelines.backtest.services import graph_with, sweep_combinations
+from pipelines.backtest.sweep_services import sweep_combinations
 
 
 @dataclass

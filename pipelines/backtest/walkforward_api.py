@@ -15,7 +15,7 @@ from pipelines import selectors as pipeline_selectors
 from pipelines.backtest import selectors
 from pipelines.backtest import walkforward_services as services
 from pipelines.backtest.api import BacktestIn, Problem, _refused
-from pipelines.backtest.services import BacktestRefused
+from pipelines.backtest.checks import BacktestRefused
 from pipelines.backtest.walkforward_views import walkforward_get
 
 walkforwards_router = Router(tags=["backtests"])

@@ -11,15 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.core.events import event_emit
+from pipelines.backtest.checks import BacktestRefused, BacktestSettings, backtest_check
 from pipelines.backtest.engine import Costs
 from pipelines.backtest.llm_budget import llm_needed
-from pipelines.backtest.services import (
-    BacktestRefused,
-    BacktestSettings,
-    _check,
-    history_between,
-    sweep_combinations,
-)
+from pipelines.backtest.services import history_between
+from pipelines.backtest.sweep_services import sweep_combinations
 from pipelines.backtest.walkforward import walk_forward, window_count
 from pipelines.models import BacktestStatus, BacktestWalkForward, Pipeline
 from trading.models import Dataset
@@ -70,7 +66,7 @@ def walkforward_create(
         raise BacktestRefused("The grid is empty: give node_id.field → values.", field="grid")
     combinations = sweep_combinations(grid)
     for parameters in combinations:
-        plan, bars = _check(pipeline, dataset, settings, parameters)
+        plan, bars = backtest_check(pipeline, dataset, settings, parameters)
         # Hundreds of in-sample runs: rules engines only (no LLM spend, no sandboxed strategy).
         if plan.custom_strategy or llm_needed(plan):
             raise BacktestRefused(

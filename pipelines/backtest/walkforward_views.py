@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from pipelines.backtest import walkforward_services as services
-from pipelines.backtest.services import BacktestRefused
-from pipelines.backtest.views import BacktestForm, _pipeline, form_grid
+from pipelines.backtest.checks import BacktestRefused
+from pipelines.backtest.forms import BacktestForm, form_grid
+from pipelines.backtest.views import pipeline_or_404
 from pipelines.models import BacktestWalkForward
 
 
@@ -43,7 +44,7 @@ def _bars(text: str) -> int:
 @require_POST
 def walkforward_start(request, pipeline_id):
     """The backtest settings and the grid of the form, rolled over windows of bars."""
-    pipeline = _pipeline(request, pipeline_id)
+    pipeline = pipeline_or_404(request, pipeline_id)
     form = BacktestForm(request.POST, user=request.user)
     grid = form_grid(request.POST)
     if not form.is_valid():

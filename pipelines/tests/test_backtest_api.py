@@ -288,7 +288,8 @@ def test_its_trades_and_equity_come_out_in_analytics_shapes(api, sma_pipeline, g
 def test_the_golden_cross_template_backtests_on_synthetic_4h_bars(owner):
     from datetime import UTC, datetime
 
-    from pipelines.backtest.services import BacktestSettings, backtest_create
+    from pipelines.backtest.checks import BacktestSettings
+    from pipelines.backtest.services import backtest_create
     from pipelines.blueprints import pipeline_create_from_blueprint
     from trading.marketdata.datasets import dataset_create_from_provider
     from trading.marketdata.synthetic import SyntheticProvider

@@ -11,15 +11,11 @@ import pytest
 
 from agents.custom.services import strategy_approve, strategy_create, strategy_submit
 from agents.models import CustomStrategyStatus
+from pipelines.backtest.checks import BacktestRefused, BacktestSettings
 from pipelines.backtest.custom import strategy_signals
 from pipelines.backtest.engine import Costs, History, run_backtest
 from pipelines.backtest.plan import plan_from_pipeline
-from pipelines.backtest.services import (
-    BacktestRefused,
-    BacktestSettings,
-    backtest_create,
-    backtest_run,
-)
+from pipelines.backtest.services import backtest_create, backtest_run
 from pipelines.models import Backtest, BacktestStatus, BacktestTrade, Pipeline
 from trading import calendar
 from trading.marketdata.datasets import dataset_create_from_csv

@@ -11,14 +11,11 @@ import pytest
 from backtesting.test import GOOG
 
 from pipelines.backtest import histories
+from pipelines.backtest.checks import BacktestSettings
 from pipelines.backtest.engine import Costs, run_backtest
 from pipelines.backtest.plan import plan_from_pipeline
-from pipelines.backtest.services import (
-    BacktestSettings,
-    backtest_chunk_run,
-    backtest_run,
-    sweep_create,
-)
+from pipelines.backtest.services import backtest_run
+from pipelines.backtest.sweep_services import backtest_chunk_run, sweep_create
 from pipelines.models import Backtest, BacktestStatus, BacktestTrade, Pipeline
 from pipelines.tests.test_backtest_api import goog_csv
 from pipelines.tests.test_backtest_engine import SMA_CROSS_GRAPH, history_of

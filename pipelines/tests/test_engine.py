@@ -82,8 +82,9 @@ def test_the_reaper_sends_again_runs_no_worker_is_looking_after(day_trading, clo
     # Running under a lease whose worker is gone.
     claimed = execution_state.execution_claim(pending.pk, "t1", now)
     assert claimed.status == ExecutionStatus.RUNNING and claimed.attempts == 1
-    assert services.executions_reap_stale(now=now + engine.LEASE - timedelta(seconds=1)) == 0
-    assert services.executions_reap_stale(now=now + engine.LEASE + timedelta(seconds=1)) == 1
+    lease_ends = now + execution_state.LEASE
+    assert services.executions_reap_stale(now=lease_ends - timedelta(seconds=1)) == 0
+    assert services.executions_reap_stale(now=lease_ends + timedelta(seconds=1)) == 1
 
 
 def test_the_chain_reaches_an_intended_bracket_order(owner, clock):
@@ -216,7 +217,7 @@ def test_a_redelivered_task_resumes_after_the_last_finished_step(day_trading, cl
     plan = engine.execution_plan(execution.graph)
     for position, step in enumerate(plan[:3]):
         state = runner._run_step(position, step, state)
-    runner._begin_step(3, plan[3], "rules", state)
+    runner.journal.step_started(3, plan[3], "rules", state)
     assert StepRun.objects.filter(execution=execution, status="completed").count() == 3
     # The same message comes back (same task id): it resumes with the step it died in.
     assert engine.execution_run(execution_id=execution.pk, task_id="t1", clock=clock) == "completed"

@@ -109,7 +109,7 @@ def test_the_heartbeat_keeps_a_long_step_leased_and_stops_when_the_lease_is_lost
 
     from django.utils import timezone
 
-    from pipelines.engine import LEASE, LeaseHeartbeat
+    from pipelines.execution_state import LEASE, LeaseHeartbeat
     from pipelines.services import execution_start, pipeline_create
     from pipelines.tests.factories import day_trading_graph
 

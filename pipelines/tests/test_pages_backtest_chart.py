@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.backtest.services import BacktestSettings, backtest_create, backtest_run
+from pipelines.backtest.checks import BacktestSettings
+from pipelines.backtest.services import backtest_create, backtest_run
 from pipelines.blueprints import pipeline_create_from_blueprint
 from pipelines.models import BacktestTrade
 from trading.marketdata.datasets import dataset_create_from_provider

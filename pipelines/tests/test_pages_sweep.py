@@ -9,13 +9,10 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from pipelines.backtest.services import (
-    BacktestSettings,
-    backtest_chunk_run,
-    backtest_run,
-    sweep_create,
-)
-from pipelines.backtest.views import backtest_live_fragments
+from pipelines.backtest.checks import BacktestSettings
+from pipelines.backtest.live import backtest_live_fragments
+from pipelines.backtest.services import backtest_run
+from pipelines.backtest.sweep_services import backtest_chunk_run, sweep_create
 from pipelines.consumers import user_page_shows
 from pipelines.models import Backtest, BacktestSweep, Pipeline
 from pipelines.tests.test_backtest_api import goog_csv

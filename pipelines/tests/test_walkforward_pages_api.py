@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from pipelines.backtest.services import BacktestSettings
-from pipelines.backtest.views import backtest_live_fragments
+from pipelines.backtest.checks import BacktestSettings
+from pipelines.backtest.live import backtest_live_fragments
 from pipelines.backtest.walkforward import walk_forward
 from pipelines.backtest.walkforward_services import walkforward_create, walkforward_run
 from pipelines.consumers import user_page_shows

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from pipelines import selectors
+from pipelines.hooks import live_fragments_from_readers
 from pipelines.models import (
     PipelineExecution,
 )
@@ -113,13 +114,11 @@ def live_user_fragments(*, user, payload: dict[str, Any], topics: set[str]) -> l
             )
         ]
     if event == "position_updated" and "analytics" in topics:
-        from analytics.views import live_analytics_fragments
-
-        return live_analytics_fragments(payload=payload)
+        return live_fragments_from_readers(user=user, payload=payload, topics=topics)
     # A backtest's page subscribes to that backtest only ("backtest:<id>"), a sweep's page to
     # that sweep ("sweep:<id>"): their cards' ids are the same on every such page.
     if event == "backtest_progress":
-        from pipelines.backtest.views import backtest_live_fragments
+        from pipelines.backtest.live import backtest_live_fragments
 
         return backtest_live_fragments(user=user, payload=payload, topics=topics)
     return []

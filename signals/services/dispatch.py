@@ -118,8 +118,8 @@ def signal_dispatch_record(
 _MATCHED_PIPELINES_SQL = """
 SELECT {columns},
        {held_symbols} AS open_symbols
-  FROM pipelines_pipeline
- WHERE pipelines_pipeline.id = ANY(%(ids)s)
+  FROM {pipeline}
+ WHERE {pipeline}.id = ANY(%(ids)s)
 """
 
 
@@ -127,6 +127,7 @@ SELECT {columns},
 def _matched_pipelines_sql() -> str:
     return _MATCHED_PIPELINES_SQL.format(
         columns=model_columns(Pipeline),
+        pipeline=Pipeline._meta.db_table,
         held_symbols=held_symbols_sql(f"{Pipeline._meta.db_table}.id"),
     )
 

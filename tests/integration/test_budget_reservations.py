@@ -15,9 +15,10 @@ import pytest
 from django.db import connection
 
 from accounts.models import Notification
+from accounts.selectors import user_today
 from billing.budget import PipelineBudgetGate
-from billing.models import BudgetReservation, CostEntry, ReservationStatus
-from billing.reservations import BudgetExhausted
+from billing.models import BudgetReservation, CostEntry, DailyCost, ReservationStatus
+from billing.reservations import BudgetExhausted, budget_reserve
 from billing.services import charge_record, step_charge
 from pipelines import engine, services
 from pipelines.blueprints import DAY_TRADING, pipeline_create_from_blueprint
@@ -173,6 +174,53 @@ def test_it_reserves_atomically_so_only_one_of_eight_callers_gets_the_last_dolla
     assert "reserved by runs in progress" in refused[0]
     held = BudgetReservation.objects.get(status=ReservationStatus.HELD)
     assert held.execution_id == granted[0] and held.amount == Decimal("0.60")
+
+
+def test_it_stops_counting_a_reservation_once_its_run_is_no_longer_in_flight(owner):
+    """A run that crashed (failed without settling) leaves its reservation held; it stops
+    counting against the owner's other runs as soon as the run is no longer pending or
+    running. What a run in flight has already spent counts once (on the ledger), not twice."""
+    owner.budget_limit_daily = Decimal("1.00")
+    owner.save()
+    first, second = (
+        services.execution_start(
+            pipeline=pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")[0],
+            enqueue=False,
+        )
+        for _ in range(2)
+    )
+
+    def reserve(execution):
+        return budget_reserve(
+            owner=owner,
+            pipeline_id=execution.pipeline_id,
+            pipeline_daily_limit=None,
+            execution_id=execution.pk,
+            remaining_estimate=Decimal("0.60"),
+        )
+
+    reserve(first)  # pending: in flight
+    with pytest.raises(BudgetExhausted, match="reserved by runs in progress"):
+        reserve(second)
+    # The first run spends 0.30 of its 0.60: the ledger has it, its reservation holds the rest.
+    PipelineExecution.objects.filter(pk=first.pk).update(
+        status=ExecutionStatus.RUNNING, total_cost=Decimal("0.30")
+    )
+    DailyCost.objects.create(
+        owner=owner,
+        pipeline_id=first.pipeline_id,
+        day=user_today(owner),
+        total_cost=Decimal("0.30"),
+    )
+    with pytest.raises(BudgetExhausted):
+        reserve(second)  # 0.30 spent + 0.30 held + 0.60 > 1.00
+    PipelineExecution.objects.filter(pk=first.pk).update(status=ExecutionStatus.FAILED)
+
+    status = reserve(second)  # 0.30 spent + 0.60 <= 1.00
+
+    assert status.spent_today == Decimal("0.30")
+    assert BudgetReservation.objects.get(execution_id=first.pk).status == ReservationStatus.HELD
+    assert BudgetReservation.objects.get(execution_id=second.pk).amount == Decimal("0.60")
 
 
 def test_it_refuses_a_resumed_run_once_the_budget_is_gone_and_pauses_once(owner):

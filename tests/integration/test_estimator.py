@@ -269,8 +269,8 @@ def test_it_counts_plain_mape_only_for_runs_that_cost_at_least_its_floor(
 def test_it_shows_the_estimate_before_a_run_and_asks_to_confirm_one_over_budget(
     owner, owner_client
 ):
+    from accounts.selectors import user_today
     from billing.models import DailyCost
-    from billing.services import owner_local_day
 
     pipeline, _ = pipeline_create_from_blueprint(owner=owner, key="day_trading_5m")
     detail = reverse("pipelines:detail", args=[pipeline.pk])
@@ -286,7 +286,7 @@ def test_it_shows_the_estimate_before_a_run_and_asks_to_confirm_one_over_budget(
     DailyCost.objects.create(
         owner=owner,
         pipeline_id=None,
-        day=owner_local_day(owner=owner),
+        day=user_today(owner),
         total_cost=Decimal("0.00999"),
     )
     page = owner_client.get(detail).content.decode()

@@ -14,9 +14,10 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.selectors import user_today
 from billing.models import CostEntry, DailyCost, StripeEvent, Subscription, SubscriptionStatus
 from billing.selectors import effective_plan
-from billing.services import charge_record, owner_local_day, step_charge
+from billing.services import charge_record, step_charge
 from billing.subscriptions import invoice_preview, usage_cents_this_month, usage_report_day
 from pipelines.blueprints import pipeline_create_from_blueprint
 from pipelines.models import PipelineStatus, RunMode
@@ -270,7 +271,7 @@ def test_it_previews_an_invoice_that_equals_the_ledger_for_the_period(
     owner, owner_client, client, stripe_fake, settings
 ):
     settings.STRIPE_PRICE_USAGE = "price_usage"
-    today = owner_local_day(owner=owner)
+    today = user_today(owner)
     month_start = today.replace(day=1)
     next_month = (month_start + timedelta(days=32)).replace(day=1)
     owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
@@ -330,12 +331,11 @@ def test_it_previews_an_invoice_that_equals_the_ledger_for_the_period(
 def test_it_shows_the_next_invoice_as_the_plan_plus_what_the_meter_is_sent(
     owner, owner_client, stripe_fake
 ):
-    from billing.services import owner_local_day
     from billing.subscriptions import usage_cents
 
     owner.subscription_tier = "BASIC"
     owner.save()
-    today = owner_local_day(owner=owner)
+    today = user_today(owner)
     DailyCost.objects.create(owner=owner, pipeline_id=None, day=today, total_cost=Decimal("0.5"))
     # Without a Stripe customer nothing is billed, usage or not.
     page = owner_client.get(reverse("billing:overview")).content.decode()
@@ -359,3 +359,28 @@ def test_it_shows_the_next_invoice_as_the_plan_plus_what_the_meter_is_sent(
 
     expected = Decimal("29") + Decimal(metered) / 100
     assert f'data-testid="next-invoice">${expected:.2f}<' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_has_the_signal_dispatchers_reread_an_owners_pipelines_once_the_plan_changes(
+    owner, owner_client, client, stripe_fake
+):
+    from signals.invalidation import Invalidation, InvalidationListener
+
+    (listening,) = pipelines(owner, 1)
+    listener = InvalidationListener()
+    try:
+        owner_client.post(reverse("billing:checkout"), {"tier": "BASIC"})
+        session_id = next(iter(stripe_fake.checkout_sessions))
+        for event in stripe_fake.complete_checkout(session_id, period_end=int(time.time()) + 86400):
+            post_event(client, *event)
+        owner.refresh_from_db()
+        assert owner.subscription_tier == "BASIC"
+        heard: list[Invalidation] = []
+        deadline = time.monotonic() + 30
+        while Invalidation("pipeline", str(listening.pk)) not in heard:
+            assert time.monotonic() < deadline, f"no invalidation for the pipeline: {heard}"
+            heard += listener.drain()
+            time.sleep(0.05)
+    finally:
+        listener.close()
