@@ -422,6 +422,9 @@ class BacktestTrade(models.Model):
     net_pnl = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     close_reason = models.CharField(max_length=20, blank=True)
     is_open = models.BooleanField(default=False)
+    # Why it was entered: the trigger, the bias's reading, the strategy's levels (a live trade's
+    # run report says the same), written by pipelines.backtest.reasoning.
+    reasoning = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["entry_bar"]

@@ -1,20 +1,21 @@
 """Backtesting API: datasets (upload, fetch, list), backtests (start, status and metrics,
 trades, cancel) and parameter sweeps. Everything is the caller's own; others' ids are 404."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Field, File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
+from ninja.pagination import paginate
 
+from config.core.pagination import LimitOffsetPagination
 from pipelines import selectors as pipeline_selectors
 from pipelines.backtest import checks, selectors, services, sweep_services
 from pipelines.backtest.checks import BacktestRefused, BacktestSettings
+from pipelines.models import BacktestStatus
 from trading.marketdata.dataset_sources import dataset_provider
 from trading.marketdata.datasets import (
     DatasetError,
@@ -208,6 +209,9 @@ class BacktestTradeOut(Schema):
     net_pnl: Decimal
     close_reason: str
     is_open: bool
+    reasoning: str = Field(
+        description="Why it was entered: the trigger, the bias's reading, the strategy's levels."
+    )
 
 
 def _refused(error: BacktestRefused) -> dict:
@@ -253,12 +257,17 @@ def backtests_estimate(request: HttpRequest, payload: BacktestIn):
     return {"bars": bars, "llm_estimate": estimate}
 
 
+class BacktestFilters(Schema):
+    pipeline_id: UUID | None = None
+    status: BacktestStatus | None = None
+
+
 @backtests_router.get("", response=list[BacktestOut], summary="Your backtests (newest first)")
-def backtests_list(request: HttpRequest, pipeline_id: UUID | None = None):
-    backtests = selectors.backtests_for_user(user=request.auth)
-    if pipeline_id is not None:
-        backtests = backtests.filter(pipeline_id=pipeline_id)
-    return list(backtests[:200])
+@paginate(LimitOffsetPagination)
+def backtests_list(request: HttpRequest, filters: Query[BacktestFilters]):
+    return selectors.backtests_for_user(
+        user=request.auth, pipeline_id=filters.pipeline_id, status=filters.status
+    )
 
 
 @backtests_router.get(
@@ -269,11 +278,14 @@ def backtests_detail(request: HttpRequest, backtest_id: UUID):
 
 
 @backtests_router.get(
-    "/{backtest_id}/trades", response=list[BacktestTradeOut], summary="A backtest's trades"
+    "/{backtest_id}/trades",
+    response=list[BacktestTradeOut],
+    summary="A backtest's trades, in the order they were entered",
 )
+@paginate(LimitOffsetPagination)
 def backtests_trades(request: HttpRequest, backtest_id: UUID):
     backtest = selectors.backtest_get(user=request.auth, backtest_id=backtest_id)
-    return list(selectors.backtest_trades(backtest=backtest))
+    return selectors.backtest_trades(backtest=backtest)
 
 
 @backtests_router.post(

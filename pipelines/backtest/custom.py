@@ -10,7 +10,7 @@ indicators the strategy declares, computed once over the whole history. Levels c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,6 +37,7 @@ class StrategySignals:
     target_1: np.ndarray
     target_2: np.ndarray
     calls: int = 0  # sandbox calls made
+    reasons: dict[int, str] = field(default_factory=dict)  # bar → the answer's `reason`
 
 
 def custom_node(graph: dict) -> dict | None:
@@ -72,6 +73,7 @@ def strategy_signals(strategy, node: dict, history, *, chunk_bars: int = CHUNK_B
     n = len(history)
     side = np.zeros(n, dtype=np.int8)
     levels = np.full((3, n), np.nan)
+    reasons: dict[int, str] = {}
     calls = 0
     chunks = history_input_chunks(
         frame=history.frame(),
@@ -100,4 +102,6 @@ def strategy_signals(strategy, node: dict, history, *, chunk_bars: int = CHUNK_B
             action, _, stop, target_1, target_2 = found
             side[bar] = 1 if action == "buy" else -1
             levels[:, bar] = (stop, target_1, target_2)
-    return StrategySignals(side, levels[0], levels[1], levels[2], calls=calls)
+            if output.reason:
+                reasons[bar] = output.reason
+    return StrategySignals(side, levels[0], levels[1], levels[2], calls=calls, reasons=reasons)

@@ -24,6 +24,7 @@ from pipelines.backtest import sessions
 from pipelines.backtest.conditions import _condition_masks
 from pipelines.backtest.levels import _levels, _size, _strategy_levels
 from pipelines.backtest.plan import BacktestPlan, PlanError
+from pipelines.backtest.reasoning import entry_reasoning, trigger_text
 from trading import simulation_rules
 from trading.indicators import compute_indicators
 
@@ -110,6 +111,7 @@ class ClosedTrade:
     partial_exit_quantity: int = 0
     partial_exit_price: float | None = None
     exits: list[tuple[int, int, float]] = field(default_factory=list)  # (bar, qty, price)
+    reasoning: str = ""  # why it was entered (pipelines.backtest.reasoning)
 
     @property
     def is_open(self) -> bool:
@@ -247,6 +249,7 @@ class _Replay:
             bias,
         )
         self.strategy = None  # a custom strategy's signals
+        self.trigger_text = trigger_text(plan)
         self.n = len(history)
         self.next_open = costs.fill_at == NEXT_OPEN
         self.cash = float(costs.initial_cash)
@@ -327,6 +330,7 @@ class _Replay:
         if quantity < 1:
             return signal_bar + 1
         self._open(side, quantity, fill_bar, price, (stop, target_1, target_2))
+        self.trade.reasoning = entry_reasoning(self, signal_bar, side, levels)
         # Entered at an open: that bar's range still lies ahead. At a close: the next bar's.
         return fill_bar if self.next_open else fill_bar + 1
 

@@ -43,6 +43,7 @@ class StrategyCrewReplay:
             temperature=config["creativity"],
         )
         self.asked = 0  # bars on which the crew was asked
+        self.plans: dict[int, object] = {}  # bar → the StrategySignal whose levels were taken
 
     def levels_at(self, bar: int, bias_signal, now):
         from agents.builtin.strategy import swing_points
@@ -79,4 +80,5 @@ class StrategyCrewReplay:
             self.plan.min_risk_reward,
         ):
             return False
+        self.plans[bar] = signal
         return float(stop), float(target_1), float(target_2)

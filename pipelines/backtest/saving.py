@@ -81,6 +81,7 @@ def _trade_values(backtest_id, symbol: str, trade, last_close: float) -> dict:
         "net_pnl": _money(_net_pnl(trade, last_close)),
         "close_reason": trade.close_reason or ("open" if trade.is_open else ""),
         "is_open": trade.is_open,
+        "reasoning": trade.reasoning,
     }
 
 

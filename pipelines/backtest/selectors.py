@@ -20,12 +20,19 @@ def dataset_get(*, user, dataset_id) -> Dataset:
     return Dataset.objects.get(owner=user, pk=dataset_id)
 
 
-def backtests_for_user(*, user, pipeline=None) -> QuerySet[Backtest]:
+def backtests_for_user(
+    *, user, pipeline=None, pipeline_id=None, status: str | None = None
+) -> QuerySet[Backtest]:
+    """Newest first (the id breaks a tie, so pages never repeat or skip a row)."""
     backtests = Backtest.objects.filter(owner=user).select_related("dataset", "pipeline")
     backtests = backtests.defer(*(f"dataset__{c}" for c in BAR_COLUMNS), "equity", "daily_equity")
     if pipeline is not None:
         backtests = backtests.filter(pipeline=pipeline)
-    return backtests
+    if pipeline_id is not None:
+        backtests = backtests.filter(pipeline_id=pipeline_id)
+    if status is not None:
+        backtests = backtests.filter(status=status)
+    return backtests.order_by("-created_at", "id")
 
 
 def backtest_get(*, user, backtest_id) -> Backtest:
@@ -37,7 +44,7 @@ def backtest_get(*, user, backtest_id) -> Backtest:
 
 
 def backtest_trades(*, backtest: Backtest) -> QuerySet[BacktestTrade]:
-    return BacktestTrade.objects.filter(backtest=backtest).order_by("entry_bar")
+    return BacktestTrade.objects.filter(backtest=backtest).order_by("entry_bar", "id")
 
 
 def sweep_get(*, user, sweep_id) -> BacktestSweep:

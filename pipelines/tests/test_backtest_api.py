@@ -132,7 +132,9 @@ def test_a_backtest_runs_and_reports_backtesting_py_s_final_equity(
     assert detail["trades_count"] == 46
     assert detail["metrics"]["open_trades"] == 1
     assert detail["metrics"]["return_pct"] == pytest.approx(533.41, abs=0.01)
-    trades = api.get(f"/api/v1/backtests/{backtest_id}/trades").json()
+    page = api.get(f"/api/v1/backtests/{backtest_id}/trades?limit=1000").json()
+    assert page["count"] == 47
+    trades = page["items"]
     assert len(trades) == 47
     assert trades[-1]["is_open"] is True and trades[-1]["exit_at"] is None
     assert BacktestTrade.objects.filter(backtest_id=backtest_id).count() == 47
@@ -322,3 +324,67 @@ def test_the_golden_cross_template_backtests_on_synthetic_4h_bars(owner):
     assert backtest.final_equity == (Decimal("10000") + sum(t.net_pnl for t in trades)).quantize(
         Decimal("0.01")
     ) or any(t.is_open for t in trades)
+
+
+def start(api, pipeline, dataset) -> str:
+    response = api.post(
+        "/api/v1/backtests", {"pipeline_id": str(pipeline.pk), "dataset_id": str(dataset.pk)}
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def test_it_pages_your_backtests_newest_first_and_filters_them(
+    api, outsider_api, owner, sma_pipeline, goog
+):
+    other = Pipeline.objects.create(owner=owner, name="SMA again", graph=SMA_CROSS_GRAPH)
+    first, second, third = (start(api, p, goog) for p in (sma_pipeline, other, sma_pipeline))
+    api.post(f"/api/v1/backtests/{first}/cancel")
+
+    page = api.get("/api/v1/backtests?limit=2").json()
+    rest = api.get("/api/v1/backtests?limit=2&offset=2").json()
+    of_other = api.get(f"/api/v1/backtests?pipeline_id={other.pk}").json()
+    cancelled = api.get("/api/v1/backtests?status=cancelled").json()
+
+    assert page["count"] == 3
+    assert [b["id"] for b in page["items"]] == [third, second]
+    assert [b["id"] for b in rest["items"]] == [first]
+    assert [b["id"] for b in of_other["items"]] == [second]
+    assert [b["id"] for b in cancelled["items"]] == [first]
+    assert outsider_api.get("/api/v1/backtests").json() == {"items": [], "count": 0}
+    assert outsider_api.get(f"/api/v1/backtests?pipeline_id={other.pk}").json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("offset=-1", "offset"),
+        ("status=finished", "status"),
+        ("pipeline_id=42", "pipeline_id"),
+    ],
+)
+def test_a_bad_list_parameter_is_a_422_naming_it(api, query, field):
+    response = api.get(f"/api/v1/backtests?{query}")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == field
+
+
+def test_a_backtest_s_trades_come_in_pages_with_why_each_was_entered(
+    api, outsider_api, sma_pipeline, goog
+):
+    backtest_id = start(api, sma_pipeline, goog)
+    backtest_run(backtest_id=backtest_id)
+    stored = list(BacktestTrade.objects.filter(backtest_id=backtest_id).order_by("entry_bar"))
+
+    page = api.get(f"/api/v1/backtests/{backtest_id}/trades?limit=5&offset=40").json()
+
+    assert page["count"] == len(stored) == 47
+    assert [t["entry_bar"] for t in page["items"]] == [t.entry_bar for t in stored[40:45]]
+    reasoning = page["items"][0]["reasoning"]
+    assert reasoning == stored[40].reasoning
+    assert reasoning.startswith("Trigger: sma_10 crosses above sma_20 (1d)")
+    assert api.get(f"/api/v1/backtests/{backtest_id}/trades?limit=0").status_code == 422
+    assert outsider_api.get(f"/api/v1/backtests/{backtest_id}/trades?limit=5").status_code == 404

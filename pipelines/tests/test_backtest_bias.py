@@ -335,6 +335,12 @@ def test_the_strategy_crew_sets_the_levels_on_the_sided_trigger_bars_only(
         Decimal("101.38"),
     )
     assert (first.exit_bar, first.exit_price) == (46, Decimal("104.75"))
+    # Why, in the crews' own words: the bias synthesizer's and the strategy planner's.
+    assert first.reasoning == (
+        "Trigger: volume > 1500 (1m). Bias (llm): Trend on the higher timeframes is bearish; "
+        "news is quiet. Strategy (llm): With the bias, risking 1.5 ATR for 2R and 3.5R. "
+        "Stop 104.75; targets 102.50 and 101.38."
+    )
     # Short again at bar 65 (from 105.40, targets 103.90 and 102.78, reached at bars 77 and
     # 89), so bar 68's trigger finds a position and asks nobody; then bar 100 is flat again.
     assert [t.entry_bar for t in others] == [65, 101]

@@ -121,6 +121,11 @@ def test_it_asks_the_sandbox_once_per_chunk_and_trades_its_signals(strategy):
     assert (first.exit_bar, first.exit_price, first.close_reason) == (200, 99.0, "stop_hit")
     assert first.net_pnl == pytest.approx(10 * (99.0 - 101.0))
     assert (second.entry_bar, second.is_open) == (451, True)
+    # Why: the time trigger's gate, the strategy's own `reason`, the levels it set.
+    assert first.reasoning == (
+        "Time trigger fired. Custom strategy BUY: crossed up. Stop 99.00; targets 104.00 and "
+        "107.00."
+    )
 
 
 def csv_of(bars: History) -> str:

@@ -1,5 +1,5 @@
-"""Backtest pages: the form and history, a refused start, a sweep's table and heatmap; another
-user's pages are 404."""
+"""Backtest pages: the form and history, a refused start, a finished backtest's trades with why
+each was entered, a sweep's table and heatmap; another user's pages are 404."""
 
 from __future__ import annotations
 
@@ -79,6 +79,21 @@ def test_a_sweep_shows_every_combination_and_a_heatmap(owner_client, pipeline, g
     assert "4 of 4 combinations finished" in html
     assert 'data-testid="sweep-heatmap"' in html
     assert html.count("$63,341.19") == 4  # two cells and two table rows (exit_logic: OR = AND)
+
+
+def test_a_finished_backtest_s_trades_say_why_each_was_entered(owner_client, pipeline, goog):
+    owner_client.post(f"/pipelines/{pipeline.pk}/backtests/", settings_form(goog))
+    backtest = Backtest.objects.get()
+    backtest_run(backtest_id=backtest.pk)
+    first = backtest.trades.order_by("entry_bar").first()
+
+    page = owner_client.get(f"/backtests/{backtest.pk}/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert first.reasoning.startswith("Trigger: sma_10 crosses above sma_20 (1d).")
+    assert html.count('data-testid="trade-reasoning"') == backtest.trades.count() == 47
+    assert f"<summary>Reasoning</summary>{first.reasoning}</details>" in html
 
 
 def test_another_user_gets_404(pipeline, goog, outsider):

@@ -106,6 +106,10 @@ def test_a_trader_backtests_a_pipeline_watches_it_and_cancels_another(
         page.wait_for_selector("[data-testid=backtest-results]")
         assert page.inner_text("[data-testid=final-equity]") == "$63,341.19"
         assert page.locator("[data-testid=backtest-trades] tbody tr").count() == 47
+        # Why the first trade was entered, one click away.
+        why = page.locator("[data-testid=trade-reasoning]").first
+        why.locator("summary").click()
+        assert "Trigger: sma_10 crosses above sma_20 (1d)." in why.inner_text()
         # Analytics' own cards and charts, loaded into the backtest page from analytics.
         page.wait_for_selector("#backtest-figures [data-testid=metric-cards]")
         page.wait_for_selector("[data-equity-chart][data-drawn='1']")
