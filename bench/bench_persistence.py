@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from common import bench_user, fresh_tables, setup_django, summary
+from common import alternate, bench_user, fresh_tables, print_timings, setup_django
 
-ROUNDS = 5
 TASK = "bench"
 GRAPH = {
     "nodes": [
@@ -413,28 +411,6 @@ def _orm_spend(owner, pipeline_id):
     )
 
 
-def _alternate(count: int, ways: dict, after=None) -> dict[str, list[float]]:
-    """Each way `count` times, alternating in ROUNDS rounds (round 0 warms both up)."""
-    timings = {name: [] for name in ways}
-    for round_number in range(ROUNDS + 1):
-        for name, call in ways.items():
-            for _ in range(max(1, count // ROUNDS)):
-                started = time.perf_counter()
-                result = call()
-                elapsed = (time.perf_counter() - started) * 1000
-                if after is not None:
-                    after(result)
-                if round_number:
-                    timings[name].append(elapsed)
-    return timings
-
-
-def _print(title: str, timings: dict[str, list[float]]) -> None:
-    print(title)
-    for name, values in timings.items():
-        print(f"  {name:<30} {summary(values)}")
-
-
 def main(count: int) -> None:
     from pipelines import services
     from pipelines.models import ExecutionStatus, PipelineExecution, StepRun, StepStatus
@@ -443,9 +419,9 @@ def main(count: int) -> None:
     user = bench_user("bench-persistence@tradecrew.local")
     pipeline = _pipeline(user)
     execution = services.execution_start(pipeline=pipeline, enqueue=False, now=NOW)
-    _print(
+    print_timings(
         f"claim (load average {load:.1f}), {count} of each",
-        _alternate(
+        alternate(
             count,
             {
                 "one prepared statement": lambda: _raw_claim(execution.pk),
@@ -463,9 +439,9 @@ def main(count: int) -> None:
         started_at=NOW,
     )
     _run_again(execution)
-    _print(
+    print_timings(
         f"completion (load average {os.getloadavg()[0]:.1f}), {count} of each",
-        _alternate(
+        alternate(
             count,
             {
                 "one prepared statement": lambda: _raw_complete(execution, step.pk),
@@ -479,9 +455,9 @@ def main(count: int) -> None:
     def finish(execution_id):
         PipelineExecution.objects.filter(pk=execution_id).update(status=ExecutionStatus.COMPLETED)
 
-    _print(
+    print_timings(
         f"manual start's INSERT (load average {os.getloadavg()[0]:.1f}), {count} of each",
-        _alternate(
+        alternate(
             count,
             {
                 "prepared INSERT … ON CONFLICT": lambda: _raw_insert(pipeline),
@@ -491,9 +467,9 @@ def main(count: int) -> None:
         ),
     )
     execution = services.execution_start(pipeline=pipeline, enqueue=False, now=NOW)
-    _print(
+    print_timings(
         f"budget reservation (load average {os.getloadavg()[0]:.1f}), {count} of each",
-        _alternate(
+        alternate(
             count,
             {
                 "lock + one prepared statement": lambda: _raw_reserve(user, execution),
@@ -501,9 +477,9 @@ def main(count: int) -> None:
             },
         ),
     )
-    _print(
+    print_timings(
         f"a step's charge on its own (load average {os.getloadavg()[0]:.1f}), {count} of each",
-        _alternate(
+        alternate(
             count,
             {
                 "one statement + tx": lambda: _raw_charge(user, pipeline, execution),
@@ -516,9 +492,9 @@ def main(count: int) -> None:
     assert spend_summary(owner=user, pipeline_id=pipeline.pk, at=NOW) == _orm_spend(
         user, pipeline.pk
     )
-    _print(
+    print_timings(
         f"the budget gate's spend read (load average {os.getloadavg()[0]:.1f}), {count} of each",
-        _alternate(
+        alternate(
             count,
             {
                 "one prepared statement": lambda: spend_summary(

@@ -8,6 +8,7 @@ import resource
 import secrets
 import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,3 +81,29 @@ def summary(values_ms: list[float]) -> str:
         f"p50 {statistics.median(values_ms):.2f} ms, p95 {percentile(values_ms, 95):.2f} ms, "
         f"p99 {percentile(values_ms, 99):.2f} ms, max {max(values_ms):.2f} ms"
     )
+
+
+ROUNDS = 5
+
+
+def alternate(count: int, ways: dict, after=None) -> dict[str, list[float]]:
+    """Each way `count` times, alternating in ROUNDS rounds (round 0 warms both up), so a busy
+    machine slows every way alike; `after(result)` runs untimed after each call."""
+    timings = {name: [] for name in ways}
+    for round_number in range(ROUNDS + 1):
+        for name, call in ways.items():
+            for _ in range(max(1, count // ROUNDS)):
+                started = time.perf_counter()
+                result = call()
+                elapsed = (time.perf_counter() - started) * 1000
+                if after is not None:
+                    after(result)
+                if round_number:
+                    timings[name].append(elapsed)
+    return timings
+
+
+def print_timings(title: str, timings: dict[str, list[float]]) -> None:
+    print(title)
+    for name, values in timings.items():
+        print(f"  {name:<34} {summary(values)}")
