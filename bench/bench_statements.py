@@ -33,17 +33,27 @@ GRAPH = {
 PIPELINES = 10
 BUSY = 2  # of them with a run under way: the one-active-execution index refuses their runs
 HELD_PER_PIPELINE = 3  # open positions; one more symbol queued as a simulated entry
+SIGNAL_SOURCE = "bench-statements"
 MARK_FIELDS = ["current_price", "unrealized_pnl", "price_updated_at"]
+
+
+def _clear(user) -> None:
+    """The bench user's pipelines (their runs with them), orders and signal log."""
+    from pipelines.models import Pipeline
+    from signals.models import SignalEvent
+    from trading.models import Order
+
+    Pipeline.objects.filter(owner=user).delete()
+    Order.objects.filter(owner=user).delete()
+    SignalEvent.objects.filter(source=SIGNAL_SOURCE).delete()
+    fresh_tables(user)
 
 
 def _pipelines(user):
     from pipelines import services
-    from pipelines.models import Pipeline
     from trading.models import Mode, Order, OrderStatus, Position
 
-    Pipeline.objects.filter(owner=user).delete()
-    Order.objects.filter(owner=user).delete()
-    fresh_tables(user)
+    _clear(user)
     pipelines, positions, orders = [], [], []
     for number in range(PIPELINES):
         pipeline, _ = services.pipeline_create(
@@ -92,7 +102,7 @@ def _record_inputs(pipelines, number: int):
     signal = {
         "signal_id": f"bench-{uuid.uuid4()}",
         "signal_type": "golden_cross",
-        "source": "bench",
+        "source": SIGNAL_SOURCE,
         "timestamp": NOW.timestamp(),
         "tickers": [{"ticker": "TSLA", "signal": "buy", "confidence": 80}],
     }
@@ -351,7 +361,7 @@ def _bench_marks(user, size: int, count: int) -> None:
 
 
 def main(count: int) -> None:
-    from pipelines.models import ExecutionStatus, Pipeline, PipelineExecution
+    from pipelines.models import ExecutionStatus, PipelineExecution
 
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f}")
     user = bench_user("bench-statements@tradecrew.local")
@@ -371,8 +381,7 @@ def main(count: int) -> None:
     _bench_record(count, pipelines, f"{PIPELINES} matches, {BUSY} with a run under way")
     _bench_matched(count, pipelines[:1], "1 pipeline")
     _bench_matched(count, pipelines, f"{PIPELINES} pipelines")
-    Pipeline.objects.filter(owner=user).delete()
-    fresh_tables(user)
+    _clear(user)
     _bench_marks(user, 1_000, max(5, count // 20))
     _bench_marks(user, 10_000, 5)
 

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "bench_engine.py",
     "bench_checkpoint.py",
     "bench_persistence.py",
+    "bench_statements.py",
     "bench_estimates.py",
     "bench_llm.py",
     "bench_signals.py",
