@@ -42,10 +42,11 @@ def positions_mark(*, marks: Iterable[tuple[Position, Decimal]], now: datetime) 
 
 # Django's bulk_update writes a CASE with one WHEN per row and field, built and compiled in
 # Python; arrays joined by unnest() are one short statement. bench/bench_statements.py, back to
-# back (2026-12-02, load average 5.0 on 2 cores): 10,000 positions, 5 writes each, this
-# statement p50 228 ms / p99 295 ms; bulk_update in one batch (its default) p50 12.7 s / p99
-# 17.3 s, in batches of 500 p50 6.6 s, of 100 p50 6.5 s. 1,000 positions, 25 each: 13.4 / 20.6
-# ms against 657 / 1202 ms in one batch and 641 / 1403 ms in batches of 100.
+# back (2026-12-02, load average 2.1 on 2 cores): 10,000 positions, 5 writes each, this
+# statement p50 153 ms / p99 167 ms; bulk_update in one batch (its default) p50 8.3 s / p99
+# 8.6 s, in batches of 500 p50 4.8 s, of 100 p50 4.5 s. 1,000 positions, 25 each: 14.2 / 16.8 ms
+# against 498 / 666 ms in one batch, 481 / 568 ms in batches of 100 (at load 5.0, 10,000
+# positions: 228 ms against 12.7 s in one batch, 6.5 s in batches of 100).
 _MARKS_SQL = """
 UPDATE {table} AS position
    SET current_price = mark.price, unrealized_pnl = mark.pnl, price_updated_at = %s

@@ -156,7 +156,8 @@ def held_symbols_sql(pipeline_id_column: str) -> str:
     """SQL for a subquery, for other apps' hand-written statements: the sorted symbols a
     pipeline holds, as an array — its open positions and its simulated entries queued for the
     next open (accepted orders carrying an entry plan). `pipeline_id_column` is the outer
-    statement's column with the pipeline's id (a constant in the caller's code)."""
+    statement's column with the pipeline's id (a constant in the caller's code). Its figure
+    against the ORM is the signal dispatcher's (`signals.services.dispatch`)."""
     return f"""ARRAY(SELECT held.symbol FROM (
                 SELECT position.symbol FROM {Position._meta.db_table} AS position
                  WHERE position.pipeline_id = {pipeline_id_column}

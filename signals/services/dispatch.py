@@ -115,10 +115,11 @@ def signal_dispatch_record(
 # deferred field would cost a query each), each with the symbols of its open positions and of
 # its simulated entries queued for the next open (an on-signal pipeline waits for its position
 # to close), in one prepared statement. bench/bench_statements.py, 500 reads each, back to back
-# (2026-12-02, load average 5.1 on 2 cores): for 10 pipelines this statement p50 0.93 ms / p99
-# 4.9 ms; the ORM with the held symbols as an ArraySubquery of a UNION p50 2.75 ms / p99 6.4 ms,
-# as two ArraySubquery merged in Python p50 2.69 / 7.8 ms, with trading.selectors.held_symbols
-# per pipeline p50 14.0 / 29.3 ms (for 1 pipeline: 0.29 / 4.2 ms against 2.42 / 7.9 ms).
+# (2026-12-02, load average 2.4 on 2 cores): for 10 pipelines this statement p50 0.75 ms / p99
+# 1.1 ms; the ORM with the held symbols as an ArraySubquery of a UNION p50 2.54 ms / p99 3.1 ms,
+# as two ArraySubquery merged in Python p50 2.48 / 3.9 ms, with trading.selectors.held_symbols
+# per pipeline p50 13.3 / 18.8 ms; for 1 pipeline 0.28 / 0.51 ms against 2.05 / 2.5 ms (at load
+# 5.1, 10 pipelines: 0.93 / 4.9 ms against 2.75 / 6.4 ms).
 _MATCHED_PIPELINES_SQL = """
 SELECT {columns},
        {held_symbols} AS open_symbols
@@ -150,11 +151,11 @@ def _matched_pipelines(pipeline_ids: list[str]) -> list[Pipeline]:
 # path, atomic on its own): a repeat of the same dedup key fails on its unique index, which is
 # how a redelivery is recognised, and then nothing is written. A match whose run the
 # one-active-execution index refused is logged as skipped. bench/bench_statements.py, 500
-# records each, back to back (2026-12-02, load average 5.0 on 2 cores): a signal matching 10
-# pipelines, 2 of them with a run under way, this statement p50 7.99 ms / p99 22.0 ms; the ORM
+# records each, back to back (2026-12-02, load average 2.4 on 2 cores): a signal matching 10
+# pipelines, 2 of them with a run under way, this statement p50 1.49 ms / p99 2.2 ms; the ORM
 # (in one transaction each run created in a savepoint, the index's refusal an IntegrityError,
-# then the log row and the matches bulk-created) p50 37.5 ms / p99 105 ms (one match: 0.91 /
-# 8.0 ms against 2.91 / 12.0 ms).
+# then the log row and the matches bulk-created) p50 12.6 ms / p99 16.8 ms; one match 0.84 /
+# 2.5 ms against 2.75 / 7.2 ms (at load 5.0, 10 matches: 7.99 / 22.0 ms against 37.5 / 105 ms).
 _SIGNAL_RECORD_SQL = (
     "WITH "  # noqa: S608 - constant text with the shared CTE; values are parameters
     + EXECUTIONS_INSERT_CTE
