@@ -281,10 +281,10 @@ def test_it_pages_a_queryset_in_one_query_per_page(owner):
     _trades(owner, 7)
     rows = Trade.objects.filter(owner=owner)
     with CaptureQueriesContext(connection) as queries:
-        first = keyset_page(rows, time_field="opened_at", size=3)
-        second = keyset_page(rows, time_field="opened_at", size=3, older_than=first.older)
-        last = keyset_page(rows, time_field="opened_at", size=3, older_than=second.older)
-        back = keyset_page(rows, time_field="opened_at", size=3, newer_than=second.newer)
+        first = keyset_page(rows, key_field="opened_at", size=3)
+        second = keyset_page(rows, key_field="opened_at", size=3, older_than=first.older)
+        last = keyset_page(rows, key_field="opened_at", size=3, older_than=second.older)
+        back = keyset_page(rows, key_field="opened_at", size=3, newer_than=second.newer)
     assert len(queries.captured_queries) == 4
     assert [len(first.rows), len(second.rows), len(last.rows)] == [3, 3, 1]
     assert first.newer is None and last.older is None
