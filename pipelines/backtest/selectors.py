@@ -16,7 +16,8 @@ TRADES_PER_PAGE = 50
 
 
 def datasets_for_user(*, user) -> QuerySet[Dataset]:
-    return Dataset.objects.filter(owner=user).defer(*BAR_COLUMNS)
+    """Newest first (the id breaks a tie, so pages never repeat or skip a row), without bars."""
+    return Dataset.objects.filter(owner=user).defer(*BAR_COLUMNS).order_by("-created_at", "id")
 
 
 def dataset_get(*, user, dataset_id) -> Dataset:
