@@ -177,6 +177,9 @@ def backtest_detail(request, backtest_id):
     backtest = _backtest(request, backtest_id)
     context = backtest_context(backtest)
     if request.htmx:
+        # A refresh of the progress card on a page that already shows the results (the live
+        # socket refreshes it on connect) offers no "Show the results" link.
+        context["results_shown"] = backtest.is_finished and request.GET.get("shown") == "1"
         return render(request, "pipelines/backtest.html#progress", context)
     if backtest.is_finished:
         context.update(trades_context(request, backtest))

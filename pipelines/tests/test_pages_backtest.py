@@ -236,3 +236,20 @@ def test_another_user_gets_404_on_any_page_of_the_trades(long_backtest, outsider
 
     assert client.get(f"/backtests/{long_backtest.pk}/").status_code == 404
     assert client.get(f"/backtests/{long_backtest.pk}/?newer={cursor}").status_code == 404
+
+
+def test_it_offers_the_results_link_only_where_the_results_are_not_shown(
+    owner_client, long_backtest
+):
+    url = f"/backtests/{long_backtest.pk}/"
+    page = owner_client.get(url).content.decode()
+    refresh = page[page.index('id="backtest-progress"') :]
+    refresh_url = re.search(r'hx-get="([^"]+)"', refresh).group(1)
+
+    # The page shows the results: its card, refreshed when the live socket connects, says
+    # nothing more; a card that watched the backtest run offers the link.
+    on_results = owner_client.get(refresh_url, headers={"HX-Request": "true"}).content.decode()
+    watched = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert refresh_url == f"{url}?shown=1"
+    assert 'data-testid="show-results"' not in page + on_results
+    assert 'data-testid="show-results"' in watched
