@@ -273,8 +273,10 @@ def test_it_renders_lean_rows_that_read_as_before(owner_client, owner):
 def test_it_parses_only_the_cursors_it_writes():
     moment = timezone.now()
     assert cursor_parse(cursor_for(moment, 42)) == (moment, 42)
+    assert cursor_parse(cursor_for(7, 42), time_key=False) == (7, 42)  # a bar number's cursor
     for bad in (None, "", "abc", "1-", "-1", "1-2-3", "1e5-2", "9" * 19 + "-1"):
         assert cursor_parse(bad) is None, bad
+        assert cursor_parse(bad, time_key=False) is None, bad
 
 
 def test_it_pages_a_queryset_in_one_query_per_page(owner):
