@@ -428,6 +428,10 @@ class BacktestTrade(models.Model):
 
     class Meta:
         ordering = ["entry_bar"]
+        # The trades table's order and its keyset pages (pipelines.backtest.selectors).
+        indexes = [
+            models.Index(fields=["backtest", "entry_bar", "id"], name="backtest_trade_entry_order")
+        ]
 
     def __str__(self) -> str:
         return f"{self.side} {self.quantity} {self.symbol} @ {self.entry_price}"

@@ -76,7 +76,7 @@ def _page_query(request) -> str:
 def positions(request):
     page = keyset_page(
         selectors.positions_for_user(user=request.user),
-        time_field="opened_at",
+        key_field="opened_at",
         size=POSITIONS_PER_PAGE,
         older_than=request.GET.get("older"),
         newer_than=request.GET.get("newer"),
@@ -270,7 +270,7 @@ def trades(request):
     totals = rows.order_by().aggregate(count=Count("pk"), realized=Sum("realized_pnl"))
     page = keyset_page(
         rows,
-        time_field="opened_at",
+        key_field="opened_at",
         size=TRADES_PER_PAGE,
         older_than=request.GET.get("older"),
         newer_than=request.GET.get("newer"),

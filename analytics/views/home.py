@@ -40,7 +40,7 @@ def _dashboard_context(user) -> dict:
     # The newest open positions, with the totals of all of them: the page stays one size
     # however many positions are open (the positions page pages through the rest).
     newest_positions = keyset_page(
-        positions_for_user(user=user), time_field="opened_at", size=DASHBOARD_POSITIONS
+        positions_for_user(user=user), key_field="opened_at", size=DASHBOARD_POSITIONS
     )
     positions = position_rows(newest_positions.rows)
     open_positions = open_positions_summary(user=user)

@@ -69,9 +69,10 @@ def _dataset_problem(error: DatasetError) -> dict:
     return {"detail": [{"loc": loc, "msg": str(error), "row": error.row, "column": error.column}]}
 
 
-@datasets_router.get("", response=list[DatasetOut], summary="Your datasets")
+@datasets_router.get("", response=list[DatasetOut], summary="Your datasets (newest first)")
+@paginate(LimitOffsetPagination)
 def datasets_list(request: HttpRequest):
-    return list(selectors.datasets_for_user(user=request.auth))
+    return selectors.datasets_for_user(user=request.auth)
 
 
 @datasets_router.post(

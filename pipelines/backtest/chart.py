@@ -1,8 +1,12 @@
 """A finished backtest's chart: the dataset's last bars as candles, the trades' entries and
-exits marked, their stops and targets drawn over the bars each was open."""
+exits marked, their stops and targets drawn over the bars each was open. It reads only the
+trades open over those bars, however many the backtest made."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from pipelines.backtest import selectors
 from pipelines.models import Backtest
 from trading.marketdata.datasets import dataset_bars
 from trading.models import Dataset
@@ -20,10 +24,13 @@ EXIT_MARKS = {
 }
 
 
-def backtest_chart(backtest: Backtest, trades) -> list[dict]:
+def backtest_chart(backtest: Backtest) -> list[dict]:
     """The dataset's last bars as candles, with every trade's entry and exit marked, each
     trade's stop and targets drawn as segments over the bars it was open, and the last
-    trade's levels as price lines."""
+    trade's levels as price lines (none for a backtest without trades)."""
+    last = selectors.backtest_trades(backtest=backtest).defer("reasoning").last()
+    if last is None:
+        return []
     dataset = Dataset.objects.get(pk=backtest.dataset_id)
     bars = dataset_bars(dataset)
     lo = max(0, len(bars) - CHART_BARS)
@@ -37,7 +44,8 @@ def backtest_chart(backtest: Backtest, trades) -> list[dict]:
     first = candles[0][0] if candles else 0
     last_bar = candles[-1][0] if candles else 0
     markers, levels, segments = [], [], []
-    for trade in trades:
+    since = datetime.fromtimestamp(first, tz=UTC)
+    for trade in selectors.backtest_trades_open_since(backtest=backtest, moment=since):
         entry = int(trade.entry_at.timestamp())
         exit_at = int(trade.exit_at.timestamp()) if trade.exit_at is not None else None
         if entry >= first:
@@ -67,16 +75,14 @@ def backtest_chart(backtest: Backtest, trades) -> list[dict]:
                             "to": exit_at or last_bar,
                         }
                     )
-    if trades:
-        last = trades[-1]
-        for kind, price, title in (
-            ("stop", last.stop_loss, "Stop"),
-            ("target", last.target_1, "T1"),
-            ("target", last.target_2, "T2"),
-            ("entry", last.entry_price, "Entry"),
-        ):
-            if price is not None:
-                levels.append({"kind": kind, "price": str(price), "title": title})
+    for kind, price, title in (
+        ("stop", last.stop_loss, "Stop"),
+        ("target", last.target_1, "T1"),
+        ("target", last.target_2, "T2"),
+        ("entry", last.entry_price, "Entry"),
+    ):
+        if price is not None:
+            levels.append({"kind": kind, "price": str(price), "title": title})
     return [
         {
             "symbol": dataset.symbol,

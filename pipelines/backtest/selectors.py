@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
 
 from pipelines.models import Backtest, BacktestSweep, BacktestTrade
+from trading.keyset import KeysetPage, keyset_page
 from trading.models import Dataset
 
 # The packed bar columns: megabytes per row, read only by the engine.
 BAR_COLUMNS = ("open_seconds", "open", "high", "low", "close", "volume")
+TRADES_PER_PAGE = 50
 
 
 def datasets_for_user(*, user) -> QuerySet[Dataset]:
-    return Dataset.objects.filter(owner=user).defer(*BAR_COLUMNS)
+    """Newest first (the id breaks a tie, so pages never repeat or skip a row), without bars."""
+    return Dataset.objects.filter(owner=user).defer(*BAR_COLUMNS).order_by("-created_at", "id")
 
 
 def dataset_get(*, user, dataset_id) -> Dataset:
@@ -45,6 +50,39 @@ def backtest_get(*, user, backtest_id) -> Backtest:
 
 def backtest_trades(*, backtest: Backtest) -> QuerySet[BacktestTrade]:
     return BacktestTrade.objects.filter(backtest=backtest).order_by("entry_bar", "id")
+
+
+def backtest_trade_page(
+    *,
+    backtest: Backtest,
+    older_than: str | None = None,
+    newer_than: str | None = None,
+    size: int = TRADES_PER_PAGE,
+) -> KeysetPage:
+    """A page of the trades in the order they were entered (entry bar, then id): the first
+    trades, or those just before the `older_than` cursor or just after `newer_than`. A cursor
+    that does not parse is no cursor (the first page)."""
+    return keyset_page(
+        backtest_trades(backtest=backtest),
+        key_field="entry_bar",
+        size=size,
+        older_than=older_than,
+        newer_than=newer_than,
+        oldest_first=True,
+    )
+
+
+def backtest_trades_before(*, trade: BacktestTrade) -> int:
+    """How many of its backtest's trades come before `trade` in the table's order."""
+    earlier = Q(entry_bar__lt=trade.entry_bar) | Q(entry_bar=trade.entry_bar, pk__lt=trade.pk)
+    return BacktestTrade.objects.filter(earlier, backtest_id=trade.backtest_id).count()
+
+
+def backtest_trades_open_since(*, backtest: Backtest, moment: datetime) -> list[BacktestTrade]:
+    """The trades still open at or after `moment` (those a chart starting there draws), in the
+    order they were entered, without their reasoning."""
+    rows = backtest_trades(backtest=backtest).defer("reasoning")
+    return list(rows.filter(Q(exit_at__isnull=True) | Q(exit_at__gte=moment)))
 
 
 def sweep_get(*, user, sweep_id) -> BacktestSweep:

@@ -150,17 +150,41 @@ def backtest_context(backtest: Backtest) -> dict:
     return context
 
 
+def trades_context(request, backtest: Backtest) -> dict:
+    """A page of the finished backtest's trades (`?older=`/`?newer=` cursors, a bad one reads
+    as none), where it sits among them, and the chart."""
+    page = selectors.backtest_trade_page(
+        backtest=backtest,
+        older_than=request.GET.get("older"),
+        newer_than=request.GET.get("newer"),
+    )
+    total = selectors.backtest_trades(backtest=backtest).count()
+    first_number = 1
+    if page.older and page.rows:
+        first_number = selectors.backtest_trades_before(trade=page.rows[0]) + 1
+    return {
+        "page": page,
+        "trades": page.rows,
+        "trades_total": total,
+        "first_number": first_number,
+        "last_number": first_number + len(page.rows) - 1,
+        "charts": backtest_chart(backtest) if total else [],
+    }
+
+
 @login_required
 def backtest_detail(request, backtest_id):
     backtest = _backtest(request, backtest_id)
     context = backtest_context(backtest)
     if request.htmx:
+        # A refresh of the progress card on a page that already shows the results (the live
+        # socket refreshes it on connect) offers no "Show the results" link.
+        context["results_shown"] = backtest.is_finished and request.GET.get("shown") == "1"
         return render(request, "pipelines/backtest.html#progress", context)
-    trades = list(selectors.backtest_trades(backtest=backtest)) if backtest.is_finished else []
+    if backtest.is_finished:
+        context.update(trades_context(request, backtest))
     context.update(
         {
-            "trades": trades,
-            "charts": backtest_chart(backtest, trades) if trades else [],
             "results_shown": backtest.is_finished,
             # Daily bars carry a date, not a time a trader would read.
             "daily": backtest.dataset.timeframe == "1d",

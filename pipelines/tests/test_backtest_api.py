@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from backtesting.test import GOOG
@@ -207,7 +208,7 @@ def test_an_outsider_gets_404_and_changes_nothing(api, outsider_api, sma_pipelin
     assert outsider_api.get(f"/api/v1/backtests/{created['id']}/trades").status_code == 404
     assert outsider_api.post(f"/api/v1/backtests/{created['id']}/cancel").status_code == 404
     assert outsider_api.get(f"/api/v1/datasets/{goog.pk}").status_code == 404
-    assert outsider_api.get("/api/v1/datasets").json() == []
+    assert outsider_api.get("/api/v1/datasets").json() == {"items": [], "count": 0}
     # Nor may they backtest with someone else's dataset or pipeline.
     response = outsider_api.post(
         "/api/v1/backtests", {"pipeline_id": str(sma_pipeline.pk), "dataset_id": str(goog.pk)}
@@ -388,3 +389,39 @@ def test_a_backtest_s_trades_come_in_pages_with_why_each_was_entered(
     assert reasoning.startswith("Trigger: sma_10 crosses above sma_20 (1d)")
     assert api.get(f"/api/v1/backtests/{backtest_id}/trades?limit=0").status_code == 422
     assert outsider_api.get(f"/api/v1/backtests/{backtest_id}/trades?limit=5").status_code == 404
+
+
+def test_it_pages_your_datasets_newest_first_with_the_id_breaking_a_tie(api, outsider_api, owner):
+    ids = [upload(api, GOOD_CSV, symbol=symbol).json()["id"] for symbol in ("AAA", "BBB", "CCC")]
+    theirs = upload(outsider_api, GOOD_CSV, symbol="ZZZ").json()["id"]
+    # The two newest were stored in the same microsecond: the id decides between them.
+    newest = Dataset.objects.get(pk=ids[2]).created_at
+    Dataset.objects.filter(pk=ids[1]).update(created_at=newest)
+    tied = sorted(ids[1:], key=lambda pk: UUID(pk))
+
+    page = api.get("/api/v1/datasets?limit=2").json()
+    rest = api.get("/api/v1/datasets?limit=2&offset=2").json()
+
+    assert page["count"] == rest["count"] == 3
+    assert [d["id"] for d in page["items"]] == tied
+    assert [d["id"] for d in rest["items"]] == [ids[0]]
+    assert page["items"][0]["bar_count"] == 3 and "open" not in page["items"][0]
+    assert outsider_api.get("/api/v1/datasets").json()["count"] == 1
+    assert [d["id"] for d in outsider_api.get("/api/v1/datasets").json()["items"]] == [theirs]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=many", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=99999999999999999999", "offset"),
+    ],
+)
+def test_it_names_a_bad_dataset_list_parameter_in_a_422(api, query, field):
+    response = api.get(f"/api/v1/datasets?{query}")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == field

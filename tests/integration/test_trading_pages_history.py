@@ -273,18 +273,20 @@ def test_it_renders_lean_rows_that_read_as_before(owner_client, owner):
 def test_it_parses_only_the_cursors_it_writes():
     moment = timezone.now()
     assert cursor_parse(cursor_for(moment, 42)) == (moment, 42)
+    assert cursor_parse(cursor_for(7, 42), time_key=False) == (7, 42)  # a bar number's cursor
     for bad in (None, "", "abc", "1-", "-1", "1-2-3", "1e5-2", "9" * 19 + "-1"):
         assert cursor_parse(bad) is None, bad
+        assert cursor_parse(bad, time_key=False) is None, bad
 
 
 def test_it_pages_a_queryset_in_one_query_per_page(owner):
     _trades(owner, 7)
     rows = Trade.objects.filter(owner=owner)
     with CaptureQueriesContext(connection) as queries:
-        first = keyset_page(rows, time_field="opened_at", size=3)
-        second = keyset_page(rows, time_field="opened_at", size=3, older_than=first.older)
-        last = keyset_page(rows, time_field="opened_at", size=3, older_than=second.older)
-        back = keyset_page(rows, time_field="opened_at", size=3, newer_than=second.newer)
+        first = keyset_page(rows, key_field="opened_at", size=3)
+        second = keyset_page(rows, key_field="opened_at", size=3, older_than=first.older)
+        last = keyset_page(rows, key_field="opened_at", size=3, older_than=second.older)
+        back = keyset_page(rows, key_field="opened_at", size=3, newer_than=second.newer)
     assert len(queries.captured_queries) == 4
     assert [len(first.rows), len(second.rows), len(last.rows)] == [3, 3, 1]
     assert first.newer is None and last.older is None
