@@ -14,6 +14,7 @@ from agents.context import AgentContext
 from agents.errors import AgentError, TriggerNotMet
 from agents.registry import register
 from agents.state import PipelineState, TriggerResult
+from config.core.cron import cron_schedule
 from trading import calendar
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -32,22 +33,18 @@ class Window:
 
 def _cron_fields(expression: str):
     """(minutes, hours, days of month, months, weekdays with Sunday = 0, dom restricted, dow
-    restricted), parsed by Celery's crontab parser (installed with Celery; no extra dependency)."""
-    from celery.schedules import ParseException, crontab
-
-    parts = expression.split()
-    if len(parts) != 5:
-        raise AgentError(
-            f"Time trigger: the cron expression {expression!r} needs 5 fields "
-            "(minute hour day-of-month month day-of-week)."
-        )
-    minute, hour, day_of_month, month, day_of_week = parts
-    # Classic cron accepts 7 for Sunday; Celery's parser only knows 0-6.
-    day_of_week = ",".join("0" if part == "7" else part for part in day_of_week.split(","))
+    restricted) of a 5-field expression, parsed as the pipeline's schedule is
+    (`config.core.cron`)."""
     try:
-        spec = crontab(minute, hour, day_of_week, day_of_month, month)
-    except (ValueError, ParseException) as error:
+        spec = cron_schedule(expression)
+    except ValueError as error:
+        if len(expression.split()) != 5:
+            raise AgentError(
+                f"Time trigger: the cron expression {expression!r} needs 5 fields "
+                "(minute hour day-of-month month day-of-week)."
+            ) from None
         raise AgentError(f"Time trigger: invalid cron expression {expression!r}: {error}") from None
+    _minute, _hour, day_of_month, _month, day_of_week = expression.split()
     return (
         sorted(spec.minute),
         sorted(spec.hour),
