@@ -6,19 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.source import ROOT, production_modules
+
 MAX_LINES = 80
-PRODUCTION = [
-    "accounts",
-    "agents",
-    "analytics",
-    "billing",
-    "bin",
-    "config",
-    "pipelines",
-    "signals",
-    "trading",
-]
 # Still longer than MAX_LINES, waiting for their split: "path::qualified name".
 LONG_FUNCTIONS: set[str] = set()
 
@@ -46,12 +36,8 @@ def long_functions(path: Path, relative: str) -> dict[str, int]:
 
 def production_long_functions() -> dict[str, int]:
     found = {}
-    for folder in PRODUCTION:
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            parts = set(path.relative_to(ROOT).parts)
-            if {"tests", "migrations"} & parts or path.name.startswith("test_"):
-                continue
-            found.update(long_functions(path, path.relative_to(ROOT).as_posix()))
+    for path in production_modules():
+        found.update(long_functions(path, path.relative_to(ROOT).as_posix()))
     return found
 
 

@@ -3,26 +3,37 @@ LIVE copy of a test pipeline."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from config.core.errors import Conflict
-from pipelines.models import ACTIVE_EXECUTION_STATUSES, Pipeline, TradingMode
+from pipelines.models import ACTIVE_EXECUTION_STATUSES, Pipeline, PipelineModeChange, TradingMode
 from pipelines.schemas import validate_mode_config
 from pipelines.services.editing import pipeline_clone
 from pipelines.services.fields import free_pipeline_name
+from trading.executors.factory import broker_connection_for
+from trading.money import signed_money
+from trading.selectors import closed_trade_stats
+
+
+def _connection_missing(pipeline: Pipeline, mode: str) -> str | None:
+    """Why the pipeline's Alpaca account for `mode` cannot trade yet (None when it can)."""
+    connection = broker_connection_for(
+        owner=pipeline.owner, mode=mode, connection=pipeline.broker_connection
+    )
+    label = "live" if mode == TradingMode.LIVE else "paper"
+    if connection is None:
+        return f"Add your Alpaca {label} account in Settings first."
+    if not connection.is_verified:
+        return f"Verify your Alpaca {label} connection in Settings first."
+    return None
 
 
 def live_mode_requirements(*, pipeline: Pipeline, confirmed: bool) -> dict[str, str]:
     """What stands between this pipeline and the mode LIVE (empty when nothing does)."""
-    from django.conf import settings
-
-    from trading.executors.factory import broker_connection_for
-    from trading.money import signed_money
-    from trading.selectors import closed_trade_stats
-
     missing: dict[str, str] = {}
     if not confirmed:
         missing["confirmed"] = (
@@ -41,22 +52,12 @@ def live_mode_requirements(*, pipeline: Pipeline, confirmed: bool) -> dict[str, 
         progress.append(f"a positive paper P&L (yours is {signed_money(paper_pnl)})")
     if progress:
         missing["mode"] = "LIVE unlocks after " + " and ".join(progress) + "."
-    connection = broker_connection_for(
-        owner=pipeline.owner, mode=TradingMode.LIVE, connection=pipeline.broker_connection
-    )
-    if connection is None:
-        missing["broker_connection"] = "Add your Alpaca live account in Settings first."
-    elif not connection.is_verified:
-        missing["broker_connection"] = "Verify your Alpaca live connection in Settings first."
+    if problem := _connection_missing(pipeline, TradingMode.LIVE):
+        missing["broker_connection"] = problem
     return missing
 
 
 def paper_mode_requirements(*, pipeline: Pipeline) -> dict[str, str]:
-    from django.conf import settings
-
-    from trading.executors.factory import broker_connection_for
-    from trading.selectors import closed_trade_stats
-
     missing: dict[str, str] = {}
     simulated, _ = closed_trade_stats(user=pipeline.owner, trading_mode=TradingMode.SIMULATION)
     if simulated < settings.MODE_UNLOCK_SIMULATED_TRADES:
@@ -64,13 +65,8 @@ def paper_mode_requirements(*, pipeline: Pipeline) -> dict[str, str]:
             f"PAPER unlocks after {settings.MODE_UNLOCK_SIMULATED_TRADES} closed simulated trades "
             f"(you have {simulated})."
         )
-    connection = broker_connection_for(
-        owner=pipeline.owner, mode=TradingMode.PAPER, connection=pipeline.broker_connection
-    )
-    if connection is None:
-        missing["broker_connection"] = "Add your Alpaca paper account in Settings first."
-    elif not connection.is_verified:
-        missing["broker_connection"] = "Verify your Alpaca paper connection in Settings first."
+    if problem := _connection_missing(pipeline, TradingMode.PAPER):
+        missing["broker_connection"] = problem
     return missing
 
 
@@ -79,9 +75,6 @@ def pipeline_mode_change(
     *, pipeline: Pipeline, changed_by: User, mode: str, confirmed: bool = False, reason: str = ""
 ) -> Pipeline:
     """Switch the trading mode after the §12.4 checks; every switch is audited."""
-    from pipelines.models import PipelineModeChange
-    from trading.executors.factory import broker_connection_for
-
     if mode not in TradingMode.values:
         raise ValidationError({"mode": f"One of {', '.join(TradingMode.values)}."})
     if mode == pipeline.trading_mode:
